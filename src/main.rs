@@ -1,0 +1,125 @@
+//! The `herald` binary: parses the command line, loads the config, sets up
+//! logging and signals, binds listeners, and hands over to the library.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use herald::config::Config;
+use herald::model::HostName;
+
+/// herald: dispatches OpenStack-style external server events over RabbitMQ.
+#[derive(Debug, Parser)]
+#[command(name = "herald", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP events API and the AMQP dispatcher.
+    Serve {
+        /// The TOML config file.
+        #[arg(long, default_value = "config/herald.toml")]
+        config: PathBuf,
+    },
+    /// Run a compute agent that consumes one host's queue.
+    Agent {
+        /// The TOML config file.
+        #[arg(long, default_value = "config/herald.toml")]
+        config: PathBuf,
+        /// The compute host whose queue to consume.
+        #[arg(long)]
+        host: String,
+    },
+    /// Validate a config file, print the effective settings (secrets masked)
+    /// and check that the broker and the directory answer.
+    CheckConfig {
+        /// The TOML config file.
+        #[arg(long, default_value = "config/herald.toml")]
+        config: PathBuf,
+        /// Only validate the file; do not contact the broker or the directory.
+        #[arg(long)]
+        offline: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(error) => {
+            eprintln!("herald: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("herald: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Serve { config } => serve(&config).await,
+        Command::Agent { config, host } => agent(&config, &host).await,
+        Command::CheckConfig { config, offline } => check_config(&config, offline).await,
+    }
+}
+
+fn load_config(path: &Path) -> Result<Config> {
+    Ok(Config::load(path, std::env::vars())?)
+}
+
+async fn bind(addr: SocketAddr, key: &str) -> Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {key} = {addr}"))
+}
+
+async fn serve(path: &Path) -> Result<()> {
+    let config = load_config(path)?;
+    herald::telemetry::init(&config.log);
+    let listener = bind(config.http.listen, "http.listen").await?;
+    let shutdown = CancellationToken::new();
+    herald::shutdown::cancel_on_signal(shutdown.clone());
+    herald::api::run(config, listener, shutdown).await?;
+    Ok(())
+}
+
+async fn agent(path: &Path, host: &str) -> Result<()> {
+    let config = load_config(path)?;
+    let host = HostName::parse(host).with_context(|| format!("--host {host:?}"))?;
+    herald::telemetry::init(&config.log);
+    let waiter = bind(config.agent.waiter_listen, "agent.waiter_listen").await?;
+    let shutdown = CancellationToken::new();
+    herald::shutdown::cancel_on_signal(shutdown.clone());
+    herald::agent::run(config, host, waiter, shutdown).await?;
+    Ok(())
+}
+
+async fn check_config(path: &Path, offline: bool) -> Result<()> {
+    let config = load_config(path)?;
+    print!("{}", config.redacted_toml());
+    if offline {
+        return Ok(());
+    }
+    herald::dispatch::probe(&config.amqp)
+        .await
+        .context("amqp.url: the broker does not answer")?;
+    let directory = herald::directory::Directory::open(&config.directory)
+        .await
+        .context("directory.url")?;
+    directory.ping().await.context("directory.url: the directory does not answer")?;
+    eprintln!("herald: config OK; broker and directory reachable");
+    Ok(())
+}

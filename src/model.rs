@@ -1,0 +1,341 @@
+//! Domain types of herald: server ids, host names, event names and statuses.
+//!
+//! Each type can only hold a valid value, so code past the parsing edge never
+//! re-checks. Parsing errors are plain data the API turns into faults.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::microversion::Microversion;
+
+/// A server's UUID in canonical form (lower-case, hyphenated).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ServerId(Uuid);
+
+impl ServerId {
+    /// Parses any form Nova's `is_uuid_like` accepts: hyphenated or not, any
+    /// case, `{braced}` or `urn:uuid:`-prefixed.
+    pub fn parse(text: &str) -> Option<Self> {
+        Uuid::try_parse(text).ok().map(Self)
+    }
+
+    /// Wraps an already parsed UUID.
+    pub fn from_uuid(uuid: Uuid) -> Self {
+        Self(uuid)
+    }
+
+    /// The canonical text form, as stored in the directory and sent on the wire.
+    pub fn canonical(&self) -> String {
+        self.0.hyphenated().to_string()
+    }
+}
+
+impl fmt::Display for ServerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
+/// Why a host name was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HostNameError {
+    #[error("host name is empty")]
+    Empty,
+    #[error("host name is longer than {max} bytes")]
+    TooLong { max: usize },
+    #[error("host name contains {0:?}, which cannot appear in a routing key")]
+    BadCharacter(char),
+}
+
+/// A compute host's name. It becomes part of an AMQP routing key and queue
+/// name, so it is bounded and excludes whitespace, control characters and the
+/// topic-exchange wildcards `*` and `#`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct HostName(String);
+
+impl HostName {
+    /// Longest accepted name; leaves room for prefixes under AMQP's 255-byte limit.
+    pub const MAX_LEN: usize = 200;
+
+    /// Validates and wraps a host name.
+    pub fn parse(text: &str) -> Result<Self, HostNameError> {
+        if text.is_empty() {
+            return Err(HostNameError::Empty);
+        }
+        if text.len() > Self::MAX_LEN {
+            return Err(HostNameError::TooLong { max: Self::MAX_LEN });
+        }
+        if let Some(c) = text
+            .chars()
+            .find(|c| c.is_whitespace() || c.is_control() || matches!(c, '*' | '#'))
+        {
+            return Err(HostNameError::BadCharacter(c));
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for HostName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Self::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+impl fmt::Display for HostName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The external event names herald knows, each with the microversion that
+/// introduced it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventName {
+    NetworkChanged,
+    NetworkVifPlugged,
+    NetworkVifUnplugged,
+    NetworkVifDeleted,
+    VolumeExtended,
+    PowerUpdate,
+    AcceleratorRequestBound,
+    VolumeReimaged,
+}
+
+impl EventName {
+    /// Every name, in the order the microversions introduced them.
+    pub const ALL: [EventName; 8] = [
+        Self::NetworkChanged,
+        Self::NetworkVifPlugged,
+        Self::NetworkVifUnplugged,
+        Self::NetworkVifDeleted,
+        Self::VolumeExtended,
+        Self::PowerUpdate,
+        Self::AcceleratorRequestBound,
+        Self::VolumeReimaged,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NetworkChanged => "network-changed",
+            Self::NetworkVifPlugged => "network-vif-plugged",
+            Self::NetworkVifUnplugged => "network-vif-unplugged",
+            Self::NetworkVifDeleted => "network-vif-deleted",
+            Self::VolumeExtended => "volume-extended",
+            Self::PowerUpdate => "power-update",
+            Self::AcceleratorRequestBound => "accelerator-request-bound",
+            Self::VolumeReimaged => "volume-reimaged",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|n| n.as_str() == text)
+    }
+
+    /// The microversion from which the name is accepted.
+    pub fn introduced_in(self) -> Microversion {
+        match self {
+            Self::NetworkChanged
+            | Self::NetworkVifPlugged
+            | Self::NetworkVifUnplugged
+            | Self::NetworkVifDeleted => Microversion::new(2, 1),
+            Self::VolumeExtended => Microversion::new(2, 51),
+            Self::PowerUpdate => Microversion::new(2, 76),
+            Self::AcceleratorRequestBound => Microversion::new(2, 82),
+            Self::VolumeReimaged => Microversion::new(2, 93),
+        }
+    }
+
+    /// The names a request at `version` may use.
+    pub fn allowed_at(version: Microversion) -> impl Iterator<Item = EventName> {
+        Self::ALL.into_iter().filter(move |n| n.introduced_in() <= version)
+    }
+
+    /// Whether Nova refuses the event (per-event 400) when it carries no tag.
+    pub fn requires_tag(self) -> bool {
+        matches!(
+            self,
+            Self::VolumeExtended | Self::PowerUpdate | Self::AcceleratorRequestBound
+        )
+    }
+
+    /// Whether `tag` is acceptable for this name. Only `power-update`
+    /// restricts it; Nova would accept any tag and then silently drop it.
+    pub fn accepts_tag(self, tag: &str) -> bool {
+        match self {
+            Self::PowerUpdate => matches!(tag, "POWER_ON" | "POWER_OFF"),
+            _ => true,
+        }
+    }
+}
+
+impl fmt::Display for EventName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The status a caller attaches to an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventStatus {
+    #[default]
+    Completed,
+    Failed,
+    InProgress,
+}
+
+impl EventStatus {
+    pub const ALL: [EventStatus; 3] = [Self::Failed, Self::Completed, Self::InProgress];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::InProgress => "in-progress",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+/// One validated event of a request, ready to be judged and dispatched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub name: EventName,
+    pub server: ServerId,
+    /// The `server_uuid` exactly as the caller sent it, echoed in the response.
+    pub server_uuid_as_sent: String,
+    /// The status the caller sent (default `completed`), travels with the message.
+    pub status: EventStatus,
+    /// Whether the caller sent `status` at all.
+    pub status_sent: bool,
+    pub tag: Option<String>,
+}
+
+/// Where a server is: its host, if any, and the hosts of an ongoing migration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Placement {
+    pub host: Option<HostName>,
+    pub migration: Option<Migration>,
+}
+
+/// The two ends of a migration in progress.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Migration {
+    pub source_compute: HostName,
+    pub dest_compute: HostName,
+}
+
+impl Placement {
+    /// Every host an event for this server goes to, each once, host first.
+    /// Empty when the server has no host yet (a migration alone does not
+    /// make it deliverable, as in Nova, which checks `instance.host`).
+    pub fn delivery_hosts(&self) -> Vec<HostName> {
+        let Some(host) = &self.host else {
+            return Vec::new();
+        };
+        let mut hosts = vec![host.clone()];
+        if let Some(m) = &self.migration {
+            for h in [&m.source_compute, &m.dest_compute] {
+                if !hosts.contains(h) {
+                    hosts.push(h.clone());
+                }
+            }
+        }
+        hosts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_id_accepts_every_nova_form() {
+        let canonical = "3df201cf-2451-44f2-8d25-a4ca826fc1f3";
+        for form in [
+            canonical,
+            "3DF201CF-2451-44F2-8D25-A4CA826FC1F3",
+            "3df201cf245144f28d25a4ca826fc1f3",
+            "{3df201cf-2451-44f2-8d25-a4ca826fc1f3}",
+            "urn:uuid:3df201cf-2451-44f2-8d25-a4ca826fc1f3",
+        ] {
+            let id = ServerId::parse(form).unwrap_or_else(|| panic!("{form} refused"));
+            assert_eq!(id.canonical(), canonical);
+        }
+    }
+
+    #[test]
+    fn server_id_refuses_non_uuids() {
+        for bad in ["", "foo", "3df201cf-2451-44f2-8d25", "3df201cf-2451-44f2-8d25-a4ca826fc1fz"] {
+            assert!(ServerId::parse(bad).is_none(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn host_name_rules() {
+        assert!(HostName::parse("compute-1.example").is_ok());
+        assert_eq!(HostName::parse(""), Err(HostNameError::Empty));
+        assert_eq!(HostName::parse("a b"), Err(HostNameError::BadCharacter(' ')));
+        assert_eq!(HostName::parse("a*"), Err(HostNameError::BadCharacter('*')));
+        assert_eq!(HostName::parse("#"), Err(HostNameError::BadCharacter('#')));
+        assert!(matches!(
+            HostName::parse(&"x".repeat(201)),
+            Err(HostNameError::TooLong { .. })
+        ));
+    }
+
+    #[test]
+    fn names_by_microversion() {
+        let at = |minor| EventName::allowed_at(Microversion::new(2, minor)).count();
+        assert_eq!(at(1), 4);
+        assert_eq!(at(50), 4);
+        assert_eq!(at(51), 5);
+        assert_eq!(at(76), 6);
+        assert_eq!(at(82), 7);
+        assert_eq!(at(93), 8);
+        assert_eq!(at(104), 8);
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for n in EventName::ALL {
+            assert_eq!(EventName::parse(n.as_str()), Some(n));
+        }
+        assert_eq!(EventName::parse("test-event"), None);
+    }
+
+    #[test]
+    fn power_update_tags() {
+        assert!(EventName::PowerUpdate.accepts_tag("POWER_ON"));
+        assert!(EventName::PowerUpdate.accepts_tag("POWER_OFF"));
+        assert!(!EventName::PowerUpdate.accepts_tag("foo"));
+        assert!(!EventName::PowerUpdate.accepts_tag(""));
+        assert!(EventName::VolumeExtended.accepts_tag(""));
+    }
+
+    #[test]
+    fn delivery_hosts_include_migration_ends_once() {
+        let h = |s| HostName::parse(s).unwrap();
+        let p = Placement {
+            host: Some(h("a")),
+            migration: Some(Migration { source_compute: h("a"), dest_compute: h("b") }),
+        };
+        assert_eq!(p.delivery_hosts(), vec![h("a"), h("b")]);
+        let none = Placement { host: None, migration: None };
+        assert!(none.delivery_hosts().is_empty());
+    }
+}
