@@ -19,6 +19,7 @@
 //! - [`telemetry`], [`shutdown`]: logs and signals.
 
 pub mod agent;
+pub mod api;
 pub mod config;
 pub mod directory;
 pub mod dispatch;
