@@ -15,6 +15,7 @@
 //! - [`directory`]: the instance directory on SQLite or PostgreSQL.
 //! - [`dispatch`]: broker connection, topology names, grouping, publish + confirm.
 //! - [`agent`]: the compute agent (`herald agent`) and its waiter API.
+//! - [`load`]: the load generator (`herald load`).
 //! - [`metrics`]: Prometheus metrics.
 //! - [`telemetry`], [`shutdown`]: logs and signals.
 
@@ -24,6 +25,7 @@ pub mod config;
 pub mod directory;
 pub mod dispatch;
 pub mod http;
+pub mod load;
 pub mod microversion;
 pub mod model;
 pub mod shutdown;

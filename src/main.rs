@@ -38,6 +38,8 @@ enum Command {
         #[arg(long)]
         host: String,
     },
+    /// Drive a running `herald serve` on this machine through the broker and report.
+    Load(Box<herald::load::LoadArgs>),
     /// Validate a config file, print the effective settings (secrets masked)
     /// and check that the broker and the directory answer.
     CheckConfig {
@@ -73,6 +75,7 @@ async fn run(command: Command) -> Result<()> {
         Command::Serve { config } => serve(&config).await,
         Command::Agent { config, host } => agent(&config, &host).await,
         Command::CheckConfig { config, offline } => check_config(&config, offline).await,
+        Command::Load(args) => load(*args).await,
     }
 }
 
@@ -104,6 +107,24 @@ async fn agent(path: &Path, host: &str) -> Result<()> {
     let shutdown = CancellationToken::new();
     herald::shutdown::cancel_on_signal(shutdown.clone());
     herald::agent::run(config, host, waiter, shutdown).await?;
+    Ok(())
+}
+
+async fn load(args: herald::load::LoadArgs) -> Result<()> {
+    herald::telemetry::init(&herald::config::LogConfig {
+        level: "warn".into(),
+        ..Default::default()
+    });
+    let json = args.json;
+    let shutdown = CancellationToken::new();
+    herald::shutdown::cancel_on_signal(shutdown.clone());
+    let report = herald::load::run(args, shutdown).await?;
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{report}");
+    }
+    report.verdict()?;
     Ok(())
 }
 

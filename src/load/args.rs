@@ -1,0 +1,169 @@
+//! The command line of `herald load`: every knob of a run, parsed by clap.
+//!
+//! Only shape is checked here (numbers in range, durations with a unit); what
+//! needs more than one flag to judge (the loopback target, the bounds of a
+//! run) is checked in [`super::run`] before anything is sent.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+/// `herald load`: drive a running `herald serve` on this machine and report.
+#[derive(Debug, Clone, Args)]
+pub struct LoadArgs {
+    /// Base URL of the running `herald serve`; must be a loopback address.
+    #[arg(long, default_value = "http://127.0.0.1:8774")]
+    pub url: String,
+
+    /// X-Auth-Token sent with every request (a token with the admin role).
+    #[arg(long, env = "HERALD_LOAD_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// Compute microversion to request (`OpenStack-API-Version: compute X.Y`).
+    #[arg(long)]
+    pub microversion: Option<String>,
+
+    /// Server UUIDs to seed into the directory.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub servers: u32,
+
+    /// Hosts the servers are spread over, round-robin.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub hosts: u32,
+
+    /// Host names are `<host-prefix>-<i>`.
+    #[arg(long, default_value = "load")]
+    pub host_prefix: String,
+
+    /// Events per request.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub batch_size: u32,
+
+    /// Stop after this many requests.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub requests: Option<u64>,
+
+    /// Stop sending after this long (`30s`, `2m`). With neither this nor
+    /// --requests, a run sends 1000 requests.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub duration: Option<Duration>,
+
+    /// Requests in flight at once. Without --rate this is a closed loop; with
+    /// --rate it caps how many scheduled requests may be outstanding.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub concurrency: u32,
+
+    /// Open loop: start requests at this fixed rate (per second), whatever
+    /// the answers; latency counts from each request's scheduled time.
+    #[arg(long)]
+    pub rate: Option<f64>,
+
+    /// How long one request may take before it counts as a transport error.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
+
+    /// The herald config file, for the broker URL and the exchange/queue names.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+
+    /// Broker URL (overrides the config file).
+    #[arg(long)]
+    pub amqp_url: Option<String>,
+
+    /// Exchange name (overrides the config file).
+    #[arg(long)]
+    pub exchange: Option<String>,
+
+    /// Declare and consume the host queues here, and check every accepted
+    /// event arrives (`--consume false` only declares them).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub consume: bool,
+
+    /// Agents consume the host queues: declare nothing, consume nothing.
+    #[arg(long)]
+    pub agents_running: bool,
+
+    /// Unacknowledged deliveries the broker may push to each consumer.
+    #[arg(long, default_value_t = 256)]
+    pub prefetch: u16,
+
+    /// How long to wait after the last request for accepted events to arrive.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub drain_timeout: Duration,
+
+    /// Delete the seeded directory entries at the end.
+    #[arg(long)]
+    pub cleanup: bool,
+
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl LoadArgs {
+    /// Requests sent when neither --requests nor --duration bounds the run.
+    pub const DEFAULT_REQUESTS: u64 = 1000;
+
+    /// The request budget: --requests, or the default when nothing else bounds the run.
+    pub fn request_limit(&self) -> Option<u64> {
+        match (self.requests, self.duration) {
+            (None, None) => Some(Self::DEFAULT_REQUESTS),
+            (requests, _) => requests,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        load: LoadArgs,
+    }
+
+    fn parse(args: &[&str]) -> LoadArgs {
+        Cli::try_parse_from(std::iter::once("load").chain(args.iter().copied()))
+            .unwrap()
+            .load
+    }
+
+    #[test]
+    fn defaults_follow_the_brief() {
+        let a = parse(&[]);
+        assert_eq!(a.url, "http://127.0.0.1:8774");
+        assert_eq!(
+            (a.servers, a.hosts, a.batch_size, a.concurrency),
+            (1000, 10, 10, 32)
+        );
+        assert!(a.consume && !a.agents_running && !a.cleanup);
+        assert_eq!(a.drain_timeout, Duration::from_secs(10));
+        assert_eq!(a.request_limit(), Some(1000));
+    }
+
+    #[test]
+    fn a_duration_alone_lifts_the_default_request_budget() {
+        let a = parse(&["--duration", "30s"]);
+        assert_eq!(a.duration, Some(Duration::from_secs(30)));
+        assert_eq!(a.request_limit(), None);
+        let a = parse(&["--duration", "30s", "--requests", "5", "--consume", "false"]);
+        assert_eq!(a.request_limit(), Some(5));
+        assert!(!a.consume);
+    }
+
+    #[test]
+    fn zero_counts_are_refused() {
+        for flag in [
+            "--servers",
+            "--hosts",
+            "--batch-size",
+            "--requests",
+            "--concurrency",
+        ] {
+            assert!(Cli::try_parse_from(["load", flag, "0"]).is_err(), "{flag}");
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! `herald load`: a load generator that drives a running `herald serve` on
+//! this machine through the broker and reports what became of every event.
+//!
+//! A run seeds the directory, sets up the host queues, sends events batches
+//! on a closed or open loop until its bounds, waits for the accepted events
+//! to arrive on the queues, cleans up and reports.
+//!
+//! # Layout
+//! - [`args`]: the command line.
+//! - [`plan`]: hosts, servers and batch bodies (pure).
+//! - [`schedule`]: closed vs open loop as one enum, and the ticket dispenser.
+//! - [`client`]: the keep-alive HTTP client and the loopback check.
+//! - [`verify`]: the broker side: declare, consume, count, delete.
+//! - [`report`]: tallies, percentiles, text and JSON.
+//! - [`run`](mod@run): the driver tying them together.
+
+pub mod args;
+pub mod client;
+pub mod plan;
+pub mod report;
+pub mod run;
+pub mod schedule;
+pub mod verify;
+
+pub use args::LoadArgs;
+pub use report::Report;
+pub use run::run;
+
+/// Why a load run could not start or did not pass. Each message is one line
+/// naming the culprit.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("--url {url}: {reason}")]
+    Target { url: String, reason: String },
+    #[error("{flag}: {reason}")]
+    Flag { flag: &'static str, reason: String },
+    #[error(transparent)]
+    Plan(#[from] plan::PlanError),
+    #[error(transparent)]
+    Schedule(#[from] schedule::ScheduleError),
+    #[error("--config: {0}")]
+    Config(#[from] crate::config::ConfigError),
+    #[error("herald serve at {url} is unreachable: {source}")]
+    Unreachable {
+        url: String,
+        #[source]
+        source: client::RequestError,
+    },
+    #[error("herald serve at {url} is not ready (broker or directory down): {status}")]
+    NotReady {
+        url: String,
+        status: http::StatusCode,
+    },
+    #[error("{what}: herald serve answered {status}: {body}")]
+    Refused {
+        what: &'static str,
+        status: http::StatusCode,
+        body: String,
+    },
+    #[error("broker: {context}: {source}")]
+    Broker {
+        context: String,
+        #[source]
+        source: lapin::Error,
+    },
+    #[error("AMQP name {name:?}: {source}")]
+    Name {
+        name: String,
+        #[source]
+        source: crate::dispatch::topology::NameTooLong,
+    },
+    #[error(
+        "lost events: {delivered} of {accepted} accepted events arrived within the drain timeout"
+    )]
+    Lost { accepted: u64, delivered: u64 },
+    #[error("no request got an answer ({failures} transport errors)")]
+    NoAnswers { failures: u64 },
+    #[error("no event was accepted with code 200 (codes: {codes:?})")]
+    NothingAccepted {
+        codes: std::collections::BTreeMap<u16, u64>,
+    },
+}
+
+impl Report {
+    /// Whether the run passed: answers came back, events were accepted, and
+    /// (when verified) every accepted event arrived.
+    pub fn verdict(&self) -> Result<(), LoadError> {
+        if self.requests > 0 && self.transport_errors == self.requests {
+            return Err(LoadError::NoAnswers {
+                failures: self.transport_errors,
+            });
+        }
+        if self.requests > 0 && self.accepted == 0 {
+            return Err(LoadError::NothingAccepted {
+                codes: self.event_codes.clone(),
+            });
+        }
+        match &self.broker {
+            Some(b) if b.lost > 0 => Err(LoadError::Lost {
+                accepted: self.accepted,
+                delivered: b.delivered,
+            }),
+            _ => Ok(()),
+        }
+    }
+}

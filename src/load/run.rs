@@ -1,0 +1,253 @@
+//! The driver of a run: check the target, set up the broker side, seed the
+//! directory, let the workers send until the bounds, drain, clean up, report.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use http::{Method, StatusCode};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::client::{self, Api};
+use super::plan::Plan;
+use super::report::{Report, Tally};
+use super::schedule::{Bounds, Schedule, Tickets};
+use super::verify::{BrokerRole, BrokerSide};
+use super::{LoadArgs, LoadError};
+use crate::config::{AgentConfig, AmqpConfig, Config};
+
+/// Where events are posted.
+pub const EVENTS_PATH: &str = "/os-server-external-events";
+/// Where the directory is seeded in bulk.
+pub const SEED_PATH: &str = "/directory/servers";
+/// Servers per bulk upsert.
+const SEED_CHUNK: usize = 500;
+/// How long serve may take to report ready (it may still be connecting to the broker).
+const READY_WAIT: Duration = Duration::from_secs(5);
+
+/// Runs one load test as `args` describe; `shutdown` ends the sending early
+/// (the drain, clean-up and report still happen).
+pub async fn run(args: LoadArgs, shutdown: CancellationToken) -> Result<Report, LoadError> {
+    let base = client::loopback_base(&args.url)?;
+    let schedule = Schedule::new(args.rate, args.concurrency as usize)?;
+    let bounds = Bounds {
+        requests: args.request_limit(),
+        duration: args.duration,
+    };
+    let plan = Arc::new(Plan::random(
+        args.servers,
+        args.hosts,
+        &args.host_prefix,
+        args.batch_size,
+    )?);
+    let (amqp, agent) = broker_config(&args)?;
+    let idle = args.concurrency as usize;
+    let api = Api::new(
+        base,
+        args.token.as_deref(),
+        args.microversion.as_deref(),
+        idle,
+        args.request_timeout,
+    )?;
+    wait_ready(&api).await?;
+    let mut broker = BrokerSide::start(&amqp, &agent, plan.hosts(), role(&args)).await?;
+    let sent = match seed(&api, &plan).await {
+        Ok(()) => Ok(drive(&api, &plan, schedule, bounds, shutdown).await),
+        Err(error) => Err(error),
+    };
+    let accepted = sent.as_ref().map_or(0, |(tally, _)| tally.accepted());
+    if broker.consuming() {
+        let delivered = broker.drain(accepted, args.drain_timeout).await;
+        tracing::debug!(accepted, delivered, "drained");
+    }
+    let broker_report = broker.finish(accepted).await;
+    if args.cleanup {
+        unseed(&api, &plan, idle).await;
+    }
+    let (tally, elapsed) = sent?;
+    let mut report = Report::new(schedule, bounds, &tally, plan.batch_size(), elapsed);
+    report.broker = broker_report?;
+    Ok(report)
+}
+
+fn role(args: &LoadArgs) -> BrokerRole {
+    match (args.agents_running, args.consume) {
+        (true, _) => BrokerRole::Agents,
+        (false, false) => BrokerRole::Declare,
+        (false, true) => BrokerRole::Consume {
+            prefetch: args.prefetch,
+        },
+    }
+}
+
+/// `[amqp]` and `[agent]` from --config (with `HERALD__*` overrides, as serve
+/// reads them), then --amqp-url and --exchange on top.
+fn broker_config(args: &LoadArgs) -> Result<(AmqpConfig, AgentConfig), LoadError> {
+    let config = match &args.config {
+        Some(path) => Config::load(path, std::env::vars())?,
+        None => Config::default(),
+    };
+    let mut amqp = config.amqp;
+    if let Some(url) = &args.amqp_url {
+        amqp.url.clone_from(url);
+    }
+    if let Some(exchange) = &args.exchange {
+        amqp.exchange.clone_from(exchange);
+    }
+    Ok((amqp, config.agent))
+}
+
+/// Fails when serve does not answer; waits a little for it to become ready.
+async fn wait_ready(api: &Api) -> Result<(), LoadError> {
+    let deadline = Instant::now() + READY_WAIT;
+    loop {
+        let (status, _) = api
+            .send(Method::GET, "/readyz", None)
+            .await
+            .map_err(|source| LoadError::Unreachable {
+                url: api.url(""),
+                source,
+            })?;
+        // 404: a serve without /readyz; the first batch will tell.
+        if status.is_success() || status == StatusCode::NOT_FOUND {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(LoadError::NotReady {
+                url: api.url(""),
+                status,
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn seed(api: &Api, plan: &Plan) -> Result<(), LoadError> {
+    for body in plan.seed_bodies(SEED_CHUNK) {
+        let (status, answer) = api
+            .send(Method::POST, SEED_PATH, Some(body))
+            .await
+            .map_err(|source| LoadError::Unreachable {
+                url: api.url(SEED_PATH),
+                source,
+            })?;
+        if status != StatusCode::OK {
+            let body = String::from_utf8_lossy(&answer).chars().take(200).collect();
+            return Err(LoadError::Refused {
+                what: "seeding the directory",
+                status,
+                body,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Deletes the seeded entries, `concurrency` at a time; failures are logged, not fatal.
+async fn unseed(api: &Api, plan: &Plan, concurrency: usize) {
+    let paths: Vec<String> = plan
+        .servers()
+        .map(|(id, _)| format!("{SEED_PATH}/{id}"))
+        .collect();
+    let failed = futures_util::stream::iter(paths)
+        .map(|path| async move { api.send(Method::DELETE, &path, None).await })
+        .buffer_unordered(concurrency)
+        .filter(|r| {
+            std::future::ready(!matches!(
+                r,
+                Ok((StatusCode::NO_CONTENT | StatusCode::NOT_FOUND, _))
+            ))
+        })
+        .count()
+        .await;
+    if failed > 0 {
+        tracing::warn!(failed, "some seeded directory entries could not be deleted");
+    }
+}
+
+/// Sends until the bounds; returns the merged tally and the sending time.
+async fn drive(
+    api: &Api,
+    plan: &Arc<Plan>,
+    schedule: Schedule,
+    bounds: Bounds,
+    shutdown: CancellationToken,
+) -> (Tally, Duration) {
+    let tickets = Arc::new(
+        Tickets::start(schedule, bounds, shutdown)
+            .expect("bounds come from LoadArgs::request_limit, never both empty"),
+    );
+    let done = Arc::new(AtomicU64::new(0));
+    let stop_progress = progress(done.clone(), tickets.started());
+    let workers: Vec<_> = (0..schedule.workers())
+        .map(|_| {
+            tokio::spawn(worker(
+                api.clone(),
+                plan.clone(),
+                tickets.clone(),
+                done.clone(),
+            ))
+        })
+        .collect();
+    let mut tally = Tally::default();
+    for handle in workers {
+        match handle.await {
+            Ok(t) => tally.merge(&t),
+            Err(error) => tracing::warn!(%error, "a load worker failed"),
+        }
+    }
+    stop_progress.cancel();
+    (tally, tickets.started().elapsed())
+}
+
+async fn worker(api: Api, plan: Arc<Plan>, tickets: Arc<Tickets>, done: Arc<AtomicU64>) -> Tally {
+    let mut tally = Tally::default();
+    while let Some(ticket) = tickets.next().await {
+        let body = plan.batch_body(ticket.seq);
+        match api.send(Method::POST, EVENTS_PATH, Some(body)).await {
+            Ok((status, answer)) => {
+                tally.answered(
+                    status.as_u16(),
+                    client::event_codes(&answer),
+                    ticket.due.elapsed(),
+                );
+            }
+            Err(error) => {
+                tracing::debug!(%error, seq = ticket.seq, "request failed");
+                tally.failed(ticket.due.elapsed());
+            }
+        }
+        done.fetch_add(1, Ordering::Relaxed);
+    }
+    tally
+}
+
+/// A once-a-second progress line on stderr, only when stderr is a terminal.
+fn progress(done: Arc<AtomicU64>, started: Instant) -> CancellationToken {
+    let stop = CancellationToken::new();
+    if !std::io::stderr().is_terminal() {
+        return stop;
+    }
+    let token = stop.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    let n = done.load(Ordering::Relaxed);
+                    let secs = started.elapsed().as_secs_f64();
+                    eprint!("\r{n} requests, {:.0} req/s, {secs:.0} s ", n as f64 / secs);
+                }
+                () = token.cancelled() => {
+                    eprint!("\r\x1b[K");
+                    break;
+                }
+            }
+        }
+    });
+    stop
+}
