@@ -24,6 +24,7 @@ pub mod config;
 pub mod directory;
 pub mod dispatch;
 pub mod http;
+pub mod metrics;
 pub mod microversion;
 pub mod model;
 pub mod shutdown;

@@ -58,7 +58,10 @@ impl Directory {
     }
 
     /// Placement of each known server of `ids`, in ONE query whatever the count.
-    pub async fn lookup(&self, _ids: &[ServerId]) -> Result<HashMap<ServerId, Placement>, DirectoryError> {
+    pub async fn lookup(
+        &self,
+        _ids: &[ServerId],
+    ) -> Result<HashMap<ServerId, Placement>, DirectoryError> {
         todo!()
     }
 
