@@ -19,7 +19,18 @@ impl ServerId {
     /// Parses any form Nova's `is_uuid_like` accepts: hyphenated or not, any
     /// case, `{braced}` or `urn:uuid:`-prefixed.
     pub fn parse(text: &str) -> Option<Self> {
-        Uuid::try_parse(text).ok().map(Self)
+        // Nova's oslo.utils rule: drop `urn:`/`uuid:` and surrounding braces,
+        // ignore hyphens, and what is left must be 32 hex digits.
+        let stripped = text.replace("urn:", "").replace("uuid:", "");
+        let hex: String = stripped
+            .trim_matches(|c| c == '{' || c == '}')
+            .chars()
+            .filter(|&c| c != '-')
+            .collect();
+        if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        u128::from_str_radix(&hex, 16).ok().map(|n| Self(Uuid::from_u128(n)))
     }
 
     /// Wraps an already parsed UUID.
@@ -298,6 +309,8 @@ mod tests {
             "3df201cf245144f28d25a4ca826fc1f3",
             "{3df201cf-2451-44f2-8d25-a4ca826fc1f3}",
             "urn:uuid:3df201cf-2451-44f2-8d25-a4ca826fc1f3",
+            "{3df201cf245144f28d25a4ca826fc1f3}",
+            "URN:UUID:3df201cf-2451-44f2-8d25-a4ca826fc1f3".to_lowercase().as_str(),
         ] {
             let id = ServerId::parse(form).unwrap_or_else(|| panic!("{form} refused"));
             assert_eq!(id.canonical(), canonical);
