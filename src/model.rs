@@ -30,7 +30,9 @@ impl ServerId {
         if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
-        u128::from_str_radix(&hex, 16).ok().map(|n| Self(Uuid::from_u128(n)))
+        u128::from_str_radix(&hex, 16)
+            .ok()
+            .map(|n| Self(Uuid::from_u128(n)))
     }
 
     /// Wraps an already parsed UUID.
@@ -310,7 +312,9 @@ mod tests {
             "{3df201cf-2451-44f2-8d25-a4ca826fc1f3}",
             "urn:uuid:3df201cf-2451-44f2-8d25-a4ca826fc1f3",
             "{3df201cf245144f28d25a4ca826fc1f3}",
-            "URN:UUID:3df201cf-2451-44f2-8d25-a4ca826fc1f3".to_lowercase().as_str(),
+            "URN:UUID:3df201cf-2451-44f2-8d25-a4ca826fc1f3"
+                .to_lowercase()
+                .as_str(),
         ] {
             let id = ServerId::parse(form).unwrap_or_else(|| panic!("{form} refused"));
             assert_eq!(id.canonical(), canonical);
