@@ -2,5 +2,6 @@
 //! to the real RabbitMQ on 127.0.0.1:5672 and real databases; scripts/test.sh
 //! starts those when they are down.
 
+mod delivery;
 mod nova_cases;
 mod support;
