@@ -20,6 +20,8 @@ readonly VENV=.venv
 readonly STAMP="$VENV/.requirements.sha256"
 
 export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
+# Backtraces for panics, not for every anyhow error a test returns.
+export RUST_LIB_BACKTRACE="${RUST_LIB_BACKTRACE:-0}"
 if [[ "${CI:-}" == "true" ]]; then
     export CARGO_TERM_COLOR=never
     export CARGO_INCREMENTAL=0
