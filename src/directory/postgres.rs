@@ -23,8 +23,15 @@ pub(crate) struct PgStore {
 impl PgStore {
     /// Builds the pool without connecting; fails only on a bad URL.
     pub fn open(config: &DirectoryConfig) -> Result<Self, DirectoryError> {
-        let options =
-            PgConnectOptions::from_str(config.url.trim()).map_err(DirectoryError::BadUrl)?;
+        let url = config.url.trim();
+        // The parser ignores the scheme; a `mysql://` URL must not reach a PostgreSQL server.
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            let reason = "expected a postgres:// or postgresql:// URL";
+            return Err(DirectoryError::BadUrl(sqlx::Error::Configuration(
+                reason.into(),
+            )));
+        }
+        let options = PgConnectOptions::from_str(url).map_err(DirectoryError::BadUrl)?;
         let pool = PgPoolOptions::new()
             .max_connections(config.max_connections)
             .acquire_timeout(config.acquire_timeout)
