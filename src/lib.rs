@@ -26,6 +26,7 @@ pub mod directory;
 pub mod dispatch;
 pub mod http;
 pub mod load;
+pub mod metrics;
 pub mod microversion;
 pub mod model;
 pub mod shutdown;

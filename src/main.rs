@@ -54,7 +54,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(error) => {
             eprintln!("herald: cannot start the async runtime: {error}");
@@ -140,7 +143,10 @@ async fn check_config(path: &Path, offline: bool) -> Result<()> {
     let directory = herald::directory::Directory::open(&config.directory)
         .await
         .context("directory.url")?;
-    directory.ping().await.context("directory.url: the directory does not answer")?;
+    directory
+        .ping()
+        .await
+        .context("directory.url: the directory does not answer")?;
     eprintln!("herald: config OK; broker and directory reachable");
     Ok(())
 }

@@ -56,9 +56,7 @@ impl fmt::Display for Microversion {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VersionError {
     /// Not of the form `X.Y`: answered with 400.
-    #[error(
-        "API Version String {0} is of invalid format. Must be of format MajorNum.MinorNum."
-    )]
+    #[error("API Version String {0} is of invalid format. Must be of format MajorNum.MinorNum.")]
     Malformed(String),
     /// Well formed but outside the served range: answered with 406.
     #[error(
@@ -90,7 +88,12 @@ fn header_items<'a>(headers: &'a HeaderMap, name: &str) -> impl Iterator<Item = 
     headers
         .get_all(name)
         .iter()
-        .flat_map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned().split(',').map(|s| s.trim().to_owned()).collect::<Vec<_>>())
+        .flat_map(|v| {
+            String::from_utf8_lossy(v.as_bytes())
+                .split(',')
+                .map(|s| s.trim().to_owned())
+                .collect::<Vec<_>>()
+        })
         .filter(|s| !s.is_empty())
 }
 
@@ -141,9 +144,15 @@ mod tests {
 
     #[test]
     fn last_compute_entry_wins_and_others_are_ignored() {
-        let h = with(&[(STANDARD_HEADER, "compute 2.10, volume 3.5, COMPUTE 2.60, image 2.0")]);
+        let h = with(&[(
+            STANDARD_HEADER,
+            "compute 2.10, volume 3.5, COMPUTE 2.60, image 2.0",
+        )]);
         assert_eq!(negotiate(&h), Ok(Microversion::new(2, 60)));
-        let h = with(&[(STANDARD_HEADER, "compute 2.3"), (STANDARD_HEADER, "compute 2.9")]);
+        let h = with(&[
+            (STANDARD_HEADER, "compute 2.3"),
+            (STANDARD_HEADER, "compute 2.9"),
+        ]);
         assert_eq!(negotiate(&h), Ok(Microversion::new(2, 9)));
     }
 
@@ -163,7 +172,9 @@ mod tests {
 
     #[test]
     fn malformed_versions_are_400() {
-        for bad in ["2", "2.", ".1", "02.1", "2.01", "x.y", "2.1.1", "-2.1", "2.1 ", "LATEST"] {
+        for bad in [
+            "2", "2.", ".1", "02.1", "2.01", "x.y", "2.1.1", "-2.1", "2.1 ", "LATEST",
+        ] {
             let mut h = HeaderMap::new();
             h.insert(LEGACY_HEADER, HeaderValue::from_str(bad).unwrap());
             let got = negotiate(&h);
@@ -171,7 +182,10 @@ mod tests {
             if bad.trim() == "2.1" {
                 assert_eq!(got, Ok(Microversion::MIN));
             } else {
-                assert!(matches!(got, Err(VersionError::Malformed(_))), "{bad}: {got:?}");
+                assert!(
+                    matches!(got, Err(VersionError::Malformed(_))),
+                    "{bad}: {got:?}"
+                );
             }
         }
         let h = with(&[(STANDARD_HEADER, "compute")]);
@@ -183,7 +197,10 @@ mod tests {
         for v in ["2.0", "2.105", "3.0", "1.1"] {
             let mut h = HeaderMap::new();
             h.insert(LEGACY_HEADER, HeaderValue::from_str(v).unwrap());
-            assert!(matches!(negotiate(&h), Err(VersionError::Unsupported(_))), "{v}");
+            assert!(
+                matches!(negotiate(&h), Err(VersionError::Unsupported(_))),
+                "{v}"
+            );
         }
         let msg = VersionError::Unsupported(Microversion::new(2, 105)).to_string();
         assert_eq!(

@@ -19,7 +19,20 @@ impl ServerId {
     /// Parses any form Nova's `is_uuid_like` accepts: hyphenated or not, any
     /// case, `{braced}` or `urn:uuid:`-prefixed.
     pub fn parse(text: &str) -> Option<Self> {
-        Uuid::try_parse(text).ok().map(Self)
+        // Nova's oslo.utils rule: drop `urn:`/`uuid:` and surrounding braces,
+        // ignore hyphens, and what is left must be 32 hex digits.
+        let stripped = text.replace("urn:", "").replace("uuid:", "");
+        let hex: String = stripped
+            .trim_matches(|c| c == '{' || c == '}')
+            .chars()
+            .filter(|&c| c != '-')
+            .collect();
+        if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        u128::from_str_radix(&hex, 16)
+            .ok()
+            .map(|n| Self(Uuid::from_u128(n)))
     }
 
     /// Wraps an already parsed UUID.
@@ -157,7 +170,9 @@ impl EventName {
 
     /// The names a request at `version` may use.
     pub fn allowed_at(version: Microversion) -> impl Iterator<Item = EventName> {
-        Self::ALL.into_iter().filter(move |n| n.introduced_in() <= version)
+        Self::ALL
+            .into_iter()
+            .filter(move |n| n.introduced_in() <= version)
     }
 
     /// Whether Nova refuses the event (per-event 400) when it carries no tag.
@@ -259,6 +274,30 @@ impl Placement {
     }
 }
 
+/// The ids a request carries: its own (`req-<uuid>`, always new) and the
+/// caller's global one, when it sent a well-formed `X-OpenStack-Request-ID`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestIds {
+    pub request_id: String,
+    pub global_request_id: Option<String>,
+}
+
+impl RequestIds {
+    /// A fresh local id, keeping `global` only when it is `req-<uuid>`.
+    pub fn new(global: Option<&str>) -> Self {
+        Self {
+            request_id: format!("req-{}", Uuid::new_v4()),
+            global_request_id: global.filter(|g| is_request_id(g)).map(str::to_owned),
+        }
+    }
+}
+
+/// Whether `text` has the form `req-<hyphenated uuid>`.
+pub fn is_request_id(text: &str) -> bool {
+    text.strip_prefix("req-")
+        .is_some_and(|rest| rest.len() == 36 && Uuid::try_parse(rest).is_ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,6 +311,10 @@ mod tests {
             "3df201cf245144f28d25a4ca826fc1f3",
             "{3df201cf-2451-44f2-8d25-a4ca826fc1f3}",
             "urn:uuid:3df201cf-2451-44f2-8d25-a4ca826fc1f3",
+            "{3df201cf245144f28d25a4ca826fc1f3}",
+            "URN:UUID:3df201cf-2451-44f2-8d25-a4ca826fc1f3"
+                .to_lowercase()
+                .as_str(),
         ] {
             let id = ServerId::parse(form).unwrap_or_else(|| panic!("{form} refused"));
             assert_eq!(id.canonical(), canonical);
@@ -280,7 +323,12 @@ mod tests {
 
     #[test]
     fn server_id_refuses_non_uuids() {
-        for bad in ["", "foo", "3df201cf-2451-44f2-8d25", "3df201cf-2451-44f2-8d25-a4ca826fc1fz"] {
+        for bad in [
+            "",
+            "foo",
+            "3df201cf-2451-44f2-8d25",
+            "3df201cf-2451-44f2-8d25-a4ca826fc1fz",
+        ] {
             assert!(ServerId::parse(bad).is_none(), "{bad} accepted");
         }
     }
@@ -289,7 +337,10 @@ mod tests {
     fn host_name_rules() {
         assert!(HostName::parse("compute-1.example").is_ok());
         assert_eq!(HostName::parse(""), Err(HostNameError::Empty));
-        assert_eq!(HostName::parse("a b"), Err(HostNameError::BadCharacter(' ')));
+        assert_eq!(
+            HostName::parse("a b"),
+            Err(HostNameError::BadCharacter(' '))
+        );
         assert_eq!(HostName::parse("a*"), Err(HostNameError::BadCharacter('*')));
         assert_eq!(HostName::parse("#"), Err(HostNameError::BadCharacter('#')));
         assert!(matches!(
@@ -319,6 +370,22 @@ mod tests {
     }
 
     #[test]
+    fn request_ids() {
+        let ids = RequestIds::new(Some("req-3df201cf-2451-44f2-8d25-a4ca826fc1f3"));
+        assert!(is_request_id(&ids.request_id));
+        assert_eq!(
+            ids.global_request_id.as_deref(),
+            Some("req-3df201cf-2451-44f2-8d25-a4ca826fc1f3")
+        );
+        assert_eq!(RequestIds::new(Some("req-nope")).global_request_id, None);
+        assert_eq!(
+            RequestIds::new(Some("3df201cf-2451-44f2-8d25-a4ca826fc1f3")).global_request_id,
+            None
+        );
+        assert!(!is_request_id("req-3df201cf245144f28d25a4ca826fc1f3"));
+    }
+
+    #[test]
     fn power_update_tags() {
         assert!(EventName::PowerUpdate.accepts_tag("POWER_ON"));
         assert!(EventName::PowerUpdate.accepts_tag("POWER_OFF"));
@@ -332,10 +399,16 @@ mod tests {
         let h = |s| HostName::parse(s).unwrap();
         let p = Placement {
             host: Some(h("a")),
-            migration: Some(Migration { source_compute: h("a"), dest_compute: h("b") }),
+            migration: Some(Migration {
+                source_compute: h("a"),
+                dest_compute: h("b"),
+            }),
         };
         assert_eq!(p.delivery_hosts(), vec![h("a"), h("b")]);
-        let none = Placement { host: None, migration: None };
+        let none = Placement {
+            host: None,
+            migration: None,
+        };
         assert!(none.delivery_hosts().is_empty());
     }
 }

@@ -52,7 +52,8 @@ pub enum DecodeError {
 impl Message {
     /// Serialises the body.
     pub fn encode(&self) -> Vec<u8> {
-        serde_json::to_vec(self).expect("a Message always serialises: it holds only strings and enums")
+        serde_json::to_vec(self)
+            .expect("a Message always serialises: it holds only strings and enums")
     }
 
     /// Parses a body, refusing versions this build does not read.
@@ -131,7 +132,10 @@ mod tests {
             Message::decode(v.to_string().as_bytes()),
             Err(DecodeError::UnsupportedVersion(2))
         ));
-        assert!(matches!(Message::decode(b"nope"), Err(DecodeError::Json(_))));
+        assert!(matches!(
+            Message::decode(b"nope"),
+            Err(DecodeError::Json(_))
+        ));
     }
 
     #[test]

@@ -1,20 +1,192 @@
-//! The HTTP routes of `herald serve`.
+//! The HTTP side of `herald serve`: routes, auth, microversions, the events
+//! handler, the directory routes and the operational endpoints.
 //!
-//! STUB: being written.
+//! [`run`] wires the parts together; [`App::handle`] answers one request.
 
+pub mod auth;
+pub mod body;
+pub mod directory_body;
+pub mod directory_routes;
+pub mod events;
+pub mod ops;
+pub mod outcome;
+pub mod routes;
+pub mod validate;
+pub mod versions;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
-use crate::config::Config;
+use crate::config::{Config, HttpConfig};
+use crate::directory::{Directory, DirectoryError};
+use crate::dispatch::Dispatcher;
+use crate::http::Body;
+use crate::http::fault::{Fault, method_not_allowed};
+use crate::http::server::{ServerOptions, serve};
+use crate::metrics::{Metrics, RequestLabels};
+use crate::model::RequestIds;
+use auth::{Authenticator, Denied};
+use routes::Route;
 
-/// Why `serve` stopped abnormally.
+/// Why `serve` could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    #[error("directory: {0}")]
-    Directory(#[from] crate::directory::DirectoryError),
+    #[error("directory.url: {0}")]
+    Directory(#[from] DirectoryError),
 }
 
-/// Runs the API on `listener` until `shutdown` is cancelled.
-pub async fn run(_config: Config, _listener: TcpListener, _shutdown: CancellationToken) -> Result<(), ServeError> {
-    todo!()
+/// Everything a request needs; shared by all connections.
+#[derive(Debug)]
+pub struct App {
+    pub auth: Authenticator,
+    pub directory: Directory,
+    pub dispatcher: Dispatcher,
+    pub metrics: Arc<Metrics>,
+    pub http: HttpConfig,
+}
+
+/// Runs `herald serve` on `listener` until `shutdown`, then drains in-flight
+/// requests (confirms included) and closes the broker connection.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), ServeError> {
+    let auth = Authenticator::new(&config.auth);
+    if auth.is_noauth() {
+        tracing::warn!(
+            "auth.mode = noauth: every request is accepted as admin; do not run this in production"
+        );
+    }
+    let directory = Directory::open(&config.directory).await?;
+    let metrics = Metrics::new();
+    let dispatcher = Dispatcher::start(&config.amqp, metrics.clone());
+    let app = Arc::new(App {
+        auth,
+        directory,
+        dispatcher,
+        metrics,
+        http: config.http.clone(),
+    });
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "herald serve listening");
+    }
+    let options = ServerOptions {
+        header_read_timeout: config.http.header_read_timeout,
+        shutdown_grace: config.http.shutdown_grace,
+    };
+    let handler_app = app.clone();
+    serve(
+        listener,
+        move |req, _peer| handler_app.clone().handle(req),
+        options,
+        shutdown,
+    )
+    .await;
+    tracing::info!("HTTP drained; closing the broker connection");
+    match Arc::try_unwrap(app) {
+        Ok(app) => app.dispatcher.stop().await,
+        Err(_) => tracing::warn!(
+            "requests still running after the grace period; leaving the broker connection to the OS"
+        ),
+    }
+    Ok(())
+}
+
+impl App {
+    /// Answers one request, with request ids, metrics and an access log line.
+    pub async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
+        let started = Instant::now();
+        let global = req
+            .headers()
+            .get("x-openstack-request-id")
+            .and_then(|v| v.to_str().ok());
+        let ids = RequestIds::new(global);
+        let route = Route::of(req.uri().path());
+        let span = tracing::info_span!("request", request_id = %ids.request_id, method = %req.method(), path = %req.uri().path());
+        self.metrics.in_flight.inc();
+        let method = req.method().clone();
+        let mut response = self
+            .route(route.clone(), req, &ids)
+            .instrument(span.clone())
+            .await;
+        self.metrics.in_flight.dec();
+        let status = response.status();
+        self.metrics
+            .requests
+            .get_or_create(&RequestLabels {
+                route: route.label(),
+                status: status.as_u16(),
+            })
+            .inc();
+        let id =
+            HeaderValue::from_str(&ids.request_id).expect("req-<uuid> is a valid header value");
+        response
+            .headers_mut()
+            .insert("x-openstack-request-id", id.clone());
+        response.headers_mut().insert("x-compute-request-id", id);
+        span.in_scope(|| {
+            tracing::info!(status = status.as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, %method, "request served");
+        });
+        response
+    }
+
+    async fn route(
+        &self,
+        route: Route,
+        req: Request<Incoming>,
+        ids: &RequestIds,
+    ) -> Response<Body> {
+        if route == Route::NotFound {
+            return Fault::not_found("The resource could not be found.").into_response();
+        }
+        if !route.allows(req.method()) {
+            return method_not_allowed(route.allow());
+        }
+        if route.needs_auth()
+            && let Err(denied) = self.auth.check(req.headers())
+        {
+            return denied_response(denied);
+        }
+        match route {
+            Route::VersionList => versions::list(req.headers()),
+            Route::VersionDocument => versions::document(req.headers()),
+            Route::Events => events::post(self, req, ids).await,
+            Route::DirectoryCollection if req.method() == Method::POST => {
+                directory_routes::bulk(self, req).await
+            }
+            Route::DirectoryCollection => directory_routes::list(self, req.uri()).await,
+            Route::DirectoryItem(segment) => directory_routes::item(self, req, &segment).await,
+            Route::Healthz => ops::healthz(),
+            Route::Readyz => ops::readyz(self).await,
+            Route::Metrics => ops::metrics(self),
+            Route::NotFound => unreachable!("answered above"),
+        }
+    }
+}
+
+fn denied_response(denied: Denied) -> Response<Body> {
+    match denied {
+        Denied::Unauthenticated => {
+            let mut r = Fault::new(StatusCode::UNAUTHORIZED, denied.to_string()).into_response();
+            r.headers_mut().insert(
+                http::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Keystone uri=\"\""),
+            );
+            r
+        }
+        Denied::Forbidden => Fault::new(StatusCode::FORBIDDEN, denied.to_string()).into_response(),
+    }
+}
+
+/// Maps a directory failure to the whole-request 503.
+pub fn directory_unavailable(error: &DirectoryError) -> Fault {
+    tracing::error!(%error, "instance directory unavailable");
+    Fault::unavailable("The instance directory is unavailable; retry later.")
 }

@@ -1,24 +1,31 @@
 //! The instance directory: where each server is (its host, an ongoing
 //! migration). SQLite (embedded) or PostgreSQL (shared), behind one type.
 //!
-//! STUB: the real implementation is being written; signatures are the contract.
+//! # Layout
+//! - this file: the [`Directory`] handle, dispatching to a backend, and the
+//!   entry types;
+//! - `error`: [`DirectoryError`] and the classification of driver errors;
+//! - `sqlite`, `postgres`: one backend each, speaking plain columns;
+//! - `schema`, `sql`: the DDL and query texts;
+//! - `row`: stored rows re-validated into domain types.
 
-use std::collections::HashMap;
+mod error;
+mod postgres;
+mod row;
+mod schema;
+mod sql;
+mod sqlite;
+
+use std::collections::{BTreeSet, HashMap};
 
 use serde::Serialize;
 
-use crate::config::DirectoryConfig;
+pub use self::error::{CorruptRow, DirectoryError};
+use self::postgres::PgStore;
+use self::row::Columns;
+use self::sqlite::SqliteStore;
+use crate::config::{DirectoryBackend, DirectoryConfig};
 use crate::model::{HostName, Migration, Placement, ServerId};
-
-/// Why the directory could not answer. Every variant means "unavailable" to
-/// the API (whole-request 503), never a wrong answer.
-#[derive(Debug, thiserror::Error)]
-pub enum DirectoryError {
-    #[error("directory database unreachable: {0}")]
-    Unavailable(#[source] sqlx::Error),
-    #[error("directory query failed: {0}")]
-    Query(#[source] sqlx::Error),
-}
 
 /// One directory entry as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -47,52 +54,124 @@ pub struct Page {
 
 /// Handle to the directory; cheap to clone.
 #[derive(Debug, Clone)]
-pub struct Directory {}
+pub struct Directory {
+    backend: Backend,
+}
+
+#[derive(Debug, Clone)]
+enum Backend {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+/// Runs the same call on whichever backend is configured.
+macro_rules! on_backend {
+    ($self:ident, $store:ident => $call:expr) => {
+        match &$self.backend {
+            Backend::Sqlite($store) => $call,
+            Backend::Postgres($store) => $call,
+        }
+    };
+}
 
 impl Directory {
     /// Opens the pool. Never fails because the database is down (PostgreSQL
     /// connects lazily and creates the schema on first use); fails only on a
     /// bad URL or an unusable SQLite path.
-    pub async fn open(_config: &DirectoryConfig) -> Result<Self, DirectoryError> {
-        todo!()
+    pub async fn open(config: &DirectoryConfig) -> Result<Self, DirectoryError> {
+        let backend = match config.backend {
+            DirectoryBackend::Sqlite => Backend::Sqlite(SqliteStore::open(config).await?),
+            DirectoryBackend::Postgres => Backend::Postgres(PgStore::open(config)?),
+        };
+        Ok(Self { backend })
+    }
+
+    /// A fresh, private in-memory SQLite directory, for tests of other modules.
+    pub async fn open_in_memory() -> Result<Self, DirectoryError> {
+        let config = DirectoryConfig {
+            url: ":memory:".into(),
+            ..DirectoryConfig::default()
+        };
+        Self::open(&config).await
     }
 
     /// Placement of each known server of `ids`, in ONE query whatever the count.
-    pub async fn lookup(&self, _ids: &[ServerId]) -> Result<HashMap<ServerId, Placement>, DirectoryError> {
-        todo!()
+    pub async fn lookup(
+        &self,
+        ids: &[ServerId],
+    ) -> Result<HashMap<ServerId, Placement>, DirectoryError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let distinct: BTreeSet<ServerId> = ids.iter().copied().collect();
+        let uuids: Vec<String> = distinct.iter().map(ServerId::canonical).collect();
+        let rows = on_backend!(self, store => store.lookup(&uuids).await)?;
+        rows.into_iter().map(row::placement).collect()
     }
 
-    pub async fn get(&self, _id: ServerId) -> Result<Option<Entry>, DirectoryError> {
-        todo!()
+    pub async fn get(&self, id: ServerId) -> Result<Option<Entry>, DirectoryError> {
+        let found = on_backend!(self, store => store.get(id.canonical()).await)?;
+        found.map(row::entry).transpose()
     }
 
     /// Creates or replaces.
-    pub async fn put(&self, _entry: NewEntry) -> Result<Entry, DirectoryError> {
-        todo!()
+    pub async fn put(&self, entry: NewEntry) -> Result<Entry, DirectoryError> {
+        let updated_at = row::now_ms();
+        let columns = Columns::new(&entry, updated_at);
+        on_backend!(self, store => store.put(columns).await)?;
+        row::written(entry, updated_at)
     }
 
     /// `true` when an entry was deleted.
-    pub async fn delete(&self, _id: ServerId) -> Result<bool, DirectoryError> {
-        todo!()
+    pub async fn delete(&self, id: ServerId) -> Result<bool, DirectoryError> {
+        on_backend!(self, store => store.delete(id.canonical()).await)
     }
 
     /// Ordered by uuid; `limit` already clamped to 1..=1000 by the caller.
     pub async fn list(
         &self,
-        _host: Option<&HostName>,
-        _limit: u32,
-        _marker: Option<ServerId>,
+        host: Option<&HostName>,
+        limit: u32,
+        marker: Option<ServerId>,
     ) -> Result<Page, DirectoryError> {
-        todo!()
+        let host = host.map(|h| h.as_str().to_owned());
+        let marker = marker.map(|m| m.canonical());
+        let rows = on_backend!(self, store => store.list(host.clone(), marker.clone(), i64::from(limit)).await)?;
+        let entries = rows
+            .into_iter()
+            .map(row::entry)
+            .collect::<Result<Vec<_>, _>>()?;
+        let full = limit > 0 && entries.len() == limit as usize;
+        let next_marker = if full {
+            entries.last().map(|e| e.uuid)
+        } else {
+            None
+        };
+        Ok(Page {
+            entries,
+            next_marker,
+        })
     }
 
     /// All or nothing, in one transaction. Returns the number written.
-    pub async fn upsert_many(&self, _entries: &[NewEntry]) -> Result<u64, DirectoryError> {
-        todo!()
+    pub async fn upsert_many(&self, entries: &[NewEntry]) -> Result<u64, DirectoryError> {
+        let updated_at = row::now_ms();
+        let rows: Vec<Columns> = entries
+            .iter()
+            .map(|e| Columns::new(e, updated_at))
+            .collect();
+        on_backend!(self, store => store.upsert_many(rows).await)
     }
 
-    /// Whether the database answers (for `/readyz`).
+    /// Whether the database answers (for `/readyz`). On PostgreSQL it also
+    /// creates the schema if needed, so awaiting it means "ready": tests and
+    /// start-up checks await this instead of sleeping.
     pub async fn ping(&self) -> Result<(), DirectoryError> {
-        todo!()
+        on_backend!(self, store => store.ping().await)
+    }
+
+    /// Closes every pooled connection, waiting for those in use.
+    pub async fn close(&self) {
+        on_backend!(self, store => store.close().await)
     }
 }

@@ -39,7 +39,10 @@ pub struct Fault {
 
 impl Fault {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, message: message.into() }
+        Self {
+            status,
+            message: message.into(),
+        }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -73,7 +76,8 @@ impl Fault {
 
 /// A JSON response with the given status.
 pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response<Body> {
-    let bytes = serde_json::to_vec(value).expect("response values serialise: built from owned data");
+    let bytes =
+        serde_json::to_vec(value).expect("response values serialise: built from owned data");
     let mut response = Response::new(Body::new(Bytes::from(bytes)));
     *response.status_mut() = status;
     response
@@ -83,7 +87,11 @@ pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Re
 }
 
 /// A plain-text response (metrics, health).
-pub fn text_response(status: StatusCode, content_type: &'static str, text: String) -> Response<Body> {
+pub fn text_response(
+    status: StatusCode,
+    content_type: &'static str,
+    text: String,
+) -> Response<Body> {
     let mut response = Response::new(Body::new(Bytes::from(text)));
     *response.status_mut() = status;
     response
@@ -130,6 +138,9 @@ mod tests {
     #[test]
     fn body_shape() {
         let f = Fault::bad_request("nope");
-        assert_eq!(f.body(), serde_json::json!({"badRequest": {"code": 400, "message": "nope"}}));
+        assert_eq!(
+            f.body(),
+            serde_json::json!({"badRequest": {"code": 400, "message": "nope"}})
+        );
     }
 }

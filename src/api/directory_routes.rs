@@ -1,0 +1,199 @@
+//! The admin routes of the instance directory: `/directory/servers[/{uuid}]`.
+
+use http::{Method, Request, Response, StatusCode, Uri};
+use hyper::body::Incoming;
+use serde_json::{Value, json};
+
+use super::{App, body, directory_body, directory_unavailable, routes};
+use crate::directory::NewEntry;
+use crate::http::Body;
+use crate::http::fault::{Fault, json_response};
+use crate::model::{HostName, ServerId};
+
+/// Default and largest page sizes of the list route.
+const DEFAULT_LIMIT: u32 = 100;
+const MAX_LIMIT: u32 = 1000;
+/// Bulk seeding bodies may be larger than event batches.
+const BULK_BODY_FACTOR: usize = 64;
+
+/// `GET|PUT|DELETE /directory/servers/{uuid}`
+pub async fn item(app: &App, req: Request<Incoming>, segment: &str) -> Response<Body> {
+    let Some(id) = routes::server_id(segment) else {
+        return Fault::bad_request(format!("'{segment}' is not a valid server UUID."))
+            .into_response();
+    };
+    let result = match *req.method() {
+        Method::PUT => put(app, req, id).await,
+        Method::DELETE => delete(app, id).await,
+        _ => get(app, id).await,
+    };
+    result.unwrap_or_else(Fault::into_response)
+}
+
+async fn get(app: &App, id: ServerId) -> Result<Response<Body>, Fault> {
+    match app
+        .directory
+        .get(id)
+        .await
+        .map_err(|e| directory_unavailable(&e))?
+    {
+        Some(entry) => Ok(json_response(StatusCode::OK, &json!({ "server": entry }))),
+        None => Err(not_found(id)),
+    }
+}
+
+async fn put(app: &App, req: Request<Incoming>, id: ServerId) -> Result<Response<Body>, Fault> {
+    let value = read_json(app, req, app.http.max_body_bytes).await?;
+    let placement = directory_body::placement(&value).map_err(|e| Fault::bad_request(e.0))?;
+    let entry = app
+        .directory
+        .put(NewEntry {
+            uuid: id,
+            placement,
+        })
+        .await
+        .map_err(|e| directory_unavailable(&e))?;
+    Ok(json_response(StatusCode::OK, &json!({ "server": entry })))
+}
+
+async fn delete(app: &App, id: ServerId) -> Result<Response<Body>, Fault> {
+    if app
+        .directory
+        .delete(id)
+        .await
+        .map_err(|e| directory_unavailable(&e))?
+    {
+        let mut r = Response::new(Body::default());
+        *r.status_mut() = StatusCode::NO_CONTENT;
+        Ok(r)
+    } else {
+        Err(not_found(id))
+    }
+}
+
+/// `GET /directory/servers?host=H&limit=N&marker=UUID`
+pub async fn list(app: &App, uri: &Uri) -> Response<Body> {
+    let answer = async {
+        let query = ListQuery::parse(uri.query().unwrap_or(""))?;
+        let page = app
+            .directory
+            .list(query.host.as_ref(), query.limit, query.marker)
+            .await
+            .map_err(|e| directory_unavailable(&e))?;
+        Ok(json_response(
+            StatusCode::OK,
+            &json!({ "servers": page.entries, "next_marker": page.next_marker }),
+        ))
+    };
+    answer.await.unwrap_or_else(Fault::into_response)
+}
+
+/// `POST /directory/servers` (bulk upsert, all or nothing)
+pub async fn bulk(app: &App, req: Request<Incoming>) -> Response<Body> {
+    let answer = async {
+        let value = read_json(
+            app,
+            req,
+            app.http.max_body_bytes.saturating_mul(BULK_BODY_FACTOR),
+        )
+        .await?;
+        let entries = directory_body::bulk(&value).map_err(|e| Fault::bad_request(e.0))?;
+        let written = app
+            .directory
+            .upsert_many(&entries)
+            .await
+            .map_err(|e| directory_unavailable(&e))?;
+        Ok(json_response(
+            StatusCode::OK,
+            &json!({ "upserted": written }),
+        ))
+    };
+    answer.await.unwrap_or_else(Fault::into_response)
+}
+
+async fn read_json(app: &App, req: Request<Incoming>, limit: usize) -> Result<Value, Fault> {
+    body::check_declared_length(req.headers(), limit)?;
+    body::check_media_type(req.headers())?;
+    let bytes = body::read(req.into_body(), limit, app.http.body_read_timeout).await?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| Fault::bad_request(format!("Malformed request body: {e}")))
+}
+
+fn not_found(id: ServerId) -> Fault {
+    Fault::not_found(format!("Server {id} is not in the directory."))
+}
+
+/// The list route's query, validated.
+#[derive(Debug, PartialEq, Eq)]
+struct ListQuery {
+    host: Option<HostName>,
+    limit: u32,
+    marker: Option<ServerId>,
+}
+
+impl ListQuery {
+    fn parse(query: &str) -> Result<Self, Fault> {
+        let mut parsed = Self {
+            host: None,
+            limit: DEFAULT_LIMIT,
+            marker: None,
+        };
+        for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+            match key.as_ref() {
+                "host" => {
+                    parsed.host = Some(
+                        HostName::parse(&value)
+                            .map_err(|e| Fault::bad_request(format!("Invalid host: {e}")))?,
+                    );
+                }
+                "limit" => {
+                    let limit: u32 = value.parse().ok().filter(|&l| l > 0).ok_or_else(|| {
+                        Fault::bad_request(format!(
+                            "Invalid limit '{value}': must be a positive integer."
+                        ))
+                    })?;
+                    parsed.limit = limit.min(MAX_LIMIT);
+                }
+                "marker" => {
+                    parsed.marker = Some(ServerId::parse(&value).ok_or_else(|| {
+                        Fault::bad_request(format!("Invalid marker '{value}': not a UUID."))
+                    })?);
+                }
+                _ => {}
+            }
+        }
+        Ok(parsed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_query_rules() {
+        let q = ListQuery::parse("").unwrap();
+        assert_eq!((q.limit, q.host, q.marker), (100, None, None));
+        assert_eq!(ListQuery::parse("limit=5000").unwrap().limit, 1000);
+        assert_eq!(
+            ListQuery::parse("limit=7&host=c1")
+                .unwrap()
+                .host
+                .unwrap()
+                .as_str(),
+            "c1"
+        );
+        for bad in [
+            "limit=0",
+            "limit=-1",
+            "limit=x",
+            "marker=nope",
+            "host=a%20b",
+            "limit=99999999999",
+        ] {
+            assert!(ListQuery::parse(bad).is_err(), "{bad}");
+        }
+        let m = ListQuery::parse("marker=00000000-0000-0000-0000-000000000001").unwrap();
+        assert!(m.marker.is_some());
+    }
+}

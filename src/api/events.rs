@@ -1,0 +1,116 @@
+//! `POST /os-server-external-events`: negotiate, read, validate, look up,
+//! judge, dispatch, answer with a code per event.
+
+use std::collections::HashMap;
+
+use http::{HeaderMap, HeaderValue, Request, Response};
+use hyper::body::Incoming;
+
+use super::outcome::{self, EventResult, Verdict};
+use super::{App, body, directory_unavailable, validate};
+use crate::dispatch::group;
+use crate::http::Body;
+use crate::http::fault::{Fault, json_response};
+use crate::metrics::CodeLabels;
+use crate::microversion::{
+    self, LEGACY_HEADER, Microversion, STANDARD_HEADER, VARY_VALUE, VersionError,
+};
+use crate::model::RequestIds;
+
+/// Handles one batch. Auth has already passed.
+pub async fn post(app: &App, req: Request<Incoming>, ids: &RequestIds) -> Response<Body> {
+    let version = match microversion::negotiate(req.headers()) {
+        Ok(v) => v,
+        Err(error) => {
+            return with_version(version_fault(&error).into_response(), Microversion::MIN);
+        }
+    };
+    let response = match answer(app, req, version, ids).await {
+        Ok(response) => response,
+        Err(fault) => fault.into_response(),
+    };
+    with_version(response, version)
+}
+
+fn version_fault(error: &VersionError) -> Fault {
+    let status = match error {
+        VersionError::Malformed(_) => http::StatusCode::BAD_REQUEST,
+        VersionError::Unsupported(_) => http::StatusCode::NOT_ACCEPTABLE,
+    };
+    Fault::new(status, error.to_string())
+}
+
+async fn answer(
+    app: &App,
+    req: Request<Incoming>,
+    version: Microversion,
+    ids: &RequestIds,
+) -> Result<Response<Body>, Fault> {
+    body::check_declared_length(req.headers(), app.http.max_body_bytes)?;
+    body::check_media_type(req.headers())?;
+    let bytes = body::read(
+        req.into_body(),
+        app.http.max_body_bytes,
+        app.http.body_read_timeout,
+    )
+    .await?;
+    let events = validate::parse_batch(&bytes, version).map_err(|e| Fault::bad_request(e.0))?;
+
+    let servers: Vec<_> = events.iter().map(|e| e.server).collect();
+    let lookup_started = std::time::Instant::now();
+    let placements = app
+        .directory
+        .lookup(&servers)
+        .await
+        .map_err(|e| directory_unavailable(&e))?;
+    app.metrics
+        .lookup_seconds
+        .observe(lookup_started.elapsed().as_secs_f64());
+
+    let verdicts: Vec<Verdict> = events
+        .iter()
+        .map(|e| outcome::judge(e, placements.get(&e.server)))
+        .collect();
+    let batches = group::by_host(verdicts.iter().enumerate().filter_map(|(i, v)| match v {
+        Verdict::Deliver(hosts) => Some((i, hosts.as_slice())),
+        _ => None,
+    }));
+    let deliveries = if batches.is_empty() {
+        HashMap::new()
+    } else {
+        app.dispatcher.deliver(&batches, &events, ids).await
+    };
+
+    let results: Vec<EventResult> = events
+        .iter()
+        .zip(&verdicts)
+        .map(|(event, verdict)| {
+            let code = outcome::code(verdict, &deliveries);
+            app.metrics.events.get_or_create(&CodeLabels { code }).inc();
+            tracing::debug!(name = %event.name, server = %event.server, code, "event judged");
+            EventResult::new(event, code)
+        })
+        .collect();
+    let status = outcome::overall(results.iter().map(|r| r.code));
+    Ok(json_response(
+        status,
+        &serde_json::json!({ "events": results }),
+    ))
+}
+
+/// Adds the microversion headers every events response carries.
+fn with_version(mut response: Response<Body>, version: Microversion) -> Response<Body> {
+    let headers: &mut HeaderMap = response.headers_mut();
+    let text = version.to_string();
+    headers.insert(
+        STANDARD_HEADER,
+        HeaderValue::from_str(&format!("compute {text}"))
+            .expect("a version is a valid header value"),
+    );
+    headers.insert(
+        LEGACY_HEADER,
+        HeaderValue::from_str(&text).expect("a version is a valid header value"),
+    );
+    headers.append(http::header::VARY, HeaderValue::from_static(VARY_VALUE));
+    response
+}

@@ -1,0 +1,46 @@
+//! Operational endpoints: `/healthz`, `/readyz`, `/metrics` (no token).
+
+use std::time::Duration;
+
+use http::{Response, StatusCode};
+use serde_json::json;
+
+use super::App;
+use crate::http::Body;
+use crate::http::fault::{json_response, text_response};
+use crate::metrics;
+
+/// How long readiness waits for the directory to answer.
+const DIRECTORY_PROBE: Duration = Duration::from_secs(2);
+
+/// The process is alive.
+pub fn healthz() -> Response<Body> {
+    json_response(StatusCode::OK, &json!({"status": "ok"}))
+}
+
+/// Ready when the broker is connected and the directory answers.
+pub async fn readyz(app: &App) -> Response<Body> {
+    let broker = app.dispatcher.is_ready();
+    let directory = matches!(
+        tokio::time::timeout(DIRECTORY_PROBE, app.directory.ping()).await,
+        Ok(Ok(()))
+    );
+    let status = if broker && directory {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    json_response(
+        status,
+        &json!({
+            "status": if status == StatusCode::OK { "ready" } else { "not ready" },
+            "broker": if broker { "connected" } else { "disconnected" },
+            "directory": if directory { "ok" } else { "unreachable" },
+        }),
+    )
+}
+
+/// Prometheus text exposition.
+pub fn metrics(app: &App) -> Response<Body> {
+    text_response(StatusCode::OK, metrics::CONTENT_TYPE, app.metrics.render())
+}

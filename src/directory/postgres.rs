@@ -1,0 +1,155 @@
+//! The PostgreSQL backend, shared by several `serve` replicas. The pool
+//! connects lazily, so start-up succeeds while the database is down; the
+//! schema is created on the first successful use and retried until then.
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions};
+use tokio::sync::OnceCell;
+
+use super::error::{DirectoryError, classify};
+use super::row::{Columns, RawRow};
+use super::{schema, sql};
+use crate::config::DirectoryConfig;
+
+#[derive(Debug, Clone)]
+pub(crate) struct PgStore {
+    pool: PgPool,
+    /// Set once the schema exists; an error leaves it unset for a retry.
+    schema: Arc<OnceCell<()>>,
+}
+
+impl PgStore {
+    /// Builds the pool without connecting; fails only on a bad URL.
+    pub fn open(config: &DirectoryConfig) -> Result<Self, DirectoryError> {
+        let url = config.url.trim();
+        // The parser ignores the scheme; a `mysql://` URL must not reach a PostgreSQL server.
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            let reason = "expected a postgres:// or postgresql:// URL";
+            return Err(DirectoryError::BadUrl(sqlx::Error::Configuration(
+                reason.into(),
+            )));
+        }
+        let options = PgConnectOptions::from_str(url).map_err(DirectoryError::BadUrl)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(config.max_connections)
+            .acquire_timeout(config.acquire_timeout)
+            .connect_lazy_with(options);
+        Ok(Self {
+            pool,
+            schema: Arc::new(OnceCell::new()),
+        })
+    }
+
+    /// Creates the schema if this process has not yet done so.
+    pub async fn ensure_schema(&self) -> Result<(), DirectoryError> {
+        self.schema
+            .get_or_try_init(|| create_schema(&self.pool))
+            .await?;
+        Ok(())
+    }
+
+    pub async fn ping(&self) -> Result<(), DirectoryError> {
+        self.ensure_schema().await?;
+        sqlx::query(sql::PING)
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    /// Rows of `uuids` (distinct), in one query whatever their number.
+    pub async fn lookup(&self, uuids: &[String]) -> Result<Vec<RawRow>, DirectoryError> {
+        self.ensure_schema().await?;
+        let query = sqlx::query_as::<_, RawRow>(sql::LOOKUP_ANY).bind(uuids);
+        query.fetch_all(&self.pool).await.map_err(classify)
+    }
+
+    pub async fn get(&self, uuid: String) -> Result<Option<RawRow>, DirectoryError> {
+        self.ensure_schema().await?;
+        let query = sqlx::query_as::<_, RawRow>(sql::GET).bind(uuid);
+        query.fetch_optional(&self.pool).await.map_err(classify)
+    }
+
+    pub async fn put(&self, row: Columns) -> Result<(), DirectoryError> {
+        self.ensure_schema().await?;
+        upsert(row).execute(&self.pool).await.map_err(classify)?;
+        Ok(())
+    }
+
+    pub async fn delete(&self, uuid: String) -> Result<bool, DirectoryError> {
+        self.ensure_schema().await?;
+        let done = sqlx::query(sql::DELETE)
+            .bind(uuid)
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub async fn list(
+        &self,
+        host: Option<String>,
+        marker: Option<String>,
+        limit: i64,
+    ) -> Result<Vec<RawRow>, DirectoryError> {
+        self.ensure_schema().await?;
+        let mut query = sqlx::query_as::<_, RawRow>(sql::list(host.is_some(), marker.is_some()));
+        for value in [host, marker].into_iter().flatten() {
+            query = query.bind(value);
+        }
+        query
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(classify)
+    }
+
+    /// Writes every row in one transaction; dropping it on error rolls back.
+    pub async fn upsert_many(&self, rows: Vec<Columns>) -> Result<u64, DirectoryError> {
+        self.ensure_schema().await?;
+        let mut tx = self.pool.begin().await.map_err(classify)?;
+        let mut written = 0;
+        for row in rows {
+            written += upsert(row)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?
+                .rows_affected();
+        }
+        tx.commit().await.map_err(classify)?;
+        Ok(written)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Creates the table and index under a transaction-scoped advisory lock, so
+/// replicas starting together do not race in the catalogue.
+async fn create_schema(pool: &PgPool) -> Result<(), DirectoryError> {
+    let mut tx = pool.begin().await.map_err(classify)?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(schema::POSTGRES_LOCK_KEY)
+        .execute(&mut *tx)
+        .await
+        .map_err(classify)?;
+    for statement in schema::POSTGRES {
+        sqlx::query(*statement)
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+    }
+    tx.commit().await.map_err(classify)
+}
+
+fn upsert(row: Columns) -> sqlx::query::Query<'static, sqlx::Postgres, PgArguments> {
+    sqlx::query(sql::UPSERT)
+        .bind(row.uuid)
+        .bind(row.host)
+        .bind(row.source_compute)
+        .bind(row.dest_compute)
+        .bind(row.updated_at)
+}

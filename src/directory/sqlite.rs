@@ -1,0 +1,177 @@
+//! The SQLite backend: an embedded file (WAL, busy timeout) or one shared
+//! `:memory:` database. The schema is created when the pool opens.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use super::error::{DirectoryError, classify};
+use super::row::{Columns, RawRow};
+use super::{schema, sql};
+use crate::config::DirectoryConfig;
+
+/// SQLite's default limit on bound variables per statement.
+const MAX_VARIABLES: usize = 32_766;
+
+/// How long a writer waits for another connection's lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone)]
+pub(crate) struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating the file, its parent directory and the schema).
+    pub async fn open(config: &DirectoryConfig) -> Result<Self, DirectoryError> {
+        let url = config.url.trim();
+        let memory = matches!(url, ":memory:" | "sqlite::memory:");
+        let pool = if memory {
+            memory_pool(config).await?
+        } else {
+            file_pool(config, Path::new(url)).await?
+        };
+        let store = Self { pool };
+        store.create_schema().await?;
+        Ok(store)
+    }
+
+    async fn create_schema(&self) -> Result<(), DirectoryError> {
+        for statement in schema::SQLITE {
+            sqlx::query(*statement)
+                .execute(&self.pool)
+                .await
+                .map_err(classify)?;
+        }
+        Ok(())
+    }
+
+    pub async fn ping(&self) -> Result<(), DirectoryError> {
+        sqlx::query(sql::PING)
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    /// Rows of `uuids` (distinct), in one query unless above SQLite's limit.
+    pub async fn lookup(&self, uuids: &[String]) -> Result<Vec<RawRow>, DirectoryError> {
+        let mut rows = Vec::with_capacity(uuids.len());
+        for chunk in uuids.chunks(MAX_VARIABLES) {
+            let mut query = sqlx::query_as::<_, RawRow>(sql::lookup_in(chunk.len()));
+            for uuid in chunk {
+                query = query.bind(uuid.as_str());
+            }
+            rows.extend(query.fetch_all(&self.pool).await.map_err(classify)?);
+        }
+        Ok(rows)
+    }
+
+    pub async fn get(&self, uuid: String) -> Result<Option<RawRow>, DirectoryError> {
+        let query = sqlx::query_as::<_, RawRow>(sql::GET).bind(uuid);
+        query.fetch_optional(&self.pool).await.map_err(classify)
+    }
+
+    pub async fn put(&self, row: Columns) -> Result<(), DirectoryError> {
+        upsert(row).execute(&self.pool).await.map_err(classify)?;
+        Ok(())
+    }
+
+    pub async fn delete(&self, uuid: String) -> Result<bool, DirectoryError> {
+        let done = sqlx::query(sql::DELETE)
+            .bind(uuid)
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub async fn list(
+        &self,
+        host: Option<String>,
+        marker: Option<String>,
+        limit: i64,
+    ) -> Result<Vec<RawRow>, DirectoryError> {
+        let mut query = sqlx::query_as::<_, RawRow>(sql::list(host.is_some(), marker.is_some()));
+        for value in [host, marker].into_iter().flatten() {
+            query = query.bind(value);
+        }
+        query
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(classify)
+    }
+
+    /// Writes every row in one transaction; dropping it on error rolls back.
+    pub async fn upsert_many(&self, rows: Vec<Columns>) -> Result<u64, DirectoryError> {
+        let mut tx = self.pool.begin().await.map_err(classify)?;
+        let mut written = 0;
+        for row in rows {
+            written += upsert(row)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?
+                .rows_affected();
+        }
+        tx.commit().await.map_err(classify)?;
+        Ok(written)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn upsert(
+    row: Columns,
+) -> sqlx::query::Query<'static, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+    sqlx::query(sql::UPSERT)
+        .bind(row.uuid)
+        .bind(row.host)
+        .bind(row.source_compute)
+        .bind(row.dest_compute)
+        .bind(row.updated_at)
+}
+
+/// One connection, never closed: each SQLite connection to `:memory:` would
+/// otherwise be its own database, and the last one closing erases it.
+async fn memory_pool(config: &DirectoryConfig) -> Result<SqlitePool, DirectoryError> {
+    let options =
+        SqliteConnectOptions::from_str("sqlite::memory:").map_err(DirectoryError::BadUrl)?;
+    SqlitePoolOptions::new()
+        .max_connections(1)
+        .min_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .acquire_timeout(config.acquire_timeout)
+        .connect_with(options)
+        .await
+        .map_err(classify)
+}
+
+async fn file_pool(config: &DirectoryConfig, path: &Path) -> Result<SqlitePool, DirectoryError> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|source| DirectoryError::CreateDir {
+            path: parent.display().to_string(),
+            source,
+        })?;
+    }
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // NORMAL is durable across application crashes in WAL mode.
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(BUSY_TIMEOUT);
+    SqlitePoolOptions::new()
+        .max_connections(config.max_connections)
+        .acquire_timeout(config.acquire_timeout)
+        .connect_with(options)
+        .await
+        .map_err(classify)
+}

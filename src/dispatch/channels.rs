@@ -1,0 +1,65 @@
+//! A deadpool of long-lived confirm-mode channels on one broker connection.
+//!
+//! Opening a channel and selecting confirms costs two round trips, so
+//! publishing borrows a ready channel instead. A channel that saw an error
+//! or still has unresolved confirms is taken out of the pool, not returned.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
+use lapin::options::ConfirmSelectOptions;
+
+/// Creates confirm-mode channels on `conn`; recycles only open ones.
+#[derive(Debug)]
+pub struct ChannelManager {
+    conn: Arc<lapin::Connection>,
+}
+
+impl managed::Manager for ChannelManager {
+    type Type = lapin::Channel;
+    type Error = lapin::Error;
+
+    async fn create(&self) -> Result<lapin::Channel, lapin::Error> {
+        let channel = self.conn.create_channel().await?;
+        channel
+            .confirm_select(ConfirmSelectOptions { nowait: false })
+            .await?;
+        Ok(channel)
+    }
+
+    async fn recycle(
+        &self,
+        channel: &mut lapin::Channel,
+        _: &Metrics,
+    ) -> RecycleResult<lapin::Error> {
+        if channel.status().connected() {
+            Ok(())
+        } else {
+            Err(RecycleError::message("channel is no longer open"))
+        }
+    }
+}
+
+/// The pool type.
+pub type ChannelPool = managed::Pool<ChannelManager>;
+/// A borrowed channel; dropping it returns it to the pool.
+pub type PooledChannel = managed::Object<ChannelManager>;
+
+/// Builds a pool of at most `size` channels; `wait` bounds how long a
+/// request may wait for one.
+pub fn pool(
+    conn: Arc<lapin::Connection>,
+    size: usize,
+    wait: Duration,
+    create: Duration,
+) -> ChannelPool {
+    managed::Pool::builder(ChannelManager { conn })
+        .max_size(size)
+        .wait_timeout(Some(wait))
+        .create_timeout(Some(create))
+        .recycle_timeout(Some(create))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+        .expect("a runtime is set, so building the pool cannot fail")
+}

@@ -1,0 +1,217 @@
+//! Publishing one request's messages on a borrowed confirm channel and
+//! turning the broker's answers (ack, nack, return, silence) into outcomes.
+//!
+//! All messages are published first, then their confirms are awaited
+//! together under one deadline: never one round trip per message.
+
+use std::collections::HashSet;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::future::join_all;
+use lapin::Confirmation;
+use lapin::options::BasicPublishOptions;
+use lapin::{BasicProperties, PublisherConfirm};
+use tokio::time::{Instant, timeout_at};
+
+use super::channels::PooledChannel;
+use super::link::Link;
+use super::topology::short;
+use crate::metrics::Metrics;
+use crate::wire;
+
+/// A message ready to publish.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub routing_key: String,
+    pub message_id: String,
+    pub correlation_id: String,
+    pub body: Vec<u8>,
+}
+
+/// What became of one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// The broker confirmed it and routed it to at least one queue.
+    Confirmed,
+    Failed(Failure),
+}
+
+/// Why a message was not confirmed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Failure {
+    #[error("broker unreachable")]
+    BrokerUnavailable,
+    #[error("no publishing channel free in time")]
+    NoChannel,
+    #[error("unroutable: no queue bound for the routing key ({0})")]
+    Unroutable(String),
+    #[error("broker refused the message (nack)")]
+    Nacked,
+    #[error("no confirm within the confirm timeout")]
+    Timeout,
+    #[error("publish failed: {0}")]
+    Channel(String),
+}
+
+impl Delivery {
+    pub fn is_confirmed(&self) -> bool {
+        matches!(self, Delivery::Confirmed)
+    }
+}
+
+/// Publishes every message and waits for all confirms until `timeout`.
+pub async fn publish_batch(
+    link: &Link,
+    exchange: &str,
+    messages: &[Outgoing],
+    timeout: Duration,
+    metrics: &Metrics,
+) -> Vec<Delivery> {
+    let deadline = Instant::now() + timeout;
+    let channel = match timeout_at(deadline, link.channels.get()).await {
+        Ok(Ok(channel)) => channel,
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "no publishing channel");
+            return vec![Delivery::Failed(Failure::NoChannel); messages.len()];
+        }
+        Err(_) => return vec![Delivery::Failed(Failure::NoChannel); messages.len()],
+    };
+    let started = Instant::now();
+    let mut healthy = true;
+    let mut confirms = Vec::with_capacity(messages.len());
+    for message in messages {
+        match timeout_at(deadline, publish_one(&channel, exchange, message)).await {
+            Ok(Ok(confirm)) => confirms.push(Ok(confirm)),
+            Ok(Err(failure)) => {
+                healthy = false;
+                confirms.push(Err(failure));
+            }
+            Err(_) => {
+                healthy = false;
+                confirms.push(Err(Failure::Timeout));
+            }
+        }
+    }
+    let answers = join_all(
+        confirms
+            .into_iter()
+            .map(|c| await_confirm(c, deadline, started, metrics)),
+    )
+    .await;
+    let returned: HashSet<String> = answers
+        .iter()
+        .flat_map(|a| a.returned.iter().cloned())
+        .collect();
+    healthy &= answers.iter().all(|a| a.resolved);
+    if !healthy {
+        // Unresolved confirms would be attributed to the next borrower's messages.
+        drop(PooledChannel::take(channel));
+    }
+    messages
+        .iter()
+        .zip(answers)
+        .map(|(message, answer)| match answer.delivery {
+            _ if returned.contains(&message.message_id) => {
+                Delivery::Failed(Failure::Unroutable(message.routing_key.clone()))
+            }
+            delivery => delivery,
+        })
+        .collect()
+}
+
+async fn publish_one(
+    channel: &lapin::Channel,
+    exchange: &str,
+    message: &Outgoing,
+) -> Result<PublisherConfirm, Failure> {
+    let name = |e: super::topology::NameTooLong| Failure::Channel(e.to_string());
+    let options = BasicPublishOptions {
+        mandatory: true,  // an unroutable message comes back instead of vanishing
+        immediate: false, // unsupported by RabbitMQ; it would close the connection
+    };
+    channel
+        .basic_publish(
+            short(exchange).map_err(name)?,
+            short(&message.routing_key).map_err(name)?,
+            options,
+            &message.body,
+            properties(message).map_err(name)?,
+        )
+        .await
+        .map_err(|e| Failure::Channel(e.to_string()))
+}
+
+fn properties(message: &Outgoing) -> Result<BasicProperties, super::topology::NameTooLong> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    Ok(BasicProperties::default()
+        .with_content_type(short(wire::CONTENT_TYPE)?)
+        .with_delivery_mode(2) // persistent: survives a broker restart in a durable queue
+        .with_message_id(short(&message.message_id)?)
+        .with_correlation_id(short(&message.correlation_id)?)
+        .with_timestamp(now)
+        .with_type(short(wire::MESSAGE_TYPE)?)
+        .with_app_id(short(wire::APP_ID)?))
+}
+
+/// One confirm's answer, plus the message ids the broker returned with it.
+struct Answer {
+    delivery: Delivery,
+    returned: Vec<String>,
+    resolved: bool,
+}
+
+async fn await_confirm(
+    confirm: Result<PublisherConfirm, Failure>,
+    deadline: Instant,
+    started: Instant,
+    metrics: &Metrics,
+) -> Answer {
+    let failed = |f, resolved| Answer {
+        delivery: Delivery::Failed(f),
+        returned: Vec::new(),
+        resolved,
+    };
+    let confirm = match confirm {
+        Ok(c) => c,
+        Err(f) => return failed(f, true),
+    };
+    let confirmation = match timeout_at(deadline, confirm).await {
+        Err(_) => return failed(Failure::Timeout, false),
+        Ok(Err(error)) => return failed(Failure::Channel(error.to_string()), true),
+        Ok(Ok(c)) => c,
+    };
+    metrics
+        .confirm_seconds
+        .observe(started.elapsed().as_secs_f64());
+    let returned_id = |ret: &lapin::message::BasicReturnMessage| {
+        ret.properties
+            .message_id()
+            .as_ref()
+            .map(|id| id.to_string())
+            .into_iter()
+            .collect()
+    };
+    match confirmation {
+        Confirmation::Ack(None) => Answer {
+            delivery: Delivery::Confirmed,
+            returned: Vec::new(),
+            resolved: true,
+        },
+        Confirmation::Ack(Some(ret)) => Answer {
+            // The return names its message; attribution goes by that id.
+            delivery: Delivery::Confirmed,
+            returned: returned_id(&ret),
+            resolved: true,
+        },
+        Confirmation::Nack(ret) => Answer {
+            delivery: Delivery::Failed(Failure::Nacked),
+            returned: ret.as_ref().map(returned_id).unwrap_or_default(),
+            resolved: true,
+        },
+        Confirmation::NotRequested => {
+            failed(Failure::Channel("channel not in confirm mode".into()), true)
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! Real OpenStack clients against a real `herald serve`: starts the built
+//! binary on a free port with a throw-away config (random token, SQLite in a
+//! temp dir, a uniquely named exchange on the local RabbitMQ), binds a queue
+//! for one compute host so that its events can be confirmed, and runs
+//! `tests/clients/nova_clients.py` (python-novaclient and openstacksdk) with
+//! the interpreter that `scripts/test.sh` sets up in `HERALD_TEST_PYTHON`.
+
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+use herald::config::Config;
+use herald::dispatch::topology::Topology;
+use herald::model::HostName;
+use lapin::options::{
+    ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
+    QueueDeleteOptions,
+};
+use lapin::types::FieldTable;
+use lapin::{Connection, ConnectionProperties, ExchangeKind};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/nova_clients.py");
+const DEFAULT_AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+const START_DEADLINE: Duration = Duration::from_secs(30);
+const CLIENTS_DEADLINE: Duration = Duration::from_secs(180);
+const STOP_DEADLINE: Duration = Duration::from_secs(40);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn novaclient_and_openstacksdk_drive_herald() -> Result<()> {
+    let python = std::env::var("HERALD_TEST_PYTHON")
+        .context("HERALD_TEST_PYTHON is not set: run scripts/test.sh, which sets up the Python clients")?;
+    let amqp_url = std::env::var("HERALD_TEST_AMQP_URL").unwrap_or_else(|_| DEFAULT_AMQP_URL.into());
+
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    let host = HostName::parse(&format!("compute-{unique}")).context("test host name")?;
+    let token = format!("test-{}", uuid::Uuid::new_v4());
+    let addr = free_port()?;
+    let dir = tempfile::tempdir().context("temp dir")?;
+    let config_path = dir.path().join("herald.toml");
+    let text = test_config(addr, &token, &amqp_url, &format!("herald-test-{unique}"), dir.path());
+    std::fs::write(&config_path, &text).context("write the test config")?;
+    let config = Config::load(&config_path, std::iter::empty()).context("the test config is valid")?;
+
+    // A queue bound for the host, so the broker routes (and confirms) its events.
+    let _broker = TestQueue::declare(&config, &host).await?;
+
+    let mut server = Server::start(&config_path)?;
+    server.wait_healthy(addr).await?;
+
+    let status = run_clients(&python, addr, &token, &host).await?;
+    ensure!(status.success(), "nova_clients.py failed ({status}); its output is above");
+
+    let exit = server.stop()?;
+    ensure!(exit.success(), "herald serve did not exit 0 on SIGTERM: {exit}");
+    Ok(())
+}
+
+/// A port nobody listens on right now (the binary needs a concrete one).
+fn free_port() -> Result<SocketAddr> {
+    let listener = StdListener::bind("127.0.0.1:0").context("bind 127.0.0.1:0")?;
+    Ok(listener.local_addr()?)
+}
+
+fn toml_str(text: &str) -> String {
+    toml::Value::String(text.to_owned()).to_string()
+}
+
+fn test_config(addr: SocketAddr, token: &str, amqp_url: &str, exchange: &str, dir: &Path) -> String {
+    let sqlite = dir.join("herald.sqlite3");
+    format!(
+        "[http]\nlisten = {listen}\n\n\
+         [auth]\nmode = \"token\"\n\n\
+         [[auth.tokens]]\ntoken = {token}\nroles = [\"admin\"]\n\n\
+         [amqp]\nurl = {amqp}\nexchange = {exchange}\n\n\
+         [directory]\nbackend = \"sqlite\"\nurl = {sqlite}\n\n\
+         [log]\nlevel = \"info\"\n",
+        listen = toml_str(&addr.to_string()),
+        token = toml_str(token),
+        amqp = toml_str(amqp_url),
+        exchange = toml_str(exchange),
+        sqlite = toml_str(&sqlite.to_string_lossy()),
+    )
+}
+
+async fn run_clients(python: &str, addr: SocketAddr, token: &str, host: &HostName) -> Result<ExitStatus> {
+    let mut child = tokio::process::Command::new(python)
+        .arg(SCRIPT)
+        .args(["--url", &format!("http://{addr}"), "--token", token, "--host", host.as_str()])
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("start {python} {SCRIPT}"))?;
+    match tokio::time::timeout(CLIENTS_DEADLINE, child.wait()).await {
+        Ok(status) => Ok(status?),
+        Err(_) => bail!("nova_clients.py did not finish within {CLIENTS_DEADLINE:?}"),
+    }
+}
+
+/// The `herald serve` child process; SIGTERM (then SIGKILL) when dropped.
+struct Server {
+    child: Child,
+}
+
+impl Server {
+    fn start(config: &Path) -> Result<Self> {
+        let child = Command::new(env!("CARGO_BIN_EXE_herald"))
+            .arg("serve")
+            .arg("--config")
+            .arg(config)
+            .stdin(Stdio::null())
+            .spawn()
+            .context("start herald serve")?;
+        Ok(Self { child })
+    }
+
+    /// Polls `GET /healthz` until it answers 200, the process dies, or the deadline.
+    async fn wait_healthy(&mut self, addr: SocketAddr) -> Result<()> {
+        let deadline = Instant::now() + START_DEADLINE;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                bail!("herald serve exited during start-up: {status}");
+            }
+            if healthz(addr).await.unwrap_or(false) {
+                return Ok(());
+            }
+            ensure!(Instant::now() < deadline, "herald serve did not answer /healthz within {START_DEADLINE:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGTERM, then waits for the exit (SIGKILL after the deadline).
+    fn stop(&mut self) -> Result<ExitStatus> {
+        if let Some(status) = self.child.try_wait()? {
+            return Ok(status);
+        }
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().context("run kill -TERM")?;
+        ensure!(sent.success(), "kill -TERM {pid} failed");
+        let deadline = Instant::now() + STOP_DEADLINE;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.child.kill().context("SIGKILL herald serve")?;
+        let status = self.child.wait()?;
+        bail!("herald serve did not exit within {STOP_DEADLINE:?} of SIGTERM (killed: {status})")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Err(error) = self.stop() {
+            eprintln!("clients test: stopping herald serve: {error:#}");
+        }
+    }
+}
+
+/// One plain HTTP/1.1 request; true on a 200.
+async fn healthz(addr: SocketAddr) -> Result<bool> {
+    let mut stream = TcpStream::connect(addr).await?;
+    let request = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).await?;
+    Ok(head.starts_with(b"HTTP/1.1 200") || head.starts_with(b"HTTP/1.0 200"))
+}
+
+/// The test's exchange and a queue bound on it for one host; both are deleted
+/// on drop, on success and on failure alike.
+struct TestQueue {
+    url: String,
+    exchange: String,
+    queue: String,
+}
+
+impl TestQueue {
+    async fn declare(config: &Config, host: &HostName) -> Result<Self> {
+        let topology = Topology::new(&config.amqp);
+        let this = Self {
+            url: config.amqp.url.clone(),
+            exchange: topology.exchange().to_owned(),
+            queue: topology.queue(host),
+        };
+        let conn = Connection::connect(&this.url, ConnectionProperties::default())
+            .await
+            .with_context(|| format!("connect to RabbitMQ at {}", this.url))?;
+        let channel = conn.create_channel().await?;
+        // The same exchange serve declares: durable topic; serve's declare must match.
+        let durable = ExchangeDeclareOptions { durable: true, ..Default::default() };
+        channel
+            .exchange_declare(this.exchange.as_str().into(), ExchangeKind::Topic, durable, FieldTable::default())
+            .await
+            .context("declare the test exchange")?;
+        // Not exclusive: herald's publisher is another connection, and the
+        // queue must outlive nothing but this test (deleted on drop).
+        let queue_opts = QueueDeclareOptions { durable: false, auto_delete: false, ..Default::default() };
+        channel
+            .queue_declare(this.queue.as_str().into(), queue_opts, FieldTable::default())
+            .await
+            .context("declare the test host queue")?;
+        channel
+            .queue_bind(
+                this.queue.as_str().into(),
+                this.exchange.as_str().into(),
+                topology.routing_key(host).as_str().into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .context("bind the test host queue")?;
+        conn.close(200, "declared".into()).await?;
+        Ok(this)
+    }
+
+    async fn delete(&self) -> Result<()> {
+        let conn = Connection::connect(&self.url, ConnectionProperties::default()).await?;
+        let channel = conn.create_channel().await?;
+        channel.queue_delete(self.queue.as_str().into(), QueueDeleteOptions::default()).await?;
+        channel.exchange_delete(self.exchange.as_str().into(), ExchangeDeleteOptions::default()).await?;
+        conn.close(200, "cleaned up".into()).await?;
+        Ok(())
+    }
+}
+
+impl Drop for TestQueue {
+    fn drop(&mut self) {
+        // Drop cannot await, and may run while the test's runtime unwinds:
+        // clean up on a thread with a runtime of its own.
+        let result = std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                    runtime.block_on(self.delete())
+                })
+                .join()
+        });
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => eprintln!("clients test: deleting {} / {}: {error:#}", self.queue, self.exchange),
+            Err(_) => eprintln!("clients test: the cleanup thread panicked"),
+        }
+    }
+}

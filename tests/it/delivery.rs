@@ -1,0 +1,189 @@
+//! What reaches the broker: one message per host per request, migration
+//! fan-out, the AMQP properties and body of the contract, and per-event 503
+//! when the broker cannot route a message.
+
+use http::StatusCode;
+use lapin::types::AMQPValue;
+use serde_json::{Value, json};
+
+use crate::support::{TestApp, drain, new_uuid};
+
+fn body_of(delivery: &lapin::message::Delivery) -> Value {
+    serde_json::from_slice(&delivery.data).expect("message body is JSON")
+}
+
+#[tokio::test]
+async fn properties_and_body_follow_the_contract() {
+    let mut app = TestApp::spawn().await;
+    app.wait_ready().await;
+    let server = new_uuid();
+    app.put_server(&server, Some("compute-1"), None).await;
+    let queue = app.bind_host("compute-1").await;
+    let sent_form = server.to_uppercase().replace('-', "");
+    let global = "req-3df201cf-2451-44f2-8d25-a4ca826fc1f3";
+    let reply = app
+        .post_events(
+            &json!({"events": [{"name": "network-vif-plugged", "server_uuid": sent_form, "status": "in-progress", "tag": "port-1"}]}),
+            &[("x-openstack-request-id", global)],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.body["events"][0]["server_uuid"], sent_form, "echoed as sent");
+    assert_eq!(reply.body["events"][0]["status"], "completed", "response status is herald's");
+    let request_id = reply.headers["x-openstack-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(reply.headers["x-compute-request-id"], request_id.as_str());
+    assert_ne!(request_id, global, "the local id is always new");
+
+    let messages = drain(&queue, 1).await;
+    assert_eq!(messages.len(), 1);
+    let m = &messages[0];
+    let p = &m.properties;
+    assert_eq!(p.content_type().as_ref().unwrap().as_str(), "application/json");
+    assert_eq!(p.delivery_mode(), &Some(2));
+    assert_eq!(p.kind().as_ref().unwrap().as_str(), "external_instance_event");
+    assert_eq!(p.app_id().as_ref().unwrap().as_str(), "herald");
+    assert_eq!(p.correlation_id().as_ref().unwrap().as_str(), request_id);
+    assert!(p.timestamp().is_some());
+    let message_id = p.message_id().as_ref().unwrap().to_string();
+    assert!(uuid::Uuid::parse_str(&message_id).is_ok());
+
+    let body = body_of(m);
+    assert_eq!(body["version"], 1);
+    assert_eq!(body["message_id"], message_id);
+    assert_eq!(body["request_id"], request_id);
+    assert_eq!(body["global_request_id"], global);
+    assert_eq!(body["host"], "compute-1");
+    assert!(body["sent_at"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(
+        body["events"],
+        json!([{"name": "network-vif-plugged", "server_uuid": server, "status": "in-progress", "tag": "port-1"}]),
+        "canonical uuid and the caller's own status travel"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn without_a_global_id_the_field_is_absent() {
+    let mut app = TestApp::spawn().await;
+    app.wait_ready().await;
+    let server = new_uuid();
+    app.put_server(&server, Some("h"), None).await;
+    let queue = app.bind_host("h").await;
+    let reply = app
+        .post_events(&json!({"events": [{"name": "network-changed", "server_uuid": server}]}), &[("x-openstack-request-id", "not-a-request-id")])
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let body = body_of(&drain(&queue, 1).await[0]);
+    assert!(body.get("global_request_id").is_none(), "{body}");
+    assert_eq!(body["events"][0]["status"], "completed", "default status");
+    assert!(body["events"][0].get("tag").is_none());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn one_message_per_host_with_events_in_request_order() {
+    let mut app = TestApp::spawn().await;
+    app.wait_ready().await;
+    let hosts = ["h0", "h1", "h2"];
+    let mut queues = Vec::new();
+    for h in hosts {
+        queues.push(app.bind_host(h).await);
+    }
+    let mut events = Vec::new();
+    let mut expected: Vec<Vec<String>> = vec![Vec::new(); 3];
+    for i in 0..10 {
+        let server = new_uuid();
+        app.put_server(&server, Some(hosts[i % 3]), None).await;
+        let tag = format!("t{i}");
+        expected[i % 3].push(tag.clone());
+        events.push(json!({"name": "network-changed", "server_uuid": server, "tag": tag}));
+    }
+    // The same server twice is two events.
+    events.push(events[0].clone());
+    expected[0].push("t0".into());
+    let reply = app.post_events(&json!({"events": events}), &[]).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    assert_eq!(reply.body["events"].as_array().unwrap().len(), 11);
+    for (queue, want) in queues.iter().zip(expected) {
+        let messages = drain(queue, 1).await;
+        assert_eq!(messages.len(), 1, "one message per host per request");
+        let tags: Vec<String> = body_of(&messages[0])["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["tag"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(tags, want);
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn migrating_servers_reach_source_and_destination() {
+    let mut app = TestApp::spawn().await;
+    app.wait_ready().await;
+    let server = new_uuid();
+    app.put_server(&server, Some("src"), Some(("src", "dst"))).await;
+    let q_src = app.bind_host("src").await;
+    let q_dst = app.bind_host("dst").await;
+    let reply = app.post_events(&json!({"events": [{"name": "network-vif-plugged", "server_uuid": server, "tag": "p"}]}), &[]).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    for q in [&q_src, &q_dst] {
+        let messages = drain(q, 1).await;
+        assert_eq!(messages.len(), 1, "each host once");
+        assert_eq!(body_of(&messages[0])["events"][0]["server_uuid"], server);
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn unroutable_host_is_a_per_event_503() {
+    let mut app = TestApp::spawn().await;
+    app.wait_ready().await;
+    let bound = new_uuid();
+    let unbound = new_uuid();
+    app.put_server(&bound, Some("bound"), None).await;
+    app.put_server(&unbound, Some("nobody-listens"), None).await;
+    let queue = app.bind_host("bound").await;
+    let reply = app
+        .post_events(
+            &json!({"events": [
+                {"name": "network-changed", "server_uuid": unbound},
+                {"name": "network-changed", "server_uuid": bound}
+            ]}),
+            &[],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::MULTI_STATUS);
+    assert_eq!(reply.body["events"][0]["code"], 503);
+    assert_eq!(reply.body["events"][0]["status"], "failed");
+    assert_eq!(reply.body["events"][1]["code"], 200);
+    assert_eq!(drain(&queue, 1).await.len(), 1);
+    // A migration whose destination has no queue fails the event as a whole.
+    let migrating = new_uuid();
+    app.put_server(&migrating, Some("bound"), Some(("bound", "nobody-listens"))).await;
+    let reply = app.post_events(&json!({"events": [{"name": "network-changed", "server_uuid": migrating}]}), &[]).await;
+    assert_eq!(reply.body["events"][0]["code"], 503);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn durable_topic_exchange_is_declared() {
+    let app = TestApp::spawn().await;
+    app.wait_ready().await;
+    let conn = crate::support::broker().await;
+    let channel = conn.create_channel().await.unwrap();
+    // A passive declare with the same kind succeeds only if it exists.
+    channel
+        .exchange_declare(
+            app.topology.exchange().into(),
+            lapin::ExchangeKind::Topic,
+            lapin::options::ExchangeDeclareOptions { passive: true, durable: true, ..Default::default() },
+            lapin::types::FieldTable::default(),
+        )
+        .await
+        .expect("exchange exists");
+    let _ = conn.close(200, "".into()).await;
+    let _unused: Option<AMQPValue> = None;
+    app.stop().await;
+}

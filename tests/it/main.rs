@@ -1,0 +1,9 @@
+//! herald's integration tests: one binary, one module per area. They talk
+//! to the real RabbitMQ on 127.0.0.1:5672 and real databases; scripts/test.sh
+//! starts those when they are down.
+
+mod clients;
+mod delivery;
+mod directory_store;
+mod nova_cases;
+mod support;
