@@ -18,13 +18,13 @@ use super::LoadError;
 /// Why one request got no HTTP answer.
 #[derive(Debug, thiserror::Error)]
 pub enum RequestError {
-    #[error("request failed: {0}")]
+    #[error("request failed")]
     Send(#[from] hyper_util::client::legacy::Error),
-    #[error("reading the response body failed: {0}")]
+    #[error("reading the response body failed")]
     Body(#[from] hyper::Error),
     #[error("no answer within {0:?}")]
     Timeout(Duration),
-    #[error("bad request header: {0}")]
+    #[error("bad request header")]
     Build(#[from] http::Error),
 }
 

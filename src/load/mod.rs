@@ -38,9 +38,9 @@ pub enum LoadError {
     Plan(#[from] plan::PlanError),
     #[error(transparent)]
     Schedule(#[from] schedule::ScheduleError),
-    #[error("--config: {0}")]
+    #[error("--config")]
     Config(#[from] crate::config::ConfigError),
-    #[error("herald serve at {url} is unreachable: {source}")]
+    #[error("herald serve at {url} is unreachable")]
     Unreachable {
         url: String,
         #[source]
@@ -57,13 +57,13 @@ pub enum LoadError {
         status: http::StatusCode,
         body: String,
     },
-    #[error("broker: {context}: {source}")]
+    #[error("broker: {context}")]
     Broker {
         context: String,
         #[source]
         source: lapin::Error,
     },
-    #[error("AMQP name {name:?}: {source}")]
+    #[error("AMQP name {name:?}")]
     Name {
         name: String,
         #[source]

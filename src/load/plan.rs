@@ -19,7 +19,7 @@ pub const EVENT: EventName = EventName::NetworkVifPlugged;
 /// Why the flags cannot make a plan.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
-    #[error("--host-prefix: {0}")]
+    #[error("--host-prefix")]
     HostName(#[source] HostNameError),
     #[error("--servers {servers} is fewer than --hosts {hosts}: every host needs a server")]
     TooFewServers { servers: u32, hosts: u32 },

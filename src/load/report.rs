@@ -236,7 +236,10 @@ impl fmt::Display for Report {
         writeln!(f, "codes:      {}", counts(&self.event_codes))?;
         writeln!(f, "latency:    {}", self.latency_ms)?;
         match &self.broker {
-            None => writeln!(f, "broker:     not checked (agents consume the queues)"),
+            None => writeln!(
+                f,
+                "broker:     delivery not checked (--agents-running or --consume false)"
+            ),
             Some(b) => {
                 writeln!(
                     f,

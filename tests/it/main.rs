@@ -5,5 +5,6 @@
 mod clients;
 mod delivery;
 mod directory_store;
+mod load;
 mod nova_cases;
 mod support;
