@@ -5,5 +5,8 @@
 mod clients;
 mod delivery;
 mod directory_store;
+mod http_edges;
 mod nova_cases;
+mod proxy;
+mod resilience;
 mod support;
