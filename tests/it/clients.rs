@@ -31,9 +31,11 @@ const STOP_DEADLINE: Duration = Duration::from_secs(40);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn novaclient_and_openstacksdk_drive_herald() -> Result<()> {
-    let python = std::env::var("HERALD_TEST_PYTHON")
-        .context("HERALD_TEST_PYTHON is not set: run scripts/test.sh, which sets up the Python clients")?;
-    let amqp_url = std::env::var("HERALD_TEST_AMQP_URL").unwrap_or_else(|_| DEFAULT_AMQP_URL.into());
+    let python = std::env::var("HERALD_TEST_PYTHON").context(
+        "HERALD_TEST_PYTHON is not set: run scripts/test.sh, which sets up the Python clients",
+    )?;
+    let amqp_url =
+        std::env::var("HERALD_TEST_AMQP_URL").unwrap_or_else(|_| DEFAULT_AMQP_URL.into());
 
     let unique = uuid::Uuid::new_v4().simple().to_string();
     let host = HostName::parse(&format!("compute-{unique}")).context("test host name")?;
@@ -41,9 +43,16 @@ async fn novaclient_and_openstacksdk_drive_herald() -> Result<()> {
     let addr = free_port()?;
     let dir = tempfile::tempdir().context("temp dir")?;
     let config_path = dir.path().join("herald.toml");
-    let text = test_config(addr, &token, &amqp_url, &format!("herald-test-{unique}"), dir.path());
+    let text = test_config(
+        addr,
+        &token,
+        &amqp_url,
+        &format!("herald-test-{unique}"),
+        dir.path(),
+    );
     std::fs::write(&config_path, &text).context("write the test config")?;
-    let config = Config::load(&config_path, std::iter::empty()).context("the test config is valid")?;
+    let config =
+        Config::load(&config_path, std::iter::empty()).context("the test config is valid")?;
 
     // A queue bound for the host, so the broker routes (and confirms) its events.
     let _broker = TestQueue::declare(&config, &host).await?;
@@ -52,10 +61,16 @@ async fn novaclient_and_openstacksdk_drive_herald() -> Result<()> {
     server.wait_healthy(addr).await?;
 
     let status = run_clients(&python, addr, &token, &host).await?;
-    ensure!(status.success(), "nova_clients.py failed ({status}); its output is above");
+    ensure!(
+        status.success(),
+        "nova_clients.py failed ({status}); its output is above"
+    );
 
     let exit = server.stop()?;
-    ensure!(exit.success(), "herald serve did not exit 0 on SIGTERM: {exit}");
+    ensure!(
+        exit.success(),
+        "herald serve did not exit 0 on SIGTERM: {exit}"
+    );
     Ok(())
 }
 
@@ -69,7 +84,13 @@ fn toml_str(text: &str) -> String {
     toml::Value::String(text.to_owned()).to_string()
 }
 
-fn test_config(addr: SocketAddr, token: &str, amqp_url: &str, exchange: &str, dir: &Path) -> String {
+fn test_config(
+    addr: SocketAddr,
+    token: &str,
+    amqp_url: &str,
+    exchange: &str,
+    dir: &Path,
+) -> String {
     let sqlite = dir.join("herald.sqlite3");
     format!(
         "[http]\nlisten = {listen}\n\n\
@@ -86,10 +107,22 @@ fn test_config(addr: SocketAddr, token: &str, amqp_url: &str, exchange: &str, di
     )
 }
 
-async fn run_clients(python: &str, addr: SocketAddr, token: &str, host: &HostName) -> Result<ExitStatus> {
+async fn run_clients(
+    python: &str,
+    addr: SocketAddr,
+    token: &str,
+    host: &HostName,
+) -> Result<ExitStatus> {
     let mut child = tokio::process::Command::new(python)
         .arg(SCRIPT)
-        .args(["--url", &format!("http://{addr}"), "--token", token, "--host", host.as_str()])
+        .args([
+            "--url",
+            &format!("http://{addr}"),
+            "--token",
+            token,
+            "--host",
+            host.as_str(),
+        ])
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .spawn()
@@ -127,7 +160,10 @@ impl Server {
             if healthz(addr).await.unwrap_or(false) {
                 return Ok(());
             }
-            ensure!(Instant::now() < deadline, "herald serve did not answer /healthz within {START_DEADLINE:?}");
+            ensure!(
+                Instant::now() < deadline,
+                "herald serve did not answer /healthz within {START_DEADLINE:?}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -138,7 +174,10 @@ impl Server {
             return Ok(status);
         }
         let pid = self.child.id().to_string();
-        let sent = Command::new("kill").args(["-TERM", &pid]).status().context("run kill -TERM")?;
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .context("run kill -TERM")?;
         ensure!(sent.success(), "kill -TERM {pid} failed");
         let deadline = Instant::now() + STOP_DEADLINE;
         while Instant::now() < deadline {
@@ -192,16 +231,32 @@ impl TestQueue {
             .with_context(|| format!("connect to RabbitMQ at {}", this.url))?;
         let channel = conn.create_channel().await?;
         // The same exchange serve declares: durable topic; serve's declare must match.
-        let durable = ExchangeDeclareOptions { durable: true, ..Default::default() };
+        let durable = ExchangeDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
         channel
-            .exchange_declare(this.exchange.as_str().into(), ExchangeKind::Topic, durable, FieldTable::default())
+            .exchange_declare(
+                this.exchange.as_str().into(),
+                ExchangeKind::Topic,
+                durable,
+                FieldTable::default(),
+            )
             .await
             .context("declare the test exchange")?;
         // Not exclusive: herald's publisher is another connection, and the
         // queue must outlive nothing but this test (deleted on drop).
-        let queue_opts = QueueDeclareOptions { durable: false, auto_delete: false, ..Default::default() };
+        let queue_opts = QueueDeclareOptions {
+            durable: false,
+            auto_delete: false,
+            ..Default::default()
+        };
         channel
-            .queue_declare(this.queue.as_str().into(), queue_opts, FieldTable::default())
+            .queue_declare(
+                this.queue.as_str().into(),
+                queue_opts,
+                FieldTable::default(),
+            )
             .await
             .context("declare the test host queue")?;
         channel
@@ -221,8 +276,15 @@ impl TestQueue {
     async fn delete(&self) -> Result<()> {
         let conn = Connection::connect(&self.url, ConnectionProperties::default()).await?;
         let channel = conn.create_channel().await?;
-        channel.queue_delete(self.queue.as_str().into(), QueueDeleteOptions::default()).await?;
-        channel.exchange_delete(self.exchange.as_str().into(), ExchangeDeleteOptions::default()).await?;
+        channel
+            .queue_delete(self.queue.as_str().into(), QueueDeleteOptions::default())
+            .await?;
+        channel
+            .exchange_delete(
+                self.exchange.as_str().into(),
+                ExchangeDeleteOptions::default(),
+            )
+            .await?;
         conn.close(200, "cleaned up".into()).await?;
         Ok(())
     }
@@ -235,14 +297,19 @@ impl Drop for TestQueue {
         let result = std::thread::scope(|scope| {
             scope
                 .spawn(|| {
-                    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
                     runtime.block_on(self.delete())
                 })
                 .join()
         });
         match result {
             Ok(Ok(())) => {}
-            Ok(Err(error)) => eprintln!("clients test: deleting {} / {}: {error:#}", self.queue, self.exchange),
+            Ok(Err(error)) => eprintln!(
+                "clients test: deleting {} / {}: {error:#}",
+                self.queue, self.exchange
+            ),
             Err(_) => eprintln!("clients test: the cleanup thread panicked"),
         }
     }

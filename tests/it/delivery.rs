@@ -28,9 +28,18 @@ async fn properties_and_body_follow_the_contract() {
         )
         .await;
     assert_eq!(reply.status, StatusCode::OK);
-    assert_eq!(reply.body["events"][0]["server_uuid"], sent_form, "echoed as sent");
-    assert_eq!(reply.body["events"][0]["status"], "completed", "response status is herald's");
-    let request_id = reply.headers["x-openstack-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(
+        reply.body["events"][0]["server_uuid"], sent_form,
+        "echoed as sent"
+    );
+    assert_eq!(
+        reply.body["events"][0]["status"], "completed",
+        "response status is herald's"
+    );
+    let request_id = reply.headers["x-openstack-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(reply.headers["x-compute-request-id"], request_id.as_str());
     assert_ne!(request_id, global, "the local id is always new");
 
@@ -38,9 +47,15 @@ async fn properties_and_body_follow_the_contract() {
     assert_eq!(messages.len(), 1);
     let m = &messages[0];
     let p = &m.properties;
-    assert_eq!(p.content_type().as_ref().unwrap().as_str(), "application/json");
+    assert_eq!(
+        p.content_type().as_ref().unwrap().as_str(),
+        "application/json"
+    );
     assert_eq!(p.delivery_mode(), &Some(2));
-    assert_eq!(p.kind().as_ref().unwrap().as_str(), "external_instance_event");
+    assert_eq!(
+        p.kind().as_ref().unwrap().as_str(),
+        "external_instance_event"
+    );
     assert_eq!(p.app_id().as_ref().unwrap().as_str(), "herald");
     assert_eq!(p.correlation_id().as_ref().unwrap().as_str(), request_id);
     assert!(p.timestamp().is_some());
@@ -70,7 +85,10 @@ async fn without_a_global_id_the_field_is_absent() {
     app.put_server(&server, Some("h"), None).await;
     let queue = app.bind_host("h").await;
     let reply = app
-        .post_events(&json!({"events": [{"name": "network-changed", "server_uuid": server}]}), &[("x-openstack-request-id", "not-a-request-id")])
+        .post_events(
+            &json!({"events": [{"name": "network-changed", "server_uuid": server}]}),
+            &[("x-openstack-request-id", "not-a-request-id")],
+        )
         .await;
     assert_eq!(reply.status, StatusCode::OK);
     let body = body_of(&drain(&queue, 1).await[0]);
@@ -123,7 +141,8 @@ async fn migrating_servers_reach_source_and_destination() {
     let mut app = TestApp::spawn().await;
     app.wait_ready().await;
     let server = new_uuid();
-    app.put_server(&server, Some("src"), Some(("src", "dst"))).await;
+    app.put_server(&server, Some("src"), Some(("src", "dst")))
+        .await;
     let q_src = app.bind_host("src").await;
     let q_dst = app.bind_host("dst").await;
     let reply = app.post_events(&json!({"events": [{"name": "network-vif-plugged", "server_uuid": server, "tag": "p"}]}), &[]).await;
@@ -161,8 +180,14 @@ async fn unroutable_host_is_a_per_event_503() {
     assert_eq!(drain(&queue, 1).await.len(), 1);
     // A migration whose destination has no queue fails the event as a whole.
     let migrating = new_uuid();
-    app.put_server(&migrating, Some("bound"), Some(("bound", "nobody-listens"))).await;
-    let reply = app.post_events(&json!({"events": [{"name": "network-changed", "server_uuid": migrating}]}), &[]).await;
+    app.put_server(&migrating, Some("bound"), Some(("bound", "nobody-listens")))
+        .await;
+    let reply = app
+        .post_events(
+            &json!({"events": [{"name": "network-changed", "server_uuid": migrating}]}),
+            &[],
+        )
+        .await;
     assert_eq!(reply.body["events"][0]["code"], 503);
     app.stop().await;
 }
@@ -178,7 +203,11 @@ async fn durable_topic_exchange_is_declared() {
         .exchange_declare(
             app.topology.exchange().into(),
             lapin::ExchangeKind::Topic,
-            lapin::options::ExchangeDeclareOptions { passive: true, durable: true, ..Default::default() },
+            lapin::options::ExchangeDeclareOptions {
+                passive: true,
+                durable: true,
+                ..Default::default()
+            },
             lapin::types::FieldTable::default(),
         )
         .await

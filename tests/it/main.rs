@@ -2,9 +2,13 @@
 //! to the real RabbitMQ on 127.0.0.1:5672 and real databases; scripts/test.sh
 //! starts those when they are down.
 
+mod cli;
 mod clients;
 mod delivery;
 mod directory_store;
+mod http_edges;
 mod load;
 mod nova_cases;
+mod proxy;
+mod resilience;
 mod support;

@@ -224,7 +224,7 @@ impl TestApp {
                 let reply = Reply {
                     status: parts.status,
                     headers: parts.headers,
-                    body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+                    body: parse_body(&bytes),
                 };
                 if ready(&reply) {
                     return reply;
@@ -388,6 +388,15 @@ pub async fn next_message(queue: &str) -> lapin::message::Delivery {
         .expect("delivery");
     let _ = conn.close(200, "done".into()).await;
     delivery
+}
+
+/// JSON bodies as JSON, anything else as a JSON string, nothing as null.
+fn parse_body(bytes: &[u8]) -> Value {
+    if bytes.is_empty() {
+        return Value::Null;
+    }
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into()))
 }
 
 /// A fresh server uuid.

@@ -1,0 +1,132 @@
+//! Outages and shutdown: a broker down at start-up, a broker lost and
+//! regained (through a proxy the test controls), a directory that does not
+//! answer, and SIGTERM-style draining of in-flight requests.
+
+use std::time::Duration;
+
+use http::{Method, StatusCode};
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::proxy::Proxy;
+use crate::support::{TestApp, drain, new_uuid};
+
+fn event_for(server: &str) -> serde_json::Value {
+    json!({"events": [{"name": "network-vif-plugged", "server_uuid": server, "tag": "p"}]})
+}
+
+#[tokio::test]
+async fn broker_down_at_start_gives_503s_not_a_crash() {
+    let app =
+        TestApp::spawn_with(|c| c.amqp.url = "amqp://guest:guest@127.0.0.1:1/%2f".into()).await;
+    let server = new_uuid();
+    app.put_server(&server, Some("h"), None).await;
+    let ready = app.request(Method::GET, "/readyz", None, &[]).await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(ready.body["broker"], "disconnected");
+    let reply = app.post_events(&event_for(&server), &[]).await;
+    assert_eq!(reply.status, StatusCode::MULTI_STATUS);
+    assert_eq!(reply.body["events"][0]["code"], 503);
+    assert_eq!(reply.body["events"][0]["status"], "failed");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn broker_lost_and_regained() {
+    let proxy = Proxy::start("127.0.0.1:5672".parse().unwrap()).await;
+    let url = proxy.amqp_url();
+    let mut app = TestApp::spawn_with(|c| c.amqp.url = url).await;
+    app.wait_ready().await;
+    let server = new_uuid();
+    app.put_server(&server, Some("h"), None).await;
+    let queue = app.bind_host("h").await;
+    assert_eq!(
+        app.post_events(&event_for(&server), &[]).await.status,
+        StatusCode::OK
+    );
+
+    proxy.cut();
+    app.wait_until(|r| r.status == StatusCode::SERVICE_UNAVAILABLE, "/readyz")
+        .await;
+    let during = app.post_events(&event_for(&server), &[]).await;
+    assert_eq!(
+        during.body["events"][0]["code"], 503,
+        "never a wrong 200 while the broker is away"
+    );
+
+    proxy.restore();
+    app.wait_ready().await;
+    let after = app.post_events(&event_for(&server), &[]).await;
+    assert_eq!(after.status, StatusCode::OK, "{:?}", after.body);
+    // Exactly the two confirmed events are in the queue.
+    assert_eq!(drain(&queue, 2).await.len(), 2);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn unreachable_directory_is_a_whole_request_503() {
+    let app = TestApp::spawn_with(|c| {
+        c.directory.backend = herald::config::DirectoryBackend::Postgres;
+        c.directory.url = "postgres://postgres@127.0.0.1:1/herald".into();
+        c.directory.acquire_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let reply = app.post_events(&event_for(&new_uuid()), &[]).await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(reply.body["serviceUnavailable"]["code"], 503);
+    let ready = app.request(Method::GET, "/readyz", None, &[]).await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(ready.body["directory"], "unreachable");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_lets_in_flight_requests_finish() {
+    let mut app = TestApp::spawn().await;
+    app.wait_ready().await;
+    let server = new_uuid();
+    app.put_server(&server, Some("h"), None).await;
+    let queue = app.bind_host("h").await;
+
+    let body = event_for(&server).to_string();
+    let (first, rest) = body.split_at(10);
+    let mut stream = TcpStream::connect(app.addr).await.unwrap();
+    let head = format!(
+        "POST /os-server-external-events HTTP/1.1\r\nhost: x\r\nx-auth-token: admin-secret\r\ncontent-length: {}\r\n\r\n{first}",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // The request is in flight once the metrics request sees two (itself and it).
+    app.wait_until(
+        |r| {
+            r.status == StatusCode::OK
+                && r.body
+                    .as_str()
+                    .is_some_and(|t| t.contains("herald_http_requests_in_flight 2"))
+        },
+        "/metrics?text",
+    )
+    .await;
+
+    app.shutdown_token().cancel();
+    stream.write_all(rest.as_bytes()).await.unwrap();
+    let mut reply = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut reply))
+        .await
+        .expect("answered")
+        .unwrap();
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    let server_task = app.take_server();
+    tokio::time::timeout(Duration::from_secs(10), server_task)
+        .await
+        .expect("serve exits")
+        .expect("cleanly");
+    assert_eq!(
+        drain(&queue, 1).await.len(),
+        1,
+        "the drained request's event was confirmed"
+    );
+    app.stop().await;
+}
