@@ -104,3 +104,66 @@ impl Report {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use super::report::{BrokerReport, Percentiles, Tally, histogram};
+    use super::schedule::{Bounds, Schedule};
+    use super::*;
+
+    fn report(tally: &Tally, delivered: Option<u64>) -> Report {
+        let schedule = Schedule::new(None, 1).expect("closed loop");
+        let bounds = Bounds {
+            requests: Some(1),
+            duration: None,
+        };
+        let mut r = Report::new(schedule, bounds, tally, 2, Duration::from_secs(1));
+        r.broker = delivered.map(|delivered| BrokerReport {
+            delivered,
+            messages: delivered,
+            undecodable: 0,
+            lost: r.accepted.saturating_sub(delivered),
+            end_to_end_ms: Percentiles::of(&histogram()),
+        });
+        r
+    }
+
+    #[test]
+    fn a_run_passes_only_when_every_accepted_event_arrived() {
+        let mut t = Tally::default();
+        t.answered(200, [200, 200], Duration::from_millis(1));
+        assert!(report(&t, Some(2)).verdict().is_ok());
+        assert!(report(&t, None).verdict().is_ok());
+        let lost = report(&t, Some(1)).verdict().unwrap_err();
+        assert!(matches!(
+            lost,
+            LoadError::Lost {
+                accepted: 2,
+                delivered: 1
+            }
+        ));
+        assert_eq!(
+            lost.to_string(),
+            "lost events: 1 of 2 accepted events arrived within the drain timeout"
+        );
+    }
+
+    #[test]
+    fn runs_without_answers_or_acceptances_fail() {
+        let mut t = Tally::default();
+        t.failed(Duration::from_millis(1));
+        assert!(matches!(
+            report(&t, Some(0)).verdict(),
+            Err(LoadError::NoAnswers { failures: 1 })
+        ));
+        let mut t = Tally::default();
+        t.answered(207, [503, 503], Duration::from_millis(1));
+        let err = report(&t, Some(0)).verdict().unwrap_err();
+        assert!(
+            matches!(&err, LoadError::NothingAccepted { codes } if *codes == BTreeMap::from([(503, 2)]))
+        );
+    }
+}

@@ -90,19 +90,36 @@ impl BrokerSide {
             created: Vec::new(),
             consumers: None,
         };
-        if role == BrokerRole::Agents {
-            return Ok(side);
-        }
-        let topology = Topology::new(amqp);
-        let channel = side.channel().await?;
-        declare_exchange(&channel, &topology).await?;
-        for host in hosts {
-            side.declare_queue(&channel, &topology, agent, host).await?;
-        }
-        if let BrokerRole::Consume { prefetch } = role {
-            side.consumers = Some(Consumers::start(&channel, &topology, hosts, prefetch).await?);
+        if let Err(error) = side.set_up(amqp, agent, hosts, role).await {
+            // Leave nothing behind: delete what was declared before the failure.
+            if let Err(cleanup) = side.finish(0).await {
+                tracing::warn!(error = %cleanup, "cannot delete the queues declared so far");
+            }
+            return Err(error);
         }
         Ok(side)
+    }
+
+    async fn set_up(
+        &mut self,
+        amqp: &AmqpConfig,
+        agent: &AgentConfig,
+        hosts: &[HostName],
+        role: BrokerRole,
+    ) -> Result<(), LoadError> {
+        if role == BrokerRole::Agents {
+            return Ok(());
+        }
+        let topology = Topology::new(amqp);
+        let channel = self.channel().await?;
+        declare_exchange(&channel, &topology).await?;
+        for host in hosts {
+            self.declare_queue(&channel, &topology, agent, host).await?;
+        }
+        if let BrokerRole::Consume { prefetch } = role {
+            self.consumers = Some(Consumers::start(&channel, &topology, hosts, prefetch).await?);
+        }
+        Ok(())
     }
 
     async fn channel(&self) -> Result<Channel, LoadError> {
