@@ -10,12 +10,14 @@
 //! - [`plan`]: hosts, servers and batch bodies (pure).
 //! - [`schedule`]: closed vs open loop as one enum, and the ticket dispenser.
 //! - [`client`]: the keep-alive HTTP client and the loopback check.
-//! - [`verify`]: the broker side: declare, consume, count, delete.
+//! - [`verify`]: the broker side: declare and delete the host queues.
+//! - [`consume`]: consume them, count what arrives, end-to-end latency.
 //! - [`report`]: tallies, percentiles, text and JSON.
 //! - [`run`](mod@run): the driver tying them together.
 
 pub mod args;
 pub mod client;
+pub mod consume;
 pub mod plan;
 pub mod report;
 pub mod run;
