@@ -32,7 +32,10 @@ pub enum ConfigError {
 }
 
 fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { key, reason: reason.into() }
+    ConfigError::Invalid {
+        key,
+        reason: reason.into(),
+    }
 }
 
 /// The whole configuration.
@@ -220,7 +223,11 @@ pub struct AgentConfig {
     /// `classic` or `quorum`.
     pub queue_type: QueueType,
     /// Messages older than this expire from the host queue (to the DLX if set).
-    #[serde(default, with = "humantime_serde", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub message_ttl: Option<Duration>,
     /// Exchange that rejected and expired messages go to (declared by the agent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -232,6 +239,8 @@ pub struct AgentConfig {
     pub retention: Duration,
     /// How many handled message ids are remembered to drop redeliveries.
     pub dedup_capacity: usize,
+    /// Most events kept for waiters at once; the oldest go first when over.
+    pub max_retained_events: usize,
 }
 
 impl Default for AgentConfig {
@@ -244,6 +253,7 @@ impl Default for AgentConfig {
             waiter_listen: SocketAddr::from(([127, 0, 0, 1], 8775)),
             retention: Duration::from_secs(300),
             dedup_capacity: 65_536,
+            max_retained_events: 100_000,
         }
     }
 }
@@ -277,7 +287,10 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { format: LogFormat::Text, level: "info".into() }
+        Self {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
     }
 }
 
@@ -337,7 +350,10 @@ impl Config {
             return Err(invalid("directory.url", "must not be empty"));
         }
         if self.directory.max_connections == 0 {
-            return Err(invalid("directory.max_connections", "must be greater than 0"));
+            return Err(invalid(
+                "directory.max_connections",
+                "must be greater than 0",
+            ));
         }
         if self.agent.prefetch == 0 {
             return Err(invalid("agent.prefetch", "must be greater than 0"));
@@ -345,12 +361,21 @@ impl Config {
         if self.agent.dedup_capacity == 0 {
             return Err(invalid("agent.dedup_capacity", "must be greater than 0"));
         }
+        if self.agent.max_retained_events == 0 {
+            return Err(invalid(
+                "agent.max_retained_events",
+                "must be greater than 0",
+            ));
+        }
         if let Some(dlx) = &self.agent.dead_letter_exchange {
             check_amqp_name("agent.dead_letter_exchange", dlx)?;
         }
         if let Some(ttl) = self.agent.message_ttl {
             if ttl.is_zero() || ttl.as_millis() > i32::MAX as u128 {
-                return Err(invalid("agent.message_ttl", "must be between 1ms and about 24 days"));
+                return Err(invalid(
+                    "agent.message_ttl",
+                    "must be between 1ms and about 24 days",
+                ));
             }
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
@@ -373,7 +398,8 @@ impl Config {
 }
 
 fn toml_string(config: &Config) -> String {
-    toml::to_string(config).expect("the config tree serialises to TOML: it holds only tables, strings and numbers")
+    toml::to_string(config)
+        .expect("the config tree serialises to TOML: it holds only tables, strings and numbers")
 }
 
 /// Replaces the password of a `scheme://user:password@host` URL with `***`.
@@ -393,10 +419,16 @@ pub fn mask_url_password(url: &str) -> String {
 impl AuthConfig {
     fn validate(&self) -> Result<(), ConfigError> {
         if self.mode == AuthMode::Token && self.tokens.is_empty() {
-            return Err(invalid("auth.tokens", "token mode needs at least one [[auth.tokens]] entry (or set auth.mode = \"noauth\")"));
+            return Err(invalid(
+                "auth.tokens",
+                "token mode needs at least one [[auth.tokens]] entry (or set auth.mode = \"noauth\")",
+            ));
         }
         if self.mode == AuthMode::Token && self.required_roles.is_empty() {
-            return Err(invalid("auth.required_roles", "must name at least one role"));
+            return Err(invalid(
+                "auth.required_roles",
+                "must name at least one role",
+            ));
         }
         for t in &self.tokens {
             match (&t.token, &t.token_sha256) {
@@ -427,10 +459,16 @@ impl AmqpConfig {
         check_amqp_name("amqp.routing_prefix", &self.routing_prefix)?;
         check_amqp_name("amqp.queue_prefix", &self.queue_prefix)?;
         if self.exchange.is_empty() {
-            return Err(invalid("amqp.exchange", "must not be empty (the default exchange cannot be bound)"));
+            return Err(invalid(
+                "amqp.exchange",
+                "must not be empty (the default exchange cannot be bound)",
+            ));
         }
         if self.exchange.starts_with("amq.") {
-            return Err(invalid("amqp.exchange", "names starting with `amq.` are reserved by the broker"));
+            return Err(invalid(
+                "amqp.exchange",
+                "names starting with `amq.` are reserved by the broker",
+            ));
         }
         if self.confirm_timeout.is_zero() {
             return Err(invalid("amqp.confirm_timeout", "must be greater than 0"));
@@ -438,7 +476,9 @@ impl AmqpConfig {
         if self.channels == 0 {
             return Err(invalid("amqp.channels", "must be greater than 0"));
         }
-        if self.reconnect_min_backoff.is_zero() || self.reconnect_min_backoff > self.reconnect_max_backoff {
+        if self.reconnect_min_backoff.is_zero()
+            || self.reconnect_min_backoff > self.reconnect_max_backoff
+        {
             return Err(invalid(
                 "amqp.reconnect_min_backoff",
                 "must be greater than 0 and at most amqp.reconnect_max_backoff",
@@ -453,8 +493,14 @@ fn check_amqp_name(key: &'static str, name: &str) -> Result<(), ConfigError> {
     if name.len() > 50 {
         return Err(invalid(key, "must be at most 50 bytes"));
     }
-    if name.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '*' | '#')) {
-        return Err(invalid(key, "must not contain whitespace, control characters, `*` or `#`"));
+    if name
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '*' | '#'))
+    {
+        return Err(invalid(
+            key,
+            "must not contain whitespace, control characters, `*` or `#`",
+        ));
     }
     Ok(())
 }
@@ -466,7 +512,10 @@ mod tests {
     const MINIMAL: &str = "[[auth.tokens]]\ntoken = \"secret\"\nroles = [\"admin\"]\n";
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -532,10 +581,14 @@ mod tests {
             ("[log]\nlevel = \"info,[\"\n", "log.level"),
         ];
         for (extra, key) in cases {
-            let err = Config::from_toml(&format!("{MINIMAL}{extra}"), env(&[])).unwrap_err().to_string();
+            let err = Config::from_toml(&format!("{MINIMAL}{extra}"), env(&[]))
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(key), "{extra}: {err}");
         }
-        let err = Config::from_toml("[http]\nlisten = \"nowhere\"\n", env(&[])).unwrap_err().to_string();
+        let err = Config::from_toml("[http]\nlisten = \"nowhere\"\n", env(&[]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("listen"), "{err}");
     }
 
