@@ -32,10 +32,7 @@ pub enum ConfigError {
 }
 
 fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        key,
-        reason: reason.into(),
-    }
+    ConfigError::Invalid { key, reason: reason.into() }
 }
 
 /// The whole configuration.
@@ -223,11 +220,7 @@ pub struct AgentConfig {
     /// `classic` or `quorum`.
     pub queue_type: QueueType,
     /// Messages older than this expire from the host queue (to the DLX if set).
-    #[serde(
-        default,
-        with = "humantime_serde",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "humantime_serde", skip_serializing_if = "Option::is_none")]
     pub message_ttl: Option<Duration>,
     /// Exchange that rejected and expired messages go to (declared by the agent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -287,10 +280,7 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self {
-            format: LogFormat::Text,
-            level: "info".into(),
-        }
+        Self { format: LogFormat::Text, level: "info".into() }
     }
 }
 
@@ -350,10 +340,7 @@ impl Config {
             return Err(invalid("directory.url", "must not be empty"));
         }
         if self.directory.max_connections == 0 {
-            return Err(invalid(
-                "directory.max_connections",
-                "must be greater than 0",
-            ));
+            return Err(invalid("directory.max_connections", "must be greater than 0"));
         }
         if self.agent.prefetch == 0 {
             return Err(invalid("agent.prefetch", "must be greater than 0"));
@@ -362,20 +349,14 @@ impl Config {
             return Err(invalid("agent.dedup_capacity", "must be greater than 0"));
         }
         if self.agent.max_retained_events == 0 {
-            return Err(invalid(
-                "agent.max_retained_events",
-                "must be greater than 0",
-            ));
+            return Err(invalid("agent.max_retained_events", "must be greater than 0"));
         }
         if let Some(dlx) = &self.agent.dead_letter_exchange {
             check_amqp_name("agent.dead_letter_exchange", dlx)?;
         }
         if let Some(ttl) = self.agent.message_ttl {
             if ttl.is_zero() || ttl.as_millis() > i32::MAX as u128 {
-                return Err(invalid(
-                    "agent.message_ttl",
-                    "must be between 1ms and about 24 days",
-                ));
+                return Err(invalid("agent.message_ttl", "must be between 1ms and about 24 days"));
             }
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
@@ -398,8 +379,7 @@ impl Config {
 }
 
 fn toml_string(config: &Config) -> String {
-    toml::to_string(config)
-        .expect("the config tree serialises to TOML: it holds only tables, strings and numbers")
+    toml::to_string(config).expect("the config tree serialises to TOML: it holds only tables, strings and numbers")
 }
 
 /// Replaces the password of a `scheme://user:password@host` URL with `***`.
@@ -419,16 +399,10 @@ pub fn mask_url_password(url: &str) -> String {
 impl AuthConfig {
     fn validate(&self) -> Result<(), ConfigError> {
         if self.mode == AuthMode::Token && self.tokens.is_empty() {
-            return Err(invalid(
-                "auth.tokens",
-                "token mode needs at least one [[auth.tokens]] entry (or set auth.mode = \"noauth\")",
-            ));
+            return Err(invalid("auth.tokens", "token mode needs at least one [[auth.tokens]] entry (or set auth.mode = \"noauth\")"));
         }
         if self.mode == AuthMode::Token && self.required_roles.is_empty() {
-            return Err(invalid(
-                "auth.required_roles",
-                "must name at least one role",
-            ));
+            return Err(invalid("auth.required_roles", "must name at least one role"));
         }
         for t in &self.tokens {
             match (&t.token, &t.token_sha256) {
@@ -459,16 +433,10 @@ impl AmqpConfig {
         check_amqp_name("amqp.routing_prefix", &self.routing_prefix)?;
         check_amqp_name("amqp.queue_prefix", &self.queue_prefix)?;
         if self.exchange.is_empty() {
-            return Err(invalid(
-                "amqp.exchange",
-                "must not be empty (the default exchange cannot be bound)",
-            ));
+            return Err(invalid("amqp.exchange", "must not be empty (the default exchange cannot be bound)"));
         }
         if self.exchange.starts_with("amq.") {
-            return Err(invalid(
-                "amqp.exchange",
-                "names starting with `amq.` are reserved by the broker",
-            ));
+            return Err(invalid("amqp.exchange", "names starting with `amq.` are reserved by the broker"));
         }
         if self.confirm_timeout.is_zero() {
             return Err(invalid("amqp.confirm_timeout", "must be greater than 0"));
@@ -476,9 +444,7 @@ impl AmqpConfig {
         if self.channels == 0 {
             return Err(invalid("amqp.channels", "must be greater than 0"));
         }
-        if self.reconnect_min_backoff.is_zero()
-            || self.reconnect_min_backoff > self.reconnect_max_backoff
-        {
+        if self.reconnect_min_backoff.is_zero() || self.reconnect_min_backoff > self.reconnect_max_backoff {
             return Err(invalid(
                 "amqp.reconnect_min_backoff",
                 "must be greater than 0 and at most amqp.reconnect_max_backoff",
@@ -493,14 +459,8 @@ fn check_amqp_name(key: &'static str, name: &str) -> Result<(), ConfigError> {
     if name.len() > 50 {
         return Err(invalid(key, "must be at most 50 bytes"));
     }
-    if name
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '*' | '#'))
-    {
-        return Err(invalid(
-            key,
-            "must not contain whitespace, control characters, `*` or `#`",
-        ));
+    if name.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '*' | '#')) {
+        return Err(invalid(key, "must not contain whitespace, control characters, `*` or `#`"));
     }
     Ok(())
 }
@@ -512,10 +472,7 @@ mod tests {
     const MINIMAL: &str = "[[auth.tokens]]\ntoken = \"secret\"\nroles = [\"admin\"]\n";
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -581,14 +538,10 @@ mod tests {
             ("[log]\nlevel = \"info,[\"\n", "log.level"),
         ];
         for (extra, key) in cases {
-            let err = Config::from_toml(&format!("{MINIMAL}{extra}"), env(&[]))
-                .unwrap_err()
-                .to_string();
+            let err = Config::from_toml(&format!("{MINIMAL}{extra}"), env(&[])).unwrap_err().to_string();
             assert!(err.contains(key), "{extra}: {err}");
         }
-        let err = Config::from_toml("[http]\nlisten = \"nowhere\"\n", env(&[]))
-            .unwrap_err()
-            .to_string();
+        let err = Config::from_toml("[http]\nlisten = \"nowhere\"\n", env(&[])).unwrap_err().to_string();
         assert!(err.contains("listen"), "{err}");
     }
 
