@@ -122,19 +122,19 @@ impl DeclareError {
     /// Classifies a broker error of a declare call on `kind` `name`.
     pub fn broker(kind: &'static str, name: &str, source: lapin::Error) -> Self {
         use lapin::protocol::{AMQPErrorKind, AMQPSoftError};
-        if let lapin::ErrorKind::ProtocolError(amqp) = source.kind() {
-            if *amqp.kind() == AMQPErrorKind::Soft(AMQPSoftError::PRECONDITIONFAILED) {
-                let reply = amqp.get_message().to_string();
-                let argument = mismatched_argument(&reply)
-                    .unwrap_or("arguments")
-                    .to_owned();
-                return Self::Mismatch {
-                    kind,
-                    name: name.to_owned(),
-                    argument,
-                    reply,
-                };
-            }
+        if let lapin::ErrorKind::ProtocolError(amqp) = source.kind()
+            && *amqp.kind() == AMQPErrorKind::Soft(AMQPSoftError::PRECONDITIONFAILED)
+        {
+            let reply = amqp.get_message().to_string();
+            let argument = mismatched_argument(&reply)
+                .unwrap_or("arguments")
+                .to_owned();
+            return Self::Mismatch {
+                kind,
+                name: name.to_owned(),
+                argument,
+                reply,
+            };
         }
         Self::Broker {
             kind,
