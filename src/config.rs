@@ -354,10 +354,10 @@ impl Config {
         if let Some(dlx) = &self.agent.dead_letter_exchange {
             check_amqp_name("agent.dead_letter_exchange", dlx)?;
         }
-        if let Some(ttl) = self.agent.message_ttl {
-            if ttl.is_zero() || ttl.as_millis() > i32::MAX as u128 {
-                return Err(invalid("agent.message_ttl", "must be between 1ms and about 24 days"));
-            }
+        if let Some(ttl) = self.agent.message_ttl
+            && (ttl.is_zero() || ttl.as_millis() > i32::MAX as u128)
+        {
+            return Err(invalid("agent.message_ttl", "must be between 1ms and about 24 days"));
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| invalid("log.level", e.to_string()))?;

@@ -90,7 +90,7 @@ fn header_items<'a>(headers: &'a HeaderMap, name: &str) -> impl Iterator<Item = 
     headers
         .get_all(name)
         .iter()
-        .flat_map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned().split(',').map(|s| s.trim().to_owned()).collect::<Vec<_>>())
+        .flat_map(|v| String::from_utf8_lossy(v.as_bytes()).split(',').map(|s| s.trim().to_owned()).collect::<Vec<_>>())
         .filter(|s| !s.is_empty())
 }
 
