@@ -29,10 +29,8 @@ pub(crate) async fn supervise<H: Handler>(
                 backoff.reset();
                 tracing::warn!(reason = %lost, "consumer lost; rebuilding the connection");
             }
-            Err(SessionError::Declare(error)) if error.is_permanent() => {
-                tracing::error!(error = %super::error_chain(&error), "cannot declare the agent's topology");
-                return Err(error);
-            }
+            // Reported once, by the caller.
+            Err(SessionError::Declare(error)) if error.is_permanent() => return Err(error),
             Err(error) => {
                 tracing::warn!(error = %super::error_chain(&error), retry_in = ?backoff.peek(), "cannot consume; retrying");
             }
