@@ -113,6 +113,11 @@ impl EventStore {
         self.len() == 0
     }
 
+    /// How many waiters are waiting right now.
+    pub fn waiters(&self) -> usize {
+        self.arrivals.receiver_count()
+    }
+
     /// Forgets the events older than the retention window.
     pub fn prune(&self) {
         let mut inner = self.lock();

@@ -1,6 +1,7 @@
 //! The local waiter API: `GET /events/wait` (long-poll for one event),
-//! `GET /events/recent` (debugging), `GET /healthz`, `GET /readyz`. It runs
-//! whether or not the broker is reachable.
+//! `GET /events/recent` (debugging: retained events, newest last, and the
+//! number of waiters), `GET /healthz`, `GET /readyz`. It runs whether or not
+//! the broker is reachable.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -57,7 +58,10 @@ async fn route<B>(req: &Request<B>, state: &WaiterState) -> Response<Body> {
             Ok(limit) => {
                 let events = state.store.recent(limit);
                 let events: Vec<&ReceivedEvent> = events.iter().map(|e| &**e).collect();
-                json_response(StatusCode::OK, &serde_json::json!({ "events": events }))
+                json_response(
+                    StatusCode::OK,
+                    &serde_json::json!({ "events": events, "waiters": state.store.waiters() }),
+                )
             }
             Err(fault) => fault.into_response(),
         },

@@ -205,6 +205,24 @@ mod tests {
     }
 
     #[test]
+    fn only_a_406_is_a_permanent_mismatch() {
+        use lapin::protocol::{AMQPError, AMQPErrorKind, AMQPSoftError};
+        let reply = "PRECONDITION_FAILED - inequivalent arg 'durable' for queue 'q' in vhost '/'";
+        let soft = |e| {
+            lapin::Error::from(lapin::ErrorKind::ProtocolError(AMQPError::new(
+                AMQPErrorKind::Soft(e),
+                reply.into(),
+            )))
+        };
+        let mismatch = DeclareError::broker("queue", "q", soft(AMQPSoftError::PRECONDITIONFAILED));
+        assert!(mismatch.is_permanent());
+        let text = mismatch.to_string();
+        assert!(text.contains("\"q\"") && text.contains("durable"), "{text}");
+        let other = DeclareError::broker("queue", "q", soft(AMQPSoftError::ACCESSREFUSED));
+        assert!(!other.is_permanent());
+    }
+
+    #[test]
     fn long_names_are_errors_not_panics() {
         assert!(short(&"x".repeat(256)).is_err());
         assert!(short("ok").is_ok());

@@ -29,6 +29,10 @@ async fn round_trip(queue_type: QueueType) {
         wait_path("network-vif-plugged", Some("port-1"), 25),
     );
     let early = tokio::spawn(async move { get(addr, &path).await });
+    wait_until("the waiter waits", || async {
+        get(addr, "/events/recent").await.1["waiters"] == 1
+    })
+    .await;
     let first = message(
         &names.host,
         vec![event(EventName::NetworkVifPlugged, Some("port-1"))],
