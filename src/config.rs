@@ -239,6 +239,8 @@ pub struct AgentConfig {
     pub retention: Duration,
     /// How many handled message ids are remembered to drop redeliveries.
     pub dedup_capacity: usize,
+    /// Most events kept for waiters at once; the oldest go first when over.
+    pub max_retained_events: usize,
 }
 
 impl Default for AgentConfig {
@@ -251,6 +253,7 @@ impl Default for AgentConfig {
             waiter_listen: SocketAddr::from(([127, 0, 0, 1], 8775)),
             retention: Duration::from_secs(300),
             dedup_capacity: 65_536,
+            max_retained_events: 100_000,
         }
     }
 }
@@ -357,6 +360,12 @@ impl Config {
         }
         if self.agent.dedup_capacity == 0 {
             return Err(invalid("agent.dedup_capacity", "must be greater than 0"));
+        }
+        if self.agent.max_retained_events == 0 {
+            return Err(invalid(
+                "agent.max_retained_events",
+                "must be greater than 0",
+            ));
         }
         if let Some(dlx) = &self.agent.dead_letter_exchange {
             check_amqp_name("agent.dead_letter_exchange", dlx)?;

@@ -1,28 +1,156 @@
 //! The compute agent (`herald agent`): consumes a host's queue, hands each
-//! event on, and serves local waiters.
+//! event on, and serves local waiters. Embeddable: [`run_with_handler`] takes
+//! any [`Handler`]; [`run`] uses [`StdoutHandler`] (one JSON line per event).
 //!
-//! STUB: being written.
+//! # Layout
+//! - [`event`]: what a delivered message becomes (the stdout line's object).
+//! - [`handler`]: the [`Handler`] trait, the stdout handler, closures.
+//! - `process`: decode, dedup, hand on, record, ack (per delivery).
+//! - `consume`: one broker session (connect, declare, consume, drain).
+//! - `supervisor`: rebuilds sessions with backoff after any loss.
+//! - [`declare`]: the exchange, host queue, binding and dead-letter topology.
+//! - [`dedup`], [`store`]: bounded redelivery memory; retained events + waiters.
+//! - [`waiter_api`]: the local HTTP API.
+
+mod consume;
+pub mod declare;
+pub mod dedup;
+pub mod event;
+pub mod handler;
+mod process;
+pub mod store;
+mod supervisor;
+pub mod waiter_api;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::dispatch::topology::{DeclareError, Topology};
+use crate::http::server::ServerOptions;
 use crate::model::HostName;
+
+pub use declare::declare_topology;
+pub use event::{Delivered, MessageMeta, ReceivedEvent};
+pub use handler::{FnHandler, Handler, HandlerError, StdoutHandler, handler_fn};
+pub use store::{EventKey, EventStore};
 
 /// Why the agent stopped abnormally.
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
-    #[error("agent failed: {0}")]
-    Other(String),
+    /// The topology cannot be declared as configured (a queue or exchange
+    /// exists with other arguments); retrying would not help.
+    #[error(transparent)]
+    Topology(#[from] DeclareError),
 }
 
-/// Runs the agent for `host` until `shutdown` is cancelled. The waiter API
-/// listener is bound by the caller.
+/// Runs the agent for `host` until `shutdown` is cancelled, writing events
+/// to stdout. The waiter API listener is bound by the caller.
 pub async fn run(
-    _config: Config,
-    _host: HostName,
-    _waiter: TcpListener,
-    _shutdown: CancellationToken,
+    config: Config,
+    host: HostName,
+    waiter: TcpListener,
+    shutdown: CancellationToken,
 ) -> Result<(), AgentError> {
-    todo!()
+    run_with_handler(config, host, waiter, StdoutHandler, shutdown).await
+}
+
+/// Runs the agent with `handler` as the hand-on. Returns `Ok` after shutdown
+/// once the messages it held were settled and the connection closed.
+pub async fn run_with_handler<H: Handler>(
+    config: Config,
+    host: HostName,
+    waiter: TcpListener,
+    handler: H,
+    shutdown: CancellationToken,
+) -> Result<(), AgentError> {
+    let store = Arc::new(EventStore::new(
+        config.agent.retention,
+        config.agent.max_retained_events,
+    ));
+    let ready = Readiness::default();
+    // The API stops with the consumer, also when the consumer fails.
+    let api_stop = shutdown.child_token();
+    let state = waiter_api::WaiterState {
+        store: Arc::clone(&store),
+        ready: ready.clone(),
+        shutdown: api_stop.clone(),
+    };
+    let options = ServerOptions {
+        header_read_timeout: config.http.header_read_timeout,
+        shutdown_grace: config.http.shutdown_grace,
+    };
+    let api = tokio::spawn(waiter_api::run(waiter, state, options));
+    let pruner = tokio::spawn(prune_periodically(
+        Arc::clone(&store),
+        config.agent.retention,
+        api_stop.clone(),
+    ));
+    let worker = process::Worker {
+        topology: Topology::new(&config.amqp),
+        connection_name: connection_name(&host),
+        dedup: dedup::Dedup::new(config.agent.dedup_capacity),
+        drain_timeout: config.http.shutdown_grace,
+        amqp: config.amqp,
+        agent: config.agent,
+        host,
+        handler,
+        store,
+        ready,
+    };
+    let result = supervisor::supervise(worker, shutdown).await;
+    api_stop.cancel();
+    for task in [api, pruner] {
+        if let Err(error) = task.await {
+            tracing::warn!(%error, "agent task ended abnormally");
+        }
+    }
+    result.map_err(AgentError::from)
+}
+
+/// The AMQP connection name of this process's agent for `host`, as the
+/// broker shows it (`rabbitmqctl list_connections client_properties`).
+pub fn connection_name(host: &HostName) -> String {
+    format!("herald-agent-{host}-{}", std::process::id())
+}
+
+/// Whether the agent is consuming right now (`/readyz`).
+#[derive(Debug, Clone, Default)]
+pub struct Readiness(Arc<AtomicBool>);
+
+impl Readiness {
+    pub fn get(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    pub fn set(&self, consuming: bool) {
+        self.0.store(consuming, Ordering::Relaxed);
+    }
+}
+
+async fn prune_periodically(store: Arc<EventStore>, retention: Duration, stop: CancellationToken) {
+    let mut tick = tokio::time::interval((retention / 4).max(Duration::from_millis(100)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => store.prune(),
+        }
+    }
+}
+
+/// An error and its causes, `: `-separated, for one log field.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

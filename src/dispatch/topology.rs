@@ -2,7 +2,9 @@
 //! names are built and where queue arguments are chosen. The dispatcher and
 //! the agent both go through here, so their names cannot drift apart.
 
+use lapin::options::ExchangeDeclareOptions;
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::{Channel, ExchangeKind};
 
 use crate::config::{AgentConfig, AmqpConfig, QueueType};
 use crate::model::HostName;
@@ -70,6 +72,90 @@ pub fn host_queue_arguments(agent: &AgentConfig) -> FieldTable {
     args
 }
 
+/// How the events exchange is declared, by the dispatcher and by every agent
+/// alike: a durable topic exchange. Redeclaring with the same settings is a no-op.
+pub async fn declare_exchange(channel: &Channel, topology: &Topology) -> Result<(), DeclareError> {
+    let options = ExchangeDeclareOptions {
+        passive: false,
+        durable: true,      // survives a broker restart, as the queues bound to it do
+        auto_delete: false, // stays when the last queue is unbound
+        internal: false,    // clients publish to it directly
+        nowait: false,      // wait for declare-ok so a mismatch surfaces here
+    };
+    channel
+        .exchange_declare(
+            short(topology.exchange())?,
+            ExchangeKind::Topic,
+            options,
+            FieldTable::default(),
+        )
+        .await
+        .map_err(|source| DeclareError::broker("exchange", topology.exchange(), source))
+}
+
+/// Why declaring part of the topology failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeclareError {
+    #[error(transparent)]
+    Name(#[from] NameTooLong),
+    /// The entity exists with other settings (406 PRECONDITION_FAILED). Not
+    /// retried: it needs an operator (or a config change).
+    #[error(
+        "{kind} {name:?} already exists with a different {argument:?} ({reply}); delete it or change the config to match"
+    )]
+    Mismatch {
+        kind: &'static str,
+        name: String,
+        argument: String,
+        reply: String,
+    },
+    #[error("cannot declare {kind} {name:?}")]
+    Broker {
+        kind: &'static str,
+        name: String,
+        #[source]
+        source: lapin::Error,
+    },
+}
+
+impl DeclareError {
+    /// Classifies a broker error of a declare call on `kind` `name`.
+    pub fn broker(kind: &'static str, name: &str, source: lapin::Error) -> Self {
+        use lapin::protocol::{AMQPErrorKind, AMQPSoftError};
+        if let lapin::ErrorKind::ProtocolError(amqp) = source.kind()
+            && *amqp.kind() == AMQPErrorKind::Soft(AMQPSoftError::PRECONDITIONFAILED)
+        {
+            let reply = amqp.get_message().to_string();
+            let argument = mismatched_argument(&reply)
+                .unwrap_or("arguments")
+                .to_owned();
+            return Self::Mismatch {
+                kind,
+                name: name.to_owned(),
+                argument,
+                reply,
+            };
+        }
+        Self::Broker {
+            kind,
+            name: name.to_owned(),
+            source,
+        }
+    }
+
+    /// Whether retrying cannot help (a mismatch or a bad name).
+    pub fn is_permanent(&self) -> bool {
+        !matches!(self, Self::Broker { .. })
+    }
+}
+
+/// The argument RabbitMQ names in a 406 reply such as
+/// `PRECONDITION_FAILED - inequivalent arg 'x-queue-type' for queue 'q' ...`.
+fn mismatched_argument(reply: &str) -> Option<&str> {
+    let rest = reply.split_once("inequivalent arg '")?.1;
+    Some(rest.split_once('\'')?.0)
+}
+
 /// Converts a name to an AMQP short string without panicking on long input.
 pub fn short(name: &str) -> Result<ShortString, NameTooLong> {
     ShortString::try_new(name.to_owned()).map_err(|_| NameTooLong(name.len()))
@@ -106,6 +192,34 @@ mod tests {
         assert!(keys.contains(&"x-message-ttl".to_owned()));
         assert!(keys.contains(&"x-dead-letter-exchange".to_owned()));
         assert!(keys.contains(&"x-delivery-limit".to_owned()));
+    }
+
+    #[test]
+    fn mismatch_replies_name_the_argument() {
+        let reply = "PRECONDITION_FAILED - inequivalent arg 'x-queue-type' for queue 'q' in vhost '/': received 'quorum' but current is 'classic'";
+        assert_eq!(mismatched_argument(reply), Some("x-queue-type"));
+        assert_eq!(
+            mismatched_argument("PRECONDITION_FAILED - something else"),
+            None
+        );
+    }
+
+    #[test]
+    fn only_a_406_is_a_permanent_mismatch() {
+        use lapin::protocol::{AMQPError, AMQPErrorKind, AMQPSoftError};
+        let reply = "PRECONDITION_FAILED - inequivalent arg 'durable' for queue 'q' in vhost '/'";
+        let soft = |e| {
+            lapin::Error::from(lapin::ErrorKind::ProtocolError(AMQPError::new(
+                AMQPErrorKind::Soft(e),
+                reply.into(),
+            )))
+        };
+        let mismatch = DeclareError::broker("queue", "q", soft(AMQPSoftError::PRECONDITIONFAILED));
+        assert!(mismatch.is_permanent());
+        let text = mismatch.to_string();
+        assert!(text.contains("\"q\"") && text.contains("durable"), "{text}");
+        let other = DeclareError::broker("queue", "q", soft(AMQPSoftError::ACCESSREFUSED));
+        assert!(!other.is_permanent());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! to the real RabbitMQ on 127.0.0.1:5672 and real databases; scripts/test.sh
 //! starts those when they are down.
 
+mod agent;
 mod cli;
 mod clients;
 mod delivery;
