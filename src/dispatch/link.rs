@@ -9,14 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use lapin::options::ExchangeDeclareOptions;
-use lapin::types::FieldTable;
-use lapin::{Connection, ConnectionProperties, ExchangeKind};
+use lapin::{Connection, ConnectionProperties};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::channels::{self, ChannelPool};
-use super::topology::{Topology, short};
+use super::topology::{self, Topology};
 use crate::config::AmqpConfig;
 use crate::metrics::Metrics;
 
@@ -34,14 +32,8 @@ pub enum ConnectError {
     Timeout(Duration),
     #[error("broker connection failed: {0}")]
     Amqp(#[from] lapin::Error),
-    #[error("cannot declare exchange {exchange:?}: {source}")]
-    Declare {
-        exchange: String,
-        #[source]
-        source: lapin::Error,
-    },
     #[error(transparent)]
-    Name(#[from] super::topology::NameTooLong),
+    Declare(#[from] topology::DeclareError),
 }
 
 /// Connects once, with `connect_timeout`.
@@ -53,29 +45,10 @@ pub async fn connect(amqp: &AmqpConfig, name: &str) -> Result<Connection, Connec
         .map_err(ConnectError::Amqp)
 }
 
-/// Declares the durable topic exchange (idempotent).
-pub async fn declare_exchange(conn: &Connection, topology: &Topology) -> Result<(), ConnectError> {
-    let declare = |source| ConnectError::Declare {
-        exchange: topology.exchange().to_owned(),
-        source,
-    };
-    let channel = conn.create_channel().await.map_err(declare)?;
-    let options = ExchangeDeclareOptions {
-        passive: false,
-        durable: true, // survives broker restarts, like the persistent messages on it
-        auto_delete: false, // host queues stay bound while no agent runs
-        internal: false,
-        nowait: false,
-    };
-    channel
-        .exchange_declare(
-            short(topology.exchange())?,
-            ExchangeKind::Topic,
-            options,
-            FieldTable::default(),
-        )
-        .await
-        .map_err(declare)?;
+/// Declares the durable topic exchange on a short-lived channel.
+async fn declare_exchange(conn: &Connection, topology: &Topology) -> Result<(), ConnectError> {
+    let channel = conn.create_channel().await?;
+    topology::declare_exchange(&channel, topology).await?;
     // Closing may race a broker-side close; the declare already succeeded.
     let _ = channel.close(200, "declared".into()).await;
     Ok(())
