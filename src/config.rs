@@ -171,7 +171,7 @@ impl Default for AmqpConfig {
             routing_prefix: "events".into(),
             queue_prefix: "herald.events".into(),
             confirm_timeout: Duration::from_secs(5),
-            channels: 16,
+            channels: 32,
             channel_wait_timeout: Duration::from_secs(2),
             connect_timeout: Duration::from_secs(5),
             reconnect_min_backoff: Duration::from_millis(200),
