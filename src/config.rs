@@ -541,6 +541,26 @@ mod tests {
     }
 
     #[test]
+    fn the_compose_config_is_valid_with_its_overrides() {
+        let text = include_str!("../config/compose.toml");
+        let c = Config::from_toml(
+            text,
+            env(&[
+                (
+                    "HERALD__AMQP__URL",
+                    "amqp://herald:herald@rabbitmq:5672/%2f",
+                ),
+                (
+                    "HERALD__DIRECTORY__URL",
+                    "postgres://herald:herald@postgres:5432/herald",
+                ),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.directory.backend, DirectoryBackend::Postgres);
+    }
+
+    #[test]
     fn environment_overrides_scalars() {
         let c = Config::from_toml(
             MINIMAL,

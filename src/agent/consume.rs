@@ -3,18 +3,17 @@
 //! ends or shutdown is asked. On shutdown it cancels the consumer, finishes
 //! and acks what it already holds, then closes the connection.
 
-use std::time::Duration;
-
 use futures_util::StreamExt;
 use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
-use lapin::{Channel, Connection, ConnectionProperties};
+use lapin::{Channel, Connection};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::declare::declare_topology;
 use super::handler::Handler;
 use super::process::{Lost, Worker};
+use crate::dispatch::link;
 use crate::dispatch::topology::{DeclareError, NameTooLong, short};
 
 /// How a session that was consuming ended.
@@ -29,8 +28,8 @@ pub(crate) enum Ended {
 /// Why a session could not start consuming.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum SessionError {
-    #[error("connecting to the broker timed out after {0:?}")]
-    ConnectTimeout(Duration),
+    #[error(transparent)]
+    Connect(#[from] link::ConnectError),
     #[error("broker error while setting up the consumer")]
     Broker(#[from] lapin::Error),
     #[error(transparent)]
@@ -71,14 +70,9 @@ pub(crate) async fn session<H: Handler>(
 }
 
 async fn connect<H>(w: &Worker<H>) -> Result<Connection, SessionError> {
-    // No enable_auto_recover(): the supervisor rebuilds from scratch instead.
-    let properties =
-        ConnectionProperties::default().with_connection_name(w.connection_name.as_str().into());
-    let timeout = w.amqp.connect_timeout;
-    match tokio::time::timeout(timeout, Connection::connect(&w.amqp.url, properties)).await {
-        Ok(conn) => Ok(conn?),
-        Err(_) => Err(SessionError::ConnectTimeout(timeout)),
-    }
+    // Its own named connection, never shared with a publisher; no
+    // auto-recovery: the supervisor rebuilds the session from scratch.
+    Ok(link::connect(&w.amqp, &w.connection_name).await?)
 }
 
 async fn start<H>(w: &Worker<H>, channel: &Channel) -> Result<lapin::Consumer, SessionError> {

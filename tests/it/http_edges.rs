@@ -270,6 +270,24 @@ async fn slow_sender_gets_408_not_a_hang() {
 }
 
 #[tokio::test]
+async fn header_read_timeout_closes_idle_connections() {
+    let app = TestApp::spawn().await;
+    let mut stream = TcpStream::connect(app.addr).await.unwrap();
+    stream
+        .write_all(b"POST /os-server-external-events HTTP/1.1\r\nhost: x\r\n")
+        .await
+        .unwrap();
+    // The headers never end; the server gives up after header_read_timeout (2s here).
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(15), stream.read_to_end(&mut rest)).await;
+    assert!(
+        closed.is_ok(),
+        "connection still open after the header read timeout"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn hostile_input_never_causes_a_500() {
     let app = TestApp::spawn().await;
     let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));

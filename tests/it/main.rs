@@ -11,5 +11,6 @@ mod http_edges;
 mod load;
 mod nova_cases;
 mod proxy;
+mod replicas;
 mod resilience;
 mod support;
