@@ -7,6 +7,7 @@ mod cli;
 mod clients;
 mod delivery;
 mod directory_store;
+mod end_to_end;
 mod http_edges;
 mod load;
 mod nova_cases;

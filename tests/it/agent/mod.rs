@@ -3,4 +3,4 @@
 
 mod binary;
 mod in_process;
-mod support;
+pub(crate) mod support;
