@@ -45,8 +45,10 @@ SERVE_PID=$!
 cleanup() {
     kill -TERM "$SERVE_PID" 2>/dev/null || true
     wait "$SERVE_PID" 2>/dev/null || true
-    rabbitmqctl -q delete_exchange "$EXCHANGE" >/dev/null 2>&1 || \
-        rabbitmqadmin -q delete exchange name="$EXCHANGE" >/dev/null 2>&1 || true
+    # rabbitmqctl has no delete_exchange; the management plugin may be off.
+    rabbitmqctl -q eval \
+        "rabbit_exchange:delete(rabbit_misc:r(<<\"/\">>, exchange, <<\"$EXCHANGE\">>), false, <<\"herald-bench\">>)." \
+        >/dev/null 2>&1 || echo "bench: could not delete exchange $EXCHANGE" >&2
     rm -rf "$WORK"
 }
 trap cleanup EXIT
