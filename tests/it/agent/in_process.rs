@@ -221,3 +221,42 @@ async fn the_waiter_api_is_up_while_the_broker_is_unreachable() {
         .await
         .expect("shutdown while reconnecting is clean");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_queue_is_declared_again_and_consumed() {
+    use lapin::options::{QueueDeclareOptions, QueueDeleteOptions};
+    use lapin::types::FieldTable;
+
+    let names = Names::new(QueueType::Classic);
+    let mut agent = InProcessAgent::start(&names).await;
+    agent.wait_ready().await;
+    let conn = connect().await;
+    let channel = conn.create_channel().await.expect("a channel");
+    channel
+        .queue_delete(names.queue().as_str().into(), QueueDeleteOptions::default())
+        .await
+        .expect("delete the host queue under the agent");
+    // The broker cancels the consumer; the agent must declare and consume again.
+    let queue = names.queue();
+    wait_until("the agent declared its queue again", || async {
+        let Ok(probe) = conn.create_channel().await else {
+            return false;
+        };
+        let passive = QueueDeclareOptions {
+            passive: true,
+            ..QueueDeclareOptions::default()
+        };
+        let exists = probe
+            .queue_declare(queue.as_str().into(), passive, FieldTable::default())
+            .await
+            .is_ok();
+        let _ = probe.close(200, "probe".into()).await;
+        exists
+    })
+    .await;
+    let after = message(&names.host, vec![event(EventName::NetworkChanged, None)]);
+    publish(&conn, &names, &after).await;
+    assert_eq!(agent.next().await.meta.message_id, after.message_id);
+    agent.stop().await.expect("a clean stop");
+    let _ = conn.close(200, "bye".into()).await;
+}
