@@ -216,3 +216,30 @@ async fn durable_topic_exchange_is_declared() {
     let _unused: Option<AMQPValue> = None;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_nacked_message_is_a_per_event_503() {
+    use lapin::types::{FieldTable, LongString};
+    let mut app = TestApp::spawn().await;
+    app.wait_ready().await;
+    let server = new_uuid();
+    app.put_server(&server, Some("full"), None).await;
+    // A queue that refuses every message: the broker nacks the publish.
+    let mut arguments = FieldTable::default();
+    arguments.insert("x-max-length".into(), AMQPValue::LongInt(0));
+    arguments.insert(
+        "x-overflow".into(),
+        AMQPValue::LongString(LongString::from("reject-publish")),
+    );
+    app.bind_host_with("full", arguments).await;
+    let reply = app
+        .post_events(
+            &json!({"events": [{"name": "network-changed", "server_uuid": server}]}),
+            &[],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::MULTI_STATUS);
+    assert_eq!(reply.body["events"][0]["code"], 503);
+    assert_eq!(reply.body["events"][0]["status"], "failed");
+    app.stop().await;
+}

@@ -1,6 +1,7 @@
 //! A TCP proxy the test controls, to simulate a broker outage without
 //! touching the shared RabbitMQ: `cut` drops every proxied connection and
-//! refuses new ones until `restore`.
+//! refuses new ones until `restore`; `freeze` holds every byte in flight
+//! (a broker that has gone silent) until `thaw`.
 
 #![allow(dead_code)]
 
@@ -8,12 +9,15 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tokio::task::{AbortHandle, JoinHandle};
 
 pub struct Proxy {
     pub addr: SocketAddr,
     open: Arc<AtomicBool>,
+    frozen: watch::Sender<bool>,
     links: Arc<Mutex<Vec<AbortHandle>>>,
     accept: JoinHandle<()>,
 }
@@ -24,28 +28,35 @@ impl Proxy {
         let addr = listener.local_addr().expect("proxy address");
         let open = Arc::new(AtomicBool::new(true));
         let links: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
+        let (frozen, _) = watch::channel(false);
         let accept = tokio::spawn({
             let open = open.clone();
             let links = links.clone();
+            let frozen = frozen.clone();
             async move {
-                while let Ok((mut inbound, _)) = listener.accept().await {
+                while let Ok((inbound, _)) = listener.accept().await {
                     if !open.load(Ordering::SeqCst) {
                         drop(inbound);
                         continue;
                     }
-                    let task = tokio::spawn(async move {
-                        if let Ok(mut outbound) = TcpStream::connect(target).await {
-                            let _ =
-                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                        }
-                    });
-                    links.lock().expect("lock").push(task.abort_handle());
+                    let Ok(outbound) = TcpStream::connect(target).await else {
+                        continue;
+                    };
+                    let (in_read, in_write) = inbound.into_split();
+                    let (out_read, out_write) = outbound.into_split();
+                    for task in [
+                        tokio::spawn(pump(in_read, out_write, frozen.subscribe())),
+                        tokio::spawn(pump(out_read, in_write, frozen.subscribe())),
+                    ] {
+                        links.lock().expect("lock").push(task.abort_handle());
+                    }
                 }
             }
         });
         Self {
             addr,
             open,
+            frozen,
             links,
             accept,
         }
@@ -66,6 +77,36 @@ impl Proxy {
 
     pub fn restore(&self) {
         self.open.store(true, Ordering::SeqCst);
+    }
+
+    /// Holds every byte (both ways) until `thaw`; connections stay open.
+    pub fn freeze(&self) {
+        self.frozen.send_replace(true);
+    }
+
+    pub fn thaw(&self) {
+        self.frozen.send_replace(false);
+    }
+}
+
+/// Copies `from` to `to`, holding data while frozen.
+async fn pump(
+    mut from: impl AsyncRead + Unpin,
+    mut to: impl AsyncWrite + Unpin,
+    mut frozen: watch::Receiver<bool>,
+) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if frozen.wait_for(|f| !*f).await.is_err() {
+            return;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
     }
 }
 

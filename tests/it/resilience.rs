@@ -130,3 +130,36 @@ async fn shutdown_lets_in_flight_requests_finish() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_silent_broker_is_a_503_after_the_confirm_timeout() {
+    let proxy = Proxy::start("127.0.0.1:5672".parse().unwrap()).await;
+    let url = proxy.amqp_url();
+    let mut app = TestApp::spawn_with(|c| {
+        c.amqp.url = url;
+        c.amqp.confirm_timeout = Duration::from_millis(500);
+    })
+    .await;
+    app.wait_ready().await;
+    let server = new_uuid();
+    app.put_server(&server, Some("h"), None).await;
+    let queue = app.bind_host("h").await;
+
+    proxy.freeze();
+    let started = tokio::time::Instant::now();
+    let silent = app.post_events(&event_for(&server), &[]).await;
+    assert_eq!(silent.body["events"][0]["code"], 503, "no confirm, no 200");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "answered at the confirm timeout, not later"
+    );
+    proxy.thaw();
+
+    // The connection survived; the next event is confirmed again.
+    let after = app.post_events(&event_for(&server), &[]).await;
+    assert_eq!(after.status, StatusCode::OK, "{:?}", after.body);
+    // The unconfirmed message may still have reached the queue once the
+    // broker heard it (at-least-once); the confirmed one certainly did.
+    assert!(!drain(&queue, 1).await.is_empty());
+    app.stop().await;
+}

@@ -245,6 +245,11 @@ impl TestApp {
 
     /// Declares and binds the queue an agent for `host` would consume.
     pub async fn bind_host(&mut self, host: &str) -> String {
+        self.bind_host_with(host, FieldTable::default()).await
+    }
+
+    /// Like `bind_host`, with queue arguments (`x-max-length`, ...).
+    pub async fn bind_host_with(&mut self, host: &str, arguments: FieldTable) -> String {
         let host = HostName::parse(host).expect("valid host");
         let queue = self.topology.queue(&host);
         let channel = broker().await.create_channel().await.expect("channel");
@@ -254,7 +259,7 @@ impl TestApp {
             ..Default::default()
         };
         channel
-            .queue_declare(queue.as_str().into(), options, FieldTable::default())
+            .queue_declare(queue.as_str().into(), options, arguments)
             .await
             .expect("queue");
         channel
