@@ -1,6 +1,8 @@
 //! The tracing subscriber: text or JSON lines on stderr, filtered by
 //! `[log] level` (or `RUST_LOG` when set).
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
 use crate::config::{LogConfig, LogFormat};
@@ -13,7 +15,12 @@ pub fn init(log: &LogConfig) {
     let registry = tracing_subscriber::registry().with(filter);
     match log.format {
         LogFormat::Text => registry
-            .with(fmt::layer().with_writer(std::io::stderr).with_target(false))
+            .with(
+                fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_ansi(std::io::stderr().is_terminal())
+                    .with_target(false),
+            )
             .init(),
         LogFormat::Json => registry
             .with(
