@@ -1,11 +1,47 @@
 //! The tracing subscriber: text or JSON lines on stderr, filtered by
-//! `[log] level` (or `RUST_LOG` when set).
+//! `[log] level` (or `RUST_LOG` when set); and the `[log]` section itself.
 
 use std::io::IsTerminal;
 
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
-use crate::config::{LogConfig, LogFormat};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{ConfigError, invalid};
+
+/// `[log]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` for people, `json` for log shippers.
+    pub format: LogFormat,
+    /// A tracing filter: `info`, or `info,herald=debug`.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl LogConfig {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        EnvFilter::try_new(&self.level).map_err(|e| invalid("log.level", e.to_string()))?;
+        Ok(())
+    }
+}
 
 /// Installs the global subscriber. Call once, from `main`.
 pub fn init(log: &LogConfig) {

@@ -12,6 +12,7 @@
 //! - [`dedup`], [`store`]: bounded redelivery memory; retained events + waiters.
 //! - [`waiter_api`]: the local HTTP API.
 
+pub mod config;
 mod consume;
 pub mod declare;
 pub mod dedup;

@@ -4,6 +4,7 @@
 //! [`run`] wires the parts together; [`App::handle`] answers one request.
 
 pub mod auth;
+pub mod auth_config;
 pub mod body;
 pub mod directory_body;
 pub mod directory_routes;

@@ -9,6 +9,7 @@
 //! - `schema`, `sql`: the DDL and query texts;
 //! - `row`: stored rows re-validated into domain types.
 
+pub mod config;
 mod error;
 mod postgres;
 mod row;

@@ -5,6 +5,7 @@
 //! batches into messages, publishes them, and says which hosts confirmed.
 
 pub mod channels;
+pub mod config;
 pub mod group;
 pub mod link;
 pub mod publish;

@@ -1,6 +1,7 @@
 //! HTTP plumbing shared by the API server and the agent's waiter API:
 //! the accept loop with graceful shutdown, and fault responses.
 
+pub mod config;
 pub mod fault;
 pub mod server;
 

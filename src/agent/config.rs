@@ -1,0 +1,98 @@
+//! `[agent]`: the host queue's settings, the waiter API and what the agent remembers.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{ConfigError, check_amqp_name, invalid};
+
+/// `[agent]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentConfig {
+    /// Unacknowledged messages the broker may push at once.
+    pub prefetch: u16,
+    /// `classic` or `quorum`.
+    pub queue_type: QueueType,
+    /// Messages older than this expire from the host queue (to the DLX if set).
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub message_ttl: Option<Duration>,
+    /// Exchange that rejected and expired messages go to (declared by the agent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letter_exchange: Option<String>,
+    /// Address of the local waiter API.
+    pub waiter_listen: SocketAddr,
+    /// How long received events are kept for late waiters.
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
+    /// How many handled message ids are remembered to drop redeliveries.
+    pub dedup_capacity: usize,
+    /// Most events kept for waiters at once; the oldest go first when over.
+    pub max_retained_events: usize,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        Self {
+            prefetch: 64,
+            queue_type: QueueType::Classic,
+            message_ttl: None,
+            dead_letter_exchange: None,
+            waiter_listen: SocketAddr::from(([127, 0, 0, 1], 8775)),
+            retention: Duration::from_secs(300),
+            dedup_capacity: 65_536,
+            max_retained_events: 100_000,
+        }
+    }
+}
+
+/// The kind of queue the agent declares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueType {
+    Classic,
+    Quorum,
+}
+
+impl QueueType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Classic => "classic",
+            Self::Quorum => "quorum",
+        }
+    }
+}
+
+impl AgentConfig {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        if self.prefetch == 0 {
+            return Err(invalid("agent.prefetch", "must be greater than 0"));
+        }
+        if self.dedup_capacity == 0 {
+            return Err(invalid("agent.dedup_capacity", "must be greater than 0"));
+        }
+        if self.max_retained_events == 0 {
+            return Err(invalid(
+                "agent.max_retained_events",
+                "must be greater than 0",
+            ));
+        }
+        if let Some(dlx) = &self.dead_letter_exchange {
+            check_amqp_name("agent.dead_letter_exchange", dlx)?;
+        }
+        if let Some(ttl) = self.message_ttl
+            && (ttl.is_zero() || ttl.as_millis() > i32::MAX as u128)
+        {
+            return Err(invalid(
+                "agent.message_ttl",
+                "must be between 1ms and about 24 days",
+            ));
+        }
+        Ok(())
+    }
+}
