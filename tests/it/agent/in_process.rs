@@ -224,8 +224,8 @@ async fn the_waiter_api_is_up_while_the_broker_is_unreachable() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_queue_is_declared_again_and_consumed() {
-    use lapin::options::{QueueDeclareOptions, QueueDeleteOptions};
-    use lapin::types::FieldTable;
+    use lapin::BasicProperties;
+    use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeleteOptions};
 
     let names = Names::new(QueueType::Classic);
     let mut agent = InProcessAgent::start(&names).await;
@@ -236,26 +236,40 @@ async fn a_deleted_queue_is_declared_again_and_consumed() {
         .queue_delete(names.queue().as_str().into(), QueueDeleteOptions::default())
         .await
         .expect("delete the host queue under the agent");
-    // The broker cancels the consumer; the agent must declare and consume again.
-    let queue = names.queue();
-    wait_until("the agent declared its queue again", || async {
-        let Ok(probe) = conn.create_channel().await else {
+    // The broker cancels the consumer; the agent must declare the queue and
+    // bind it again. Until the binding is back, a mandatory publish comes
+    // back unroutable (and is dropped), so publish until it is routed.
+    let after = message(&names.host, vec![event(EventName::NetworkChanged, None)]);
+    let body = after.encode();
+    let routing_key = names.routing_key();
+    let exchange = names.config.amqp.exchange.clone();
+    wait_until("the agent bound its queue again", || async {
+        let Ok(ch) = conn.create_channel().await else {
             return false;
         };
-        let passive = QueueDeclareOptions {
-            passive: true,
-            ..QueueDeclareOptions::default()
+        let _ = ch.confirm_select(ConfirmSelectOptions::default()).await;
+        let published = ch
+            .basic_publish(
+                exchange.as_str().into(),
+                routing_key.as_str().into(),
+                BasicPublishOptions {
+                    mandatory: true,
+                    immediate: false,
+                },
+                &body,
+                BasicProperties::default().with_delivery_mode(2),
+            )
+            .await;
+        let routed = match published {
+            Ok(confirm) => {
+                matches!(confirm.await, Ok(lapin::Confirmation::Ack(None)))
+            }
+            Err(_) => false,
         };
-        let exists = probe
-            .queue_declare(queue.as_str().into(), passive, FieldTable::default())
-            .await
-            .is_ok();
-        let _ = probe.close(200, "probe".into()).await;
-        exists
+        let _ = ch.close(200, "probe".into()).await;
+        routed
     })
     .await;
-    let after = message(&names.host, vec![event(EventName::NetworkChanged, None)]);
-    publish(&conn, &names, &after).await;
     assert_eq!(agent.next().await.meta.message_id, after.message_id);
     agent.stop().await.expect("a clean stop");
     let _ = conn.close(200, "bye".into()).await;
