@@ -72,5 +72,10 @@ ensure_venv
 export HERALD_TEST_PYTHON="$ROOT/$VENV/bin/python"
 ensure_nextest
 
+PROFILE=()
+if [[ "${CI:-}" == "true" ]]; then
+    PROFILE=(--profile ci)
+fi
+
 cargo build --locked --all-targets
-cargo nextest run --locked --no-fail-fast "$@"
+cargo nextest run --locked --no-fail-fast "${PROFILE[@]}" "$@"
