@@ -11,6 +11,8 @@ use super::Body;
 pub const JSON: &str = "application/json";
 /// Content type of fault bodies, as Nova writes them.
 pub const JSON_UTF8: &str = "application/json; charset=UTF-8";
+/// `Retry-After` of a whole-request 503: the directory is usually back soon.
+const RETRY_AFTER_SECS: &str = "1";
 
 /// Nova's fault name for a status; `computeFault` for anything unnamed.
 pub fn fault_name(status: StatusCode) -> &'static str {
@@ -64,12 +66,17 @@ impl Fault {
         })
     }
 
-    /// The fault as a response.
+    /// The fault as a response. A 503 says when to try again.
     pub fn into_response(self) -> Response<Body> {
         let mut response = json_response(self.status, &self.body());
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8));
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8));
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECS),
+            );
+        }
         response
     }
 }
@@ -133,6 +140,19 @@ mod tests {
         ] {
             assert_eq!(fault_name(StatusCode::from_u16(code).unwrap()), name);
         }
+    }
+
+    #[test]
+    fn unavailable_says_when_to_retry() {
+        let r = Fault::unavailable("later").into_response();
+        assert_eq!(r.headers()[header::RETRY_AFTER], "1");
+        assert!(
+            Fault::bad_request("x")
+                .into_response()
+                .headers()
+                .get(header::RETRY_AFTER)
+                .is_none()
+        );
     }
 
     #[test]
