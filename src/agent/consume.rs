@@ -3,13 +3,14 @@
 //! ends or shutdown is asked. On shutdown it cancels the consumer, finishes
 //! and acks what it already holds, then closes the connection.
 
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::Readiness;
 use super::declare::declare_topology;
 use super::handler::Handler;
 use super::process::{Lost, Worker};
@@ -54,6 +55,7 @@ pub(crate) async fn session<H: Handler>(
         () = shutdown.cancelled() => return Err(SessionError::ShutDown),
         setup = setup => setup?,
     };
+    let flow = tokio::spawn(watch_flow(conn.events_listener(), w.ready.clone()));
     let started = tokio::select! {
         () = shutdown.cancelled() => Err(SessionError::ShutDown),
         started = start(w, &channel) => started,
@@ -62,7 +64,9 @@ pub(crate) async fn session<H: Handler>(
         Ok(consumer) => Ok(consume(w, &channel, consumer, shutdown).await),
         Err(error) => Err(error),
     };
+    flow.abort();
     w.ready.set(false);
+    w.ready.set_blocked(false);
     if let Err(error) = conn.close(200, "herald agent closing".into()).await {
         tracing::debug!(%error, "closing the broker connection");
     }
@@ -73,6 +77,25 @@ async fn connect<H>(w: &Worker<H>) -> Result<Connection, SessionError> {
     // Its own named connection, never shared with a publisher; no
     // auto-recovery: the supervisor rebuilds the session from scratch.
     Ok(link::connect(&w.amqp, &w.connection_name).await?)
+}
+
+/// Mirrors `connection.blocked`/`unblocked` into readiness: while blocked,
+/// the broker accepts no frame from this connection, acks included.
+async fn watch_flow(events: impl Stream<Item = lapin::Event> + Unpin, ready: Readiness) {
+    let mut events = events;
+    while let Some(event) = events.next().await {
+        match event {
+            lapin::Event::ConnectionBlocked(reason) => {
+                tracing::warn!(%reason, "broker blocked the agent's connection (resource alarm)");
+                ready.set_blocked(true);
+            }
+            lapin::Event::ConnectionUnblocked => {
+                tracing::info!("broker unblocked the agent's connection");
+                ready.set_blocked(false);
+            }
+            _ => {}
+        }
+    }
 }
 
 async fn start<H>(w: &Worker<H>, channel: &Channel) -> Result<lapin::Consumer, SessionError> {

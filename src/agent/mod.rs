@@ -119,17 +119,31 @@ pub fn connection_name(host: &HostName) -> String {
     format!("herald-agent-{host}-{}", std::process::id())
 }
 
-/// Whether the agent is consuming right now (`/readyz`).
+/// Whether the agent is consuming right now and the broker lets its
+/// connection write (acks included) (`/readyz`).
 #[derive(Debug, Clone, Default)]
-pub struct Readiness(Arc<AtomicBool>);
+pub struct Readiness {
+    consuming: Arc<AtomicBool>,
+    blocked: Arc<AtomicBool>,
+}
 
 impl Readiness {
+    /// Ready: consuming on a connection the broker has not blocked.
     pub fn get(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+        self.consuming.load(Ordering::Relaxed) && !self.is_blocked()
     }
 
     pub fn set(&self, consuming: bool) {
-        self.0.store(consuming, Ordering::Relaxed);
+        self.consuming.store(consuming, Ordering::Relaxed);
+    }
+
+    /// Whether the broker blocked the connection (memory or disk alarm).
+    pub fn is_blocked(&self) -> bool {
+        self.blocked.load(Ordering::Relaxed)
+    }
+
+    pub fn set_blocked(&self, blocked: bool) {
+        self.blocked.store(blocked, Ordering::Relaxed);
     }
 }
 
@@ -154,4 +168,21 @@ pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Readiness;
+
+    #[test]
+    fn a_blocked_connection_is_not_ready() {
+        let ready = Readiness::default();
+        assert!(!ready.get());
+        ready.set(true);
+        assert!(ready.get());
+        ready.set_blocked(true);
+        assert!(!ready.get());
+        ready.set_blocked(false);
+        assert!(ready.get());
+    }
 }

@@ -71,6 +71,10 @@ async fn route<B>(req: &Request<B>, state: &WaiterState) -> Response<Body> {
         (&Method::GET, "/readyz") if state.ready.get() => {
             json_response(StatusCode::OK, &serde_json::json!({"status": "consuming"}))
         }
+        (&Method::GET, "/readyz") if state.ready.is_blocked() => {
+            Fault::unavailable("The broker has blocked the agent's connection (resource alarm).")
+                .into_response()
+        }
         (&Method::GET, "/readyz") => {
             Fault::unavailable("The agent is not consuming from the broker.").into_response()
         }
