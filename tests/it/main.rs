@@ -6,6 +6,7 @@ mod agent;
 mod cli;
 mod clients;
 mod delivery;
+mod directory_api;
 mod directory_store;
 mod end_to_end;
 mod http_edges;
