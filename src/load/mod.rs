@@ -65,6 +65,8 @@ pub enum LoadError {
         #[source]
         source: lapin::Error,
     },
+    #[error(transparent)]
+    Declare(#[from] crate::dispatch::topology::DeclareError),
     #[error("AMQP name {name:?}")]
     Name {
         name: String,

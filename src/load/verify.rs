@@ -4,11 +4,9 @@
 
 use std::time::Duration;
 
-use lapin::options::{
-    ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
-};
+use lapin::options::{QueueDeclareOptions, QueueDeleteOptions};
 use lapin::types::FieldTable;
-use lapin::{Channel, Connection, ConnectionProperties, ExchangeKind};
+use lapin::{Channel, Connection, ConnectionProperties};
 
 use super::LoadError;
 use super::consume::Consumers;
@@ -90,7 +88,7 @@ impl BrokerSide {
         }
         let topology = Topology::new(amqp);
         let channel = self.channel().await?;
-        declare_exchange(&channel, &topology).await?;
+        topology::declare_exchange(&channel, &topology).await?;
         for host in hosts {
             self.declare_queue(&channel, &topology, agent, host).await?;
         }
@@ -120,30 +118,9 @@ impl BrokerSide {
         } else {
             self.created.push(queue.clone());
         }
-        // Durable with the agent's arguments: an agent declaring it later must not clash.
-        let options = QueueDeclareOptions {
-            passive: false,
-            durable: true,
-            exclusive: false,
-            auto_delete: false,
-            nowait: false,
-        };
-        let args = topology::host_queue_arguments(agent);
-        channel
-            .queue_declare(name(&queue)?, options, args)
-            .await
-            .map_err(broker(format!("declaring queue {queue}")))?;
-        let key = topology.routing_key(host);
-        channel
-            .queue_bind(
-                name(&queue)?,
-                name(topology.exchange())?,
-                name(&key)?,
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .map_err(broker(format!("binding queue {queue}")))
+        // Exactly what an agent declares, so one starting later does not clash.
+        crate::agent::declare_topology(channel, topology, agent, host).await?;
+        Ok(())
     }
 
     /// A passive declare on a throwaway channel: the broker closes it when the queue is missing.
@@ -206,27 +183,4 @@ impl BrokerSide {
             .ok();
         Ok(report)
     }
-}
-
-async fn declare_exchange(channel: &Channel, topology: &Topology) -> Result<(), LoadError> {
-    // The same declaration as the dispatcher's: durable topic, so either may come first.
-    let options = ExchangeDeclareOptions {
-        passive: false,
-        durable: true,
-        auto_delete: false,
-        internal: false,
-        nowait: false,
-    };
-    channel
-        .exchange_declare(
-            name(topology.exchange())?,
-            ExchangeKind::Topic,
-            options,
-            FieldTable::default(),
-        )
-        .await
-        .map_err(broker(format!(
-            "declaring exchange {}",
-            topology.exchange()
-        )))
 }
