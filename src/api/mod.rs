@@ -91,12 +91,7 @@ pub async fn run(
     )
     .await;
     tracing::info!("HTTP drained; closing the broker connection");
-    match Arc::try_unwrap(app) {
-        Ok(app) => app.dispatcher.stop().await,
-        Err(_) => tracing::warn!(
-            "requests still running after the grace period; leaving the broker connection to the OS"
-        ),
-    }
+    app.dispatcher.stop().await;
     Ok(())
 }
 

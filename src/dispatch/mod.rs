@@ -35,7 +35,7 @@ pub struct Dispatcher {
     state: watch::Receiver<Option<Arc<Link>>>,
     metrics: Arc<Metrics>,
     stop: CancellationToken,
-    supervisor: JoinHandle<()>,
+    supervisor: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Dispatcher {
@@ -58,7 +58,7 @@ impl Dispatcher {
             state,
             metrics,
             stop,
-            supervisor,
+            supervisor: std::sync::Mutex::new(Some(supervisor)),
         }
     }
 
@@ -164,10 +164,18 @@ impl Dispatcher {
     }
 
     /// Stops reconnecting and closes the connection. Call after the HTTP
-    /// side has drained, so in-flight confirms are not cut off.
-    pub async fn stop(self) {
+    /// side has drained, so in-flight confirms are not cut off. Later calls
+    /// return at once.
+    pub async fn stop(&self) {
         self.stop.cancel();
-        if let Err(error) = self.supervisor.await {
+        let supervisor = self
+            .supervisor
+            .lock()
+            .expect("the lock is only held to take the handle")
+            .take();
+        if let Some(supervisor) = supervisor
+            && let Err(error) = supervisor.await
+        {
             tracing::error!(%error, "broker supervisor task failed");
         }
     }
