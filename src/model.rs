@@ -234,8 +234,6 @@ pub struct Event {
     pub server_uuid_as_sent: String,
     /// The status the caller sent (default `completed`), travels with the message.
     pub status: EventStatus,
-    /// Whether the caller sent `status` at all.
-    pub status_sent: bool,
     pub tag: Option<String>,
 }
 

@@ -104,7 +104,6 @@ mod tests {
             server: ServerId::parse("00000000-0000-0000-0000-000000000001").unwrap(),
             server_uuid_as_sent: "00000000-0000-0000-0000-000000000001".into(),
             status: EventStatus::Completed,
-            status_sent: false,
             tag: tag.map(str::to_owned),
         }
     }

@@ -140,7 +140,6 @@ fn validate_event(index: usize, item: &Value, version: Microversion) -> Result<E
         server,
         server_uuid_as_sent: uuid_text.to_owned(),
         status: status.unwrap_or_default(),
-        status_sent: status.is_some(),
         tag,
     })
 }
@@ -205,7 +204,6 @@ mod tests {
         assert_eq!(events.len(), 2);
         assert_eq!(events[0].tag.as_deref(), Some("foo"));
         assert_eq!(events[1].status, EventStatus::Completed);
-        assert!(!events[1].status_sent);
         assert_eq!(events[1].tag, None);
     }
 

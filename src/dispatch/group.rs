@@ -3,7 +3,7 @@
 //! One message per host per request: each host gets every event whose
 //! server it hosts or is migrating to or from, in request order.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use crate::model::HostName;
 
@@ -30,14 +30,6 @@ pub fn by_host<'a>(targets: impl IntoIterator<Item = (usize, &'a [HostName])>) -
             events,
         })
         .collect()
-}
-
-/// An event is delivered only when every one of its hosts confirmed.
-pub fn all_confirmed(hosts: &[HostName], confirmed: &HashMap<HostName, bool>) -> bool {
-    !hosts.is_empty()
-        && hosts
-            .iter()
-            .all(|h| confirmed.get(h).copied().unwrap_or(false))
 }
 
 #[cfg(test)]
@@ -85,16 +77,5 @@ mod tests {
     #[test]
     fn nothing_to_group() {
         assert!(by_host(std::iter::empty()).is_empty());
-    }
-
-    #[test]
-    fn confirmation_needs_every_host() {
-        let hosts = [h("a"), h("b")];
-        let mut confirmed = HashMap::from([(h("a"), true), (h("b"), false)]);
-        assert!(!all_confirmed(&hosts, &confirmed));
-        confirmed.insert(h("b"), true);
-        assert!(all_confirmed(&hosts, &confirmed));
-        assert!(!all_confirmed(&[], &confirmed));
-        assert!(!all_confirmed(&[h("c")], &confirmed));
     }
 }

@@ -70,18 +70,6 @@ impl Dispatcher {
             .is_some_and(|link| link.conn.status().connected() && !link.conn.status().blocked())
     }
 
-    /// Waits until connected or `timeout` passes (start-up, tests).
-    pub async fn wait_ready(&self, timeout: std::time::Duration) -> bool {
-        let mut state = self.state.clone();
-        tokio::time::timeout(timeout, state.wait_for(|s| s.is_some()))
-            .await
-            .is_ok_and(|r| r.is_ok())
-    }
-
-    pub fn topology(&self) -> &Topology {
-        &self.topology
-    }
-
     /// Publishes one message per host batch and reports, per host, whether
     /// the broker confirmed it.
     pub async fn deliver(
