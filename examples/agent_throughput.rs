@@ -8,8 +8,8 @@
 use std::time::Instant;
 
 use futures_util::future::join_all;
+use herald::broker::Topology;
 use herald::config::Config;
-use herald::dispatch::topology::Topology;
 use herald::model::{EventName, EventStatus, HostName, ServerId};
 use herald::wire::{Message, WireEvent, now_rfc3339};
 use lapin::options::{
@@ -42,7 +42,8 @@ async fn main() -> anyhow::Result<()> {
     let topology = Topology::new(&config.amqp);
     let conn = Connection::connect(URL, ConnectionProperties::default()).await?;
     let channel = conn.create_channel().await?;
-    herald::agent::declare_topology(&channel, &topology, &config.agent, &host).await?;
+    herald::broker::declare_topology(&channel, &topology, &config.agent.queue_settings(), &host)
+        .await?;
     channel
         .confirm_select(ConfirmSelectOptions::default())
         .await?;
@@ -106,7 +107,9 @@ async fn measure(
         &path,
         format!(
             "[auth]\nmode = \"noauth\"\n[amqp]\nurl = \"{}\"\nexchange = \"{}\"\nqueue_prefix = \"{}\"\n[agent]\nwaiter_listen = \"127.0.0.1:0\"\n[log]\nlevel = \"warn\"\n",
-            a.url, a.exchange, a.queue_prefix
+            a.url.node_urls()[0],
+            a.exchange,
+            a.queue_prefix
         ),
     )?;
     let started = Instant::now();

@@ -10,10 +10,11 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::agent::config::{AgentConfig, QueueType};
+pub use crate::agent::config::AgentConfig;
 pub use crate::api::auth_config::{AuthConfig, AuthMode, TokenConfig};
+pub use crate::broker::config::AmqpConfig;
+pub use crate::broker::topology::QueueType;
 pub use crate::directory::config::{DirectoryBackend, DirectoryConfig};
-pub use crate::dispatch::config::AmqpConfig;
 pub use crate::http::config::HttpConfig;
 pub use crate::telemetry::{LogConfig, LogFormat};
 
@@ -117,7 +118,7 @@ impl Config {
                 t.token = Some("***".into());
             }
         }
-        copy.amqp.url = mask_url_password(&copy.amqp.url);
+        copy.amqp.url = copy.amqp.url.masked();
         copy.directory.url = mask_url_password(&copy.directory.url);
         toml_string(&copy)
     }
@@ -140,23 +141,6 @@ pub fn mask_url_password(url: &str) -> String {
         Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
         None => url.to_owned(),
     }
-}
-
-/// Names that become AMQP short strings with a host appended stay short.
-pub(crate) fn check_amqp_name(key: &'static str, name: &str) -> Result<(), ConfigError> {
-    if name.len() > 50 {
-        return Err(invalid(key, "must be at most 50 bytes"));
-    }
-    if name
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '*' | '#'))
-    {
-        return Err(invalid(
-            key,
-            "must not contain whitespace, control characters, `*` or `#`",
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -229,7 +213,7 @@ mod tests {
             ]),
         )
         .unwrap();
-        assert_eq!(c.amqp.url, "amqp://u:p@10.0.0.1:5672/%2f");
+        assert_eq!(c.amqp.url, "amqp://u:p@10.0.0.1:5672/%2f".into());
         assert_eq!(c.amqp.confirm_timeout, Duration::from_millis(250));
         assert_eq!(c.http.max_body_bytes, 1024);
         assert_eq!(c.log.format, LogFormat::Json);

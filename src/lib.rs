@@ -21,6 +21,7 @@
 
 pub mod agent;
 pub mod api;
+pub mod broker;
 pub mod config;
 pub mod directory;
 pub mod dispatch;

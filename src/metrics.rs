@@ -20,6 +20,12 @@ pub struct RequestLabels {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct NodeLabels {
+    /// `host:port` of a broker node, never its credentials.
+    pub node: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct CodeLabels {
     pub code: u16,
 }
@@ -35,6 +41,10 @@ pub struct Metrics {
     pub lookup_seconds: Histogram,
     pub broker_connected: Gauge,
     pub broker_connects: Counter,
+    /// 1 for the broker node in use, 0 for nodes used before.
+    pub broker_node: Family<NodeLabels, Gauge>,
+    pub broker_reconnects: Counter,
+    pub broker_disconnected_seconds: Counter<f64, std::sync::atomic::AtomicU64>,
     pub messages_published: Counter,
 }
 
@@ -50,6 +60,24 @@ impl Metrics {
         let broker_connected = Gauge::default();
         let broker_connects = Counter::default();
         let messages_published = Counter::default();
+        let broker_node = Family::<NodeLabels, Gauge>::default();
+        let broker_reconnects = Counter::default();
+        let broker_disconnected_seconds = Counter::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "broker_node",
+            "1 for the broker node (host:port) the dispatcher is connected to",
+            broker_node.clone(),
+        );
+        registry.register(
+            "broker_reconnects",
+            "Broker connections re-established after a loss",
+            broker_reconnects.clone(),
+        );
+        registry.register(
+            "broker_disconnected_seconds",
+            "Time spent without a broker connection after a loss",
+            broker_disconnected_seconds.clone(),
+        );
         registry.register(
             "http_requests",
             "HTTP requests by route and status",
@@ -99,6 +127,9 @@ impl Metrics {
             lookup_seconds,
             broker_connected,
             broker_connects,
+            broker_node,
+            broker_reconnects,
+            broker_disconnected_seconds,
             messages_published,
         })
     }

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ConfigError, check_amqp_name, invalid};
+use crate::broker::names::check_amqp_name;
+use crate::broker::{QueueSettings, QueueType};
+use crate::config::{ConfigError, invalid};
 
 /// `[agent]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -51,24 +53,16 @@ impl Default for AgentConfig {
     }
 }
 
-/// The kind of queue the agent declares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum QueueType {
-    Classic,
-    Quorum,
-}
-
-impl QueueType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Classic => "classic",
-            Self::Quorum => "quorum",
+impl AgentConfig {
+    /// How the host queue is declared.
+    pub fn queue_settings(&self) -> QueueSettings {
+        QueueSettings {
+            queue_type: self.queue_type,
+            message_ttl: self.message_ttl,
+            dead_letter_exchange: self.dead_letter_exchange.clone(),
         }
     }
-}
 
-impl AgentConfig {
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         if self.prefetch == 0 {
             return Err(invalid("agent.prefetch", "must be greater than 0"));

@@ -11,11 +11,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::Readiness;
-use super::declare::declare_topology;
 use super::handler::Handler;
 use super::process::{Lost, Worker};
-use crate::dispatch::link;
-use crate::dispatch::topology::{DeclareError, NameTooLong, short};
+use crate::broker::{self, ConnectError, DeclareError, NameTooLong, declare_topology, short};
 
 /// How a session that was consuming ended.
 #[derive(Debug)]
@@ -30,7 +28,7 @@ pub(crate) enum Ended {
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum SessionError {
     #[error(transparent)]
-    Connect(#[from] link::ConnectError),
+    Connect(#[from] ConnectError),
     #[error("broker error while setting up the consumer")]
     Broker(#[from] lapin::Error),
     #[error(transparent)]
@@ -44,10 +42,11 @@ pub(crate) enum SessionError {
 /// Runs one session to its end.
 pub(crate) async fn session<H: Handler>(
     w: &mut Worker<H>,
+    next_node: &mut usize,
     shutdown: &CancellationToken,
 ) -> Result<Ended, SessionError> {
     let setup = async {
-        let conn = connect(w).await?;
+        let conn = connect(w, next_node).await?;
         let channel = conn.create_channel().await?;
         Ok::<_, SessionError>((conn, channel))
     };
@@ -73,10 +72,16 @@ pub(crate) async fn session<H: Handler>(
     result
 }
 
-async fn connect<H>(w: &Worker<H>) -> Result<Connection, SessionError> {
+async fn connect<H>(w: &Worker<H>, next_node: &mut usize) -> Result<Connection, SessionError> {
     // Its own named connection, never shared with a publisher; no
     // auto-recovery: the supervisor rebuilds the session from scratch.
-    Ok(link::connect(&w.amqp, &w.connection_name).await?)
+    let connected = broker::connect::connect_round(&w.amqp, &w.connection_name, *next_node).await?;
+    tracing::info!(
+        node = connected.node.label(),
+        "agent connected to broker node"
+    );
+    *next_node = connected.index + 1;
+    Ok(connected.conn)
 }
 
 /// Mirrors `connection.blocked`/`unblocked` into readiness: while blocked,
@@ -99,7 +104,7 @@ async fn watch_flow(events: impl Stream<Item = lapin::Event> + Unpin, ready: Rea
 }
 
 async fn start<H>(w: &Worker<H>, channel: &Channel) -> Result<lapin::Consumer, SessionError> {
-    let queue = declare_topology(channel, &w.topology, &w.agent, &w.host).await?;
+    let queue = declare_topology(channel, &w.topology, &w.agent.queue_settings(), &w.host).await?;
     // Per consumer (global: false): bounds what this agent holds unacked.
     channel
         .basic_qos(w.agent.prefetch, BasicQosOptions { global: false })

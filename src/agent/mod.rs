@@ -8,13 +8,11 @@
 //! - `process`: decode, dedup, hand on, record, ack (per delivery).
 //! - `consume`: one broker session (connect, declare, consume, drain).
 //! - `supervisor`: rebuilds sessions with backoff after any loss.
-//! - [`declare`]: the exchange, host queue, binding and dead-letter topology.
 //! - [`dedup`], [`store`]: bounded redelivery memory; retained events + waiters.
 //! - [`waiter_api`]: the local HTTP API.
 
 pub mod config;
 mod consume;
-pub mod declare;
 pub mod dedup;
 pub mod event;
 pub mod handler;
@@ -30,12 +28,11 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::broker::{DeclareError, Topology};
 use crate::config::Config;
-use crate::dispatch::topology::{DeclareError, Topology};
 use crate::http::server::ServerOptions;
 use crate::model::HostName;
 
-pub use declare::declare_topology;
 pub use event::{Delivered, MessageMeta, ReceivedEvent};
 pub use handler::{FnHandler, Handler, HandlerError, StdoutHandler, handler_fn};
 pub use store::{EventKey, EventStore};

@@ -16,8 +16,8 @@ use super::dedup::Dedup;
 use super::event::Delivered;
 use super::handler::Handler;
 use super::store::EventStore;
+use crate::broker::Topology;
 use crate::config::{AgentConfig, AmqpConfig};
-use crate::dispatch::topology::Topology;
 use crate::model::HostName;
 use crate::wire::{Message, now_rfc3339};
 

@@ -1,16 +1,15 @@
 //! Keeps the agent consuming: runs sessions one after another, rebuilding the
-//! connection and channel from scratch after any loss, with exponential
-//! backoff between failed attempts. Only a permanent topology error (a queue
+//! connection and channel from scratch after any loss. A lost session moves
+//! to the next broker node at once; the jittered backoff applies only after
+//! a whole round of nodes failed. Only a permanent topology error (a queue
 //! that exists with other arguments) or shutdown ends it.
-
-use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
 use super::consume::{Ended, SessionError, session};
 use super::handler::Handler;
 use super::process::Worker;
-use crate::dispatch::topology::DeclareError;
+use crate::broker::{Backoff, DeclareError};
 
 /// Runs sessions until shutdown (`Ok`) or a permanent topology error.
 pub(crate) async fn supervise<H: Handler>(
@@ -21,18 +20,21 @@ pub(crate) async fn supervise<H: Handler>(
         worker.amqp.reconnect_min_backoff,
         worker.amqp.reconnect_max_backoff,
     );
+    // Where the next connection round starts: after the node last used.
+    let mut next_node = 0;
     loop {
-        match session(&mut worker, &shutdown).await {
+        match session(&mut worker, &mut next_node, &shutdown).await {
             Ok(Ended::Shutdown) | Err(SessionError::ShutDown) => return Ok(()),
             Ok(Ended::Lost(lost)) => {
-                // It was consuming: the next attempt starts from the shortest delay.
+                // It was consuming: try the next node at once, then back off from the shortest delay.
                 backoff.reset();
-                tracing::warn!(reason = %lost, "consumer lost; rebuilding the connection");
+                tracing::warn!(reason = %lost, "consumer lost; reconnecting to the next broker node");
+                continue;
             }
             // Reported once, by the caller.
             Err(SessionError::Declare(error)) if error.is_permanent() => return Err(error),
             Err(error) => {
-                tracing::warn!(error = %super::error_chain(&error), retry_in = ?backoff.peek(), "cannot consume; retrying");
+                tracing::warn!(error = %super::error_chain(&error), "cannot consume; retrying");
             }
         }
         let delay = backoff.next_delay();
@@ -40,54 +42,5 @@ pub(crate) async fn supervise<H: Handler>(
             () = shutdown.cancelled() => return Ok(()),
             () = tokio::time::sleep(delay) => {}
         }
-    }
-}
-
-/// Exponential backoff: `min`, doubling up to `max`.
-#[derive(Debug, Clone)]
-pub(crate) struct Backoff {
-    min: Duration,
-    max: Duration,
-    next: Duration,
-}
-
-impl Backoff {
-    pub(crate) fn new(min: Duration, max: Duration) -> Self {
-        let max = max.max(min);
-        Self {
-            min,
-            max,
-            next: min,
-        }
-    }
-
-    /// The delay the next call to [`next_delay`](Self::next_delay) returns.
-    pub(crate) fn peek(&self) -> Duration {
-        self.next
-    }
-
-    pub(crate) fn next_delay(&mut self) -> Duration {
-        let delay = self.next;
-        self.next = (self.next * 2).min(self.max);
-        delay
-    }
-
-    pub(crate) fn reset(&mut self) {
-        self.next = self.min;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_the_max_and_resets() {
-        let ms = Duration::from_millis;
-        let mut b = Backoff::new(ms(100), ms(350));
-        let delays: Vec<_> = (0..4).map(|_| b.next_delay()).collect();
-        assert_eq!(delays, [ms(100), ms(200), ms(350), ms(350)]);
-        b.reset();
-        assert_eq!(b.next_delay(), ms(100));
     }
 }

@@ -1,54 +1,44 @@
 //! The supervised broker connection of `herald serve`.
 //!
-//! A task connects with backoff, declares the exchange, publishes a live
-//! [`Link`] (connection + channel pool) for requests to use, watches the
-//! connection, and starts over when it dies. Requests never wait for a
-//! connection: without a live link their events get 503 at once.
+//! A task connects to the first broker node that answers, declares the
+//! exchange, publishes a live [`Link`] (connection + channel pool + node)
+//! for requests to use, watches the connection, and when it dies tries the
+//! next node at once; it backs off (jittered) only after a whole round of
+//! nodes failed. Requests never wait for a connection: without a live link
+//! their events get 503 at once.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use lapin::{Connection, ConnectionProperties};
+use lapin::Connection;
 use tokio::sync::watch;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::channels::{self, ChannelPool};
-use super::topology::{self, Topology};
-use crate::config::AmqpConfig;
-use crate::metrics::Metrics;
+use crate::broker::{self, AmqpConfig, Backoff, ConnectError, Node, Topology};
+use crate::metrics::{Metrics, NodeLabels};
 
 /// A live connection and its publishing channels.
 #[derive(Debug)]
 pub struct Link {
     pub conn: Arc<Connection>,
     pub channels: ChannelPool,
-}
-
-/// Why connecting failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ConnectError {
-    #[error("connecting to the broker timed out after {0:?}")]
-    Timeout(Duration),
-    #[error("broker connection failed: {0}")]
-    Amqp(#[from] lapin::Error),
-    #[error(transparent)]
-    Declare(#[from] topology::DeclareError),
-}
-
-/// Connects once, with `connect_timeout`.
-pub async fn connect(amqp: &AmqpConfig, name: &str) -> Result<Connection, ConnectError> {
-    let props = ConnectionProperties::default().with_connection_name(name.into());
-    tokio::time::timeout(amqp.connect_timeout, Connection::connect(&amqp.url, props))
-        .await
-        .map_err(|_| ConnectError::Timeout(amqp.connect_timeout))?
-        .map_err(ConnectError::Amqp)
+    /// The broker node it is connected to.
+    pub node: Node,
 }
 
 /// Declares the durable topic exchange on a short-lived channel.
 async fn declare_exchange(conn: &Connection, topology: &Topology) -> Result<(), ConnectError> {
-    let channel = conn.create_channel().await?;
-    topology::declare_exchange(&channel, topology).await?;
+    let channel = conn
+        .create_channel()
+        .await
+        .map_err(|source| ConnectError::Amqp {
+            node: "(connected)".into(),
+            source,
+        })?;
+    broker::declare_exchange(&channel, topology).await?;
     // Closing may race a broker-side close; the declare already succeeded.
     let _ = channel.close(200, "declared".into()).await;
     Ok(())
@@ -63,13 +53,44 @@ pub async fn supervise(
     shutdown: CancellationToken,
 ) {
     let name = format!("herald-serve-{}", std::process::id());
-    let mut backoff = amqp.reconnect_min_backoff;
+    let mut backoff = Backoff::new(amqp.reconnect_min_backoff, amqp.reconnect_max_backoff);
     let mut logged_down = false;
+    let mut next_node = 0;
+    let mut current: Option<String> = None;
+    // Set while disconnected after a loss (not before the first connection).
+    let mut lost_at: Option<Instant> = None;
     while !shutdown.is_cancelled() {
-        match establish(&amqp, &topology, &name).await {
-            Ok(link) => {
-                tracing::info!(connection = %name, "broker connected");
-                backoff = amqp.reconnect_min_backoff;
+        let attempt = tokio::select! {
+            () = shutdown.cancelled() => return,
+            attempt = establish(&amqp, &topology, &name, next_node) => attempt,
+        };
+        match attempt {
+            Ok((link, index)) => {
+                let node = link.node.label().to_owned();
+                match &current {
+                    Some(previous) if *previous != node => {
+                        tracing::warn!(connection = %name, from = %previous, to = %node, "broker node changed");
+                    }
+                    _ => tracing::info!(connection = %name, %node, "broker connected"),
+                }
+                if let Some(previous) = current.replace(node.clone()) {
+                    metrics
+                        .broker_node
+                        .get_or_create(&NodeLabels { node: previous })
+                        .set(0);
+                }
+                metrics
+                    .broker_node
+                    .get_or_create(&NodeLabels { node })
+                    .set(1);
+                if let Some(at) = lost_at.take() {
+                    metrics.broker_reconnects.inc();
+                    metrics
+                        .broker_disconnected_seconds
+                        .inc_by(at.elapsed().as_secs_f64());
+                }
+                next_node = index + 1;
+                backoff.reset();
                 logged_down = false;
                 metrics.broker_connects.inc();
                 metrics.broker_connected.set(1);
@@ -85,31 +106,50 @@ pub async fn supervise(
                     }
                     return;
                 }
-                tracing::warn!("broker connection lost; reconnecting");
+                lost_at = Some(Instant::now());
+                link.channels.close();
+                // Try the next node (or, with one, the same) at once.
+                tracing::warn!(
+                    node = link.node.label(),
+                    "broker connection lost; reconnecting"
+                );
             }
             Err(error) => {
+                let delay = backoff.next_delay();
                 if !logged_down {
-                    tracing::warn!(%error, "broker unavailable; retrying with backoff");
+                    tracing::warn!(error = %error_chain(&error), retry_in = ?delay, "no broker node answered; retrying with backoff");
                     logged_down = true;
                 } else {
-                    tracing::debug!(%error, ?backoff, "broker still unavailable");
+                    tracing::debug!(error = %error_chain(&error), retry_in = ?delay, "broker still unavailable");
                 }
                 tokio::select! {
                     () = shutdown.cancelled() => return,
-                    () = tokio::time::sleep(backoff) => {}
+                    () = tokio::time::sleep(delay) => {}
                 }
-                backoff = (backoff * 2).min(amqp.reconnect_max_backoff);
             }
         }
     }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 async fn establish(
     amqp: &AmqpConfig,
     topology: &Topology,
     name: &str,
-) -> Result<Link, ConnectError> {
-    let conn = connect(amqp, name).await?;
+    start: usize,
+) -> Result<(Link, usize), ConnectError> {
+    let broker::Connected { conn, node, index } =
+        broker::connect::connect_round(amqp, name, start).await?;
     if let Err(error) = declare_exchange(&conn, topology).await {
         let _ = conn.close(200, "exchange declaration failed".into()).await;
         return Err(error);
@@ -121,7 +161,14 @@ async fn establish(
         amqp.channel_wait_timeout,
         amqp.connect_timeout,
     );
-    Ok(Link { conn, channels })
+    Ok((
+        Link {
+            conn,
+            channels,
+            node,
+        },
+        index,
+    ))
 }
 
 /// Returns when the connection errors or closes, or on shutdown.

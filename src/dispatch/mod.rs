@@ -1,15 +1,14 @@
-//! The AMQP side of `herald serve`: topology names, per-host grouping, the
-//! supervised broker connection, and publishing with confirms.
+//! The AMQP side of `herald serve`: per-host grouping, the supervised broker
+//! connection, and publishing with confirms. Connecting, names and
+//! declarations live in [`crate::broker`].
 //!
 //! [`Dispatcher`] is what the API uses: it turns a request's per-host
 //! batches into messages, publishes them, and says which hosts confirmed.
 
 pub mod channels;
-pub mod config;
 pub mod group;
 pub mod link;
 pub mod publish;
-pub mod topology;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,6 +17,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+pub use crate::broker::Topology;
 use crate::config::AmqpConfig;
 use crate::metrics::Metrics;
 use crate::model::{Event, HostName, RequestIds};
@@ -25,7 +25,6 @@ use crate::wire;
 pub use group::HostBatch;
 pub use link::Link;
 pub use publish::{Delivery, Failure, Outgoing};
-pub use topology::Topology;
 
 /// Publishes batches over a connection kept alive in the background.
 #[derive(Debug)]
@@ -60,6 +59,14 @@ impl Dispatcher {
             stop,
             supervisor: std::sync::Mutex::new(Some(supervisor)),
         }
+    }
+
+    /// The broker node in use (`host:port`), while connected.
+    pub fn node(&self) -> Option<String> {
+        self.state
+            .borrow()
+            .as_ref()
+            .map(|link| link.node.label().to_owned())
     }
 
     /// Whether a live, unblocked broker connection is held.
@@ -170,8 +177,8 @@ impl Dispatcher {
 }
 
 /// Connects once to the broker and closes again: does it answer?
-pub async fn probe(amqp: &AmqpConfig) -> Result<(), link::ConnectError> {
-    let conn = link::connect(amqp, "herald-check-config").await?;
-    let _ = conn.close(200, "probe".into()).await;
+pub async fn probe(amqp: &AmqpConfig) -> Result<(), crate::broker::ConnectError> {
+    let connected = crate::broker::connect::connect(amqp, "herald-check-config").await?;
+    let _ = connected.conn.close(200, "probe".into()).await;
     Ok(())
 }

@@ -15,7 +15,7 @@ use tokio::time::{Instant, timeout_at};
 
 use super::channels::PooledChannel;
 use super::link::Link;
-use super::topology::short;
+use crate::broker::names::short;
 use crate::metrics::Metrics;
 use crate::wire;
 
@@ -124,7 +124,7 @@ async fn publish_one(
     exchange: &str,
     message: &Outgoing,
 ) -> Result<PublisherConfirm, Failure> {
-    let name = |e: super::topology::NameTooLong| Failure::Channel(e.to_string());
+    let name = |e: crate::broker::NameTooLong| Failure::Channel(e.to_string());
     let options = BasicPublishOptions {
         mandatory: true,  // an unroutable message comes back instead of vanishing
         immediate: false, // unsupported by RabbitMQ; it would close the connection
@@ -141,7 +141,7 @@ async fn publish_one(
         .map_err(|e| Failure::Channel(e.to_string()))
 }
 
-fn properties(message: &Outgoing) -> Result<BasicProperties, super::topology::NameTooLong> {
+fn properties(message: &Outgoing) -> Result<BasicProperties, crate::broker::NameTooLong> {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use super::LoadError;
 use super::report::{self, BrokerReport, Percentiles};
 use super::verify::{broker, name};
-use crate::dispatch::topology::Topology;
+use crate::broker::Topology;
 use crate::model::HostName;
 use crate::wire::Message;
 

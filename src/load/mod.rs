@@ -66,12 +66,14 @@ pub enum LoadError {
         source: lapin::Error,
     },
     #[error(transparent)]
-    Declare(#[from] crate::dispatch::topology::DeclareError),
+    Declare(#[from] crate::broker::DeclareError),
+    #[error(transparent)]
+    Connect(#[from] crate::broker::ConnectError),
     #[error("AMQP name {name:?}")]
     Name {
         name: String,
         #[source]
-        source: crate::dispatch::topology::NameTooLong,
+        source: crate::broker::NameTooLong,
     },
     #[error(
         "lost events: {delivered} of {accepted} accepted events arrived within the drain timeout"

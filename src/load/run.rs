@@ -92,7 +92,7 @@ fn broker_config(args: &LoadArgs) -> Result<(AmqpConfig, AgentConfig), LoadError
     };
     let mut amqp = config.amqp;
     if let Some(url) = &args.amqp_url {
-        amqp.url.clone_from(url);
+        amqp.url = url.clone().into();
     }
     if let Some(exchange) = &args.exchange {
         amqp.exchange.clone_from(exchange);

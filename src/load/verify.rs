@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use lapin::options::{QueueDeclareOptions, QueueDeleteOptions};
 use lapin::types::FieldTable;
-use lapin::{Channel, Connection, ConnectionProperties};
+use lapin::{Channel, Connection};
 
 use super::LoadError;
 use super::consume::Consumers;
 use super::report::BrokerReport;
+use crate::broker::{self, Topology};
 use crate::config::{AgentConfig, AmqpConfig};
-use crate::dispatch::topology::{self, Topology};
 use crate::model::HostName;
 
 /// What load does on the broker.
@@ -40,7 +40,7 @@ pub(super) fn broker(context: impl Into<String>) -> impl FnOnce(lapin::Error) ->
 }
 
 pub(super) fn name(text: &str) -> Result<lapin::types::ShortString, LoadError> {
-    topology::short(text).map_err(|source| LoadError::Name {
+    broker::short(text).map_err(|source| LoadError::Name {
         name: text.to_owned(),
         source,
     })
@@ -54,13 +54,7 @@ impl BrokerSide {
         hosts: &[HostName],
         role: BrokerRole,
     ) -> Result<Self, LoadError> {
-        let props = ConnectionProperties::default().with_connection_name("herald-load".into());
-        let connection = Connection::connect(&amqp.url, props)
-            .await
-            .map_err(broker(format!(
-                "connecting to {}",
-                crate::config::mask_url_password(&amqp.url)
-            )))?;
+        let connection = broker::connect::connect(amqp, "herald-load").await?.conn;
         let mut side = Self {
             connection,
             created: Vec::new(),
@@ -88,7 +82,7 @@ impl BrokerSide {
         }
         let topology = Topology::new(amqp);
         let channel = self.channel().await?;
-        topology::declare_exchange(&channel, &topology).await?;
+        broker::declare_exchange(&channel, &topology).await?;
         for host in hosts {
             self.declare_queue(&channel, &topology, agent, host).await?;
         }
@@ -119,7 +113,7 @@ impl BrokerSide {
             self.created.push(queue.clone());
         }
         // Exactly what an agent declares, so one starting later does not clash.
-        crate::agent::declare_topology(channel, topology, agent, host).await?;
+        broker::declare_topology(channel, topology, &agent.queue_settings(), host).await?;
         Ok(())
     }
 

@@ -11,8 +11,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
+use herald::broker::Topology;
 use herald::config::Config;
-use herald::dispatch::topology::Topology;
 use herald::model::HostName;
 use lapin::options::{
     ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
@@ -222,7 +222,7 @@ impl TestQueue {
     async fn declare(config: &Config, host: &HostName) -> Result<Self> {
         let topology = Topology::new(&config.amqp);
         let this = Self {
-            url: config.amqp.url.clone(),
+            url: config.amqp.url.node_urls()[0].clone(),
             exchange: topology.exchange().to_owned(),
             queue: topology.queue(host),
         };

@@ -36,7 +36,7 @@ async fn broker_down_at_start_gives_503s_not_a_crash() {
 async fn broker_lost_and_regained() {
     let proxy = Proxy::start("127.0.0.1:5672".parse().unwrap()).await;
     let url = proxy.amqp_url();
-    let mut app = TestApp::spawn_with(|c| c.amqp.url = url).await;
+    let mut app = TestApp::spawn_with(|c| c.amqp.url = url.into()).await;
     app.wait_ready().await;
     let server = new_uuid();
     app.put_server(&server, Some("h"), None).await;
@@ -136,7 +136,7 @@ async fn a_silent_broker_is_a_503_after_the_confirm_timeout() {
     let proxy = Proxy::start("127.0.0.1:5672".parse().unwrap()).await;
     let url = proxy.amqp_url();
     let mut app = TestApp::spawn_with(|c| {
-        c.amqp.url = url;
+        c.amqp.url = url.into();
         c.amqp.confirm_timeout = Duration::from_millis(500);
     })
     .await;

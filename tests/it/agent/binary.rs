@@ -19,7 +19,9 @@ fn spawn_agent(names: &Names, dir: &tempfile::TempDir) -> Child {
         "[auth]\nmode = \"noauth\"\n\n[amqp]\nurl = \"{}\"\nexchange = \"{}\"\nqueue_prefix = \"{}\"\n\
          reconnect_min_backoff = \"50ms\"\nreconnect_max_backoff = \"500ms\"\n\n\
          [agent]\nprefetch = 64\nwaiter_listen = \"127.0.0.1:0\"\n",
-        a.url, a.exchange, a.queue_prefix
+        a.url.node_urls()[0],
+        a.exchange,
+        a.queue_prefix
     );
     let path = dir.path().join("herald.toml");
     std::fs::write(&path, toml).expect("the config file is written");

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use herald::agent::{Delivered, handler_fn};
+use herald::broker::Topology;
 use herald::config::{Config, QueueType};
-use herald::dispatch::topology::Topology;
 use herald::model::{EventName, EventStatus, HostName, ServerId};
 use herald::wire::{Message, WireEvent, now_rfc3339};
 use lapin::options::{
@@ -74,10 +74,10 @@ impl Names {
     pub async fn declare(&self) {
         let conn = connect().await;
         let channel = conn.create_channel().await.expect("a channel");
-        herald::agent::declare_topology(
+        herald::broker::declare_topology(
             &channel,
             &Topology::new(&self.config.amqp),
-            &self.config.agent,
+            &self.config.agent.queue_settings(),
             &self.host,
         )
         .await

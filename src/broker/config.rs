@@ -1,17 +1,20 @@
-//! `[amqp]`: the broker URL, the names used on it, confirm and reconnect timing.
+//! `[amqp]`: the broker node list, the names used on it, confirm and reconnect timing.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ConfigError, check_amqp_name, invalid};
+use super::names::check_amqp_name;
+use super::nodes::{BrokerUrls, Node};
+use crate::config::{ConfigError, invalid};
 
 /// `[amqp]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AmqpConfig {
-    /// Broker URL; `?heartbeat=` and `?connection_timeout=` are honoured.
-    pub url: String,
+    /// Broker node(s): one URL, an array of URLs, or oslo's comma form
+    /// `amqp://u:p@h1:5672,u:p@h2:5672/vhost`; `?heartbeat=` is honoured.
+    pub url: BrokerUrls,
     /// The durable topic exchange events are published to.
     pub exchange: String,
     /// Routing keys are `<routing_prefix>.<host>`.
@@ -29,7 +32,8 @@ pub struct AmqpConfig {
     /// How long one connection attempt may take.
     #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
-    /// First delay between reconnection attempts; doubles up to `reconnect_max_backoff`.
+    /// First delay between reconnection rounds (after every node failed);
+    /// doubles up to `reconnect_max_backoff`, each delay jittered into [d/2, d).
     #[serde(with = "humantime_serde")]
     pub reconnect_min_backoff: Duration,
     /// Longest delay between reconnection attempts.
@@ -40,7 +44,7 @@ pub struct AmqpConfig {
 impl Default for AmqpConfig {
     fn default() -> Self {
         Self {
-            url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
+            url: BrokerUrls::from("amqp://guest:guest@127.0.0.1:5672/%2f"),
             exchange: "herald".into(),
             routing_prefix: "events".into(),
             queue_prefix: "herald.events".into(),
@@ -48,17 +52,20 @@ impl Default for AmqpConfig {
             channels: 32,
             channel_wait_timeout: Duration::from_secs(2),
             connect_timeout: Duration::from_secs(5),
-            reconnect_min_backoff: Duration::from_millis(200),
-            reconnect_max_backoff: Duration::from_secs(10),
+            reconnect_min_backoff: Duration::from_millis(100),
+            reconnect_max_backoff: Duration::from_secs(2),
         }
     }
 }
 
 impl AmqpConfig {
+    /// The broker nodes, in the order to try them (validated at load).
+    pub fn nodes(&self) -> Vec<Node> {
+        self.url.nodes().unwrap_or_default()
+    }
+
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
-        self.url
-            .parse::<lapin::uri::AMQPUri>()
-            .map_err(|e| invalid("amqp.url", format!("not an AMQP URL: {e}")))?;
+        self.url.nodes().map_err(|e| invalid("amqp.url", e))?;
         check_amqp_name("amqp.exchange", &self.exchange)?;
         check_amqp_name("amqp.routing_prefix", &self.routing_prefix)?;
         check_amqp_name("amqp.queue_prefix", &self.queue_prefix)?;

@@ -1,75 +1,93 @@
-//! The broker topology: the one place where exchange, routing-key and queue
-//! names are built and where queue arguments are chosen. The dispatcher and
-//! the agent both go through here, so their names cannot drift apart.
+//! Declarations: the events exchange (serve, agent and load alike), the
+//! host's queue bound to it with the host's routing key, and, when
+//! configured, the dead-letter exchange (fanout) with its queue. Names and
+//! queue arguments come from [`Topology`]; redeclaring the same is harmless.
 
-use lapin::options::ExchangeDeclareOptions;
-use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::types::FieldTable;
 use lapin::{Channel, ExchangeKind};
 
-use crate::config::{AgentConfig, AmqpConfig, QueueType};
+use super::names::{NameTooLong, short};
+use super::topology::{self, QueueSettings, Topology};
 use crate::model::HostName;
 
-/// Names derived from `[amqp]`.
-#[derive(Debug, Clone)]
-pub struct Topology {
-    exchange: String,
-    routing_prefix: String,
-    queue_prefix: String,
-}
-
-impl Topology {
-    pub fn new(amqp: &AmqpConfig) -> Self {
-        Self {
-            exchange: amqp.exchange.clone(),
-            routing_prefix: amqp.routing_prefix.clone(),
-            queue_prefix: amqp.queue_prefix.clone(),
-        }
-    }
-
-    /// The durable topic exchange events are published to.
-    pub fn exchange(&self) -> &str {
-        &self.exchange
-    }
-
-    /// `<routing_prefix>.<host>`
-    pub fn routing_key(&self, host: &HostName) -> String {
-        format!("{}.{}", self.routing_prefix, host)
-    }
-
-    /// `<queue_prefix>.<host>`
-    pub fn queue(&self, host: &HostName) -> String {
-        format!("{}.{}", self.queue_prefix, host)
-    }
-
-    /// The queue that collects dead-lettered messages of `dlx`.
-    pub fn dead_letter_queue(dlx: &str) -> String {
-        format!("{dlx}.queue")
-    }
-}
-
-/// `x-` arguments of a host queue, from `[agent]`.
-pub fn host_queue_arguments(agent: &AgentConfig) -> FieldTable {
-    let mut args = FieldTable::default();
-    // LongString, never ShortString: RabbitMQ rejects AMQP's internal short-string tag.
-    args.insert(
-        "x-queue-type".into(),
-        AMQPValue::LongString(LongString::from(agent.queue_type.as_str())),
-    );
-    if let Some(ttl) = agent.message_ttl {
-        let millis = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
-        args.insert("x-message-ttl".into(), AMQPValue::LongLongInt(millis));
-    }
+/// Declares the whole agent topology for `host`; returns the queue to consume.
+pub async fn declare_topology(
+    channel: &Channel,
+    topology: &Topology,
+    agent: &QueueSettings,
+    host: &HostName,
+) -> Result<String, DeclareError> {
+    declare_exchange(channel, topology).await?;
     if let Some(dlx) = &agent.dead_letter_exchange {
-        args.insert(
-            "x-dead-letter-exchange".into(),
-            AMQPValue::LongString(LongString::from(dlx.as_str())),
-        );
+        declare_dead_letter(channel, dlx).await?;
     }
-    if agent.queue_type == QueueType::Quorum {
-        // Bound redeliveries of a message that keeps failing; then it dead-letters.
-        args.insert("x-delivery-limit".into(), AMQPValue::LongInt(20));
-    }
-    args
+    let queue = topology.queue(host);
+    declare_queue(channel, &queue, topology::host_queue_arguments(agent)).await?;
+    let routing_key = topology.routing_key(host);
+    channel
+        .queue_bind(
+            short(&queue)?,
+            short(topology.exchange())?,
+            short(&routing_key)?,
+            QueueBindOptions { nowait: false },
+            FieldTable::default(),
+        )
+        .await
+        .map_err(|source| DeclareError::broker("binding of queue", &queue, source))?;
+    Ok(queue)
+}
+
+/// The dead-letter exchange (fanout: dead letters keep their routing key,
+/// which no binding of ours would match) and `<dlx>.queue` bound to it.
+async fn declare_dead_letter(channel: &Channel, dlx: &str) -> Result<(), DeclareError> {
+    let options = ExchangeDeclareOptions {
+        passive: false,
+        durable: true, // dead letters are kept for an operator to look at
+        auto_delete: false,
+        internal: false,
+        nowait: false,
+    };
+    channel
+        .exchange_declare(
+            short(dlx)?,
+            ExchangeKind::Fanout,
+            options,
+            FieldTable::default(),
+        )
+        .await
+        .map_err(|source| DeclareError::broker("exchange", dlx, source))?;
+    let queue = Topology::dead_letter_queue(dlx);
+    declare_queue(channel, &queue, FieldTable::default()).await?;
+    channel
+        .queue_bind(
+            short(&queue)?,
+            short(dlx)?,
+            short("")?,
+            QueueBindOptions { nowait: false },
+            FieldTable::default(),
+        )
+        .await
+        .map_err(|source| DeclareError::broker("binding of queue", &queue, source))
+}
+
+async fn declare_queue(
+    channel: &Channel,
+    queue: &str,
+    arguments: FieldTable,
+) -> Result<(), DeclareError> {
+    let options = QueueDeclareOptions {
+        passive: false,
+        durable: true,    // events survive a broker restart (quorum queues require it)
+        exclusive: false, // several agents of a host may share it, and it outlives us
+        auto_delete: false, // messages wait while no agent runs
+        nowait: false,    // wait for declare-ok so a 406 surfaces here
+    };
+    channel
+        .queue_declare(short(queue)?, options, arguments)
+        .await
+        .map(drop)
+        .map_err(|source| DeclareError::broker("queue", queue, source))
 }
 
 /// How the events exchange is declared, by the dispatcher and by every agent
@@ -156,43 +174,9 @@ fn mismatched_argument(reply: &str) -> Option<&str> {
     Some(rest.split_once('\'')?.0)
 }
 
-/// Converts a name to an AMQP short string without panicking on long input.
-pub fn short(name: &str) -> Result<ShortString, NameTooLong> {
-    ShortString::try_new(name.to_owned()).map_err(|_| NameTooLong(name.len()))
-}
-
-/// A name over AMQP's 255-byte short-string limit.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("AMQP name of {0} bytes is over the 255-byte limit")]
-pub struct NameTooLong(pub usize);
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_follow_the_contract() {
-        let t = Topology::new(&AmqpConfig::default());
-        let h = HostName::parse("compute-1").unwrap();
-        assert_eq!(t.exchange(), "herald");
-        assert_eq!(t.routing_key(&h), "events.compute-1");
-        assert_eq!(t.queue(&h), "herald.events.compute-1");
-    }
-
-    #[test]
-    fn queue_arguments_follow_the_agent_config() {
-        let mut agent = AgentConfig::default();
-        let args = host_queue_arguments(&agent);
-        assert_eq!(args.inner().len(), 1);
-        agent.queue_type = QueueType::Quorum;
-        agent.message_ttl = Some(std::time::Duration::from_secs(600));
-        agent.dead_letter_exchange = Some("dlx".into());
-        let args = host_queue_arguments(&agent);
-        let keys: Vec<_> = args.inner().keys().map(|k| k.as_str().to_owned()).collect();
-        assert!(keys.contains(&"x-message-ttl".to_owned()));
-        assert!(keys.contains(&"x-dead-letter-exchange".to_owned()));
-        assert!(keys.contains(&"x-delivery-limit".to_owned()));
-    }
 
     #[test]
     fn mismatch_replies_name_the_argument() {
@@ -220,11 +204,5 @@ mod tests {
         assert!(text.contains("\"q\"") && text.contains("durable"), "{text}");
         let other = DeclareError::broker("queue", "q", soft(AMQPSoftError::ACCESSREFUSED));
         assert!(!other.is_permanent());
-    }
-
-    #[test]
-    fn long_names_are_errors_not_panics() {
-        assert!(short(&"x".repeat(256)).is_err());
-        assert!(short("ok").is_ok());
     }
 }

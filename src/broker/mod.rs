@@ -1,0 +1,29 @@
+//! The broker contract shared by `herald serve` (dispatch), `herald agent`
+//! and `herald load`: the `[amqp]` section, the node list, connecting with a
+//! timeout and failover, the one reconnect backoff, topology names and queue
+//! arguments, declarations and AMQP name checks. It uses none of its users.
+//!
+//! # Layout
+//! - [`config`]: `[amqp]` ([`AmqpConfig`]).
+//! - [`nodes`]: the broker node list (`amqp.url`, one or several nodes).
+//! - [`connect`]: one connection attempt, and a failover round over the nodes.
+//! - [`backoff`]: the jittered, overflow-safe reconnect delay.
+//! - [`topology`]: names and host-queue arguments ([`QueueSettings`]).
+//! - [`declare`]: the exchange, host queue + binding, dead-letter topology.
+//! - [`names`]: AMQP short strings and config-time name checks.
+
+pub mod backoff;
+pub mod config;
+pub mod connect;
+pub mod declare;
+pub mod names;
+pub mod nodes;
+pub mod topology;
+
+pub use backoff::Backoff;
+pub use config::AmqpConfig;
+pub use connect::{ConnectError, Connected};
+pub use declare::{DeclareError, declare_exchange, declare_topology};
+pub use names::{NameTooLong, short};
+pub use nodes::Node;
+pub use topology::{QueueSettings, QueueType, Topology};
