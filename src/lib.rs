@@ -7,6 +7,7 @@
 //!
 //! # Layout
 //! - [`config`]: the typed configuration tree (file + environment).
+//! - [`config_error`]: the config error type every section's validation returns.
 //! - [`model`]: domain types (server ids, host names, event names).
 //! - [`microversion`]: compute API microversion negotiation.
 //! - [`wire`]: the AMQP message body shared by dispatcher and agent.
@@ -22,6 +23,7 @@
 pub mod agent;
 pub mod api;
 pub mod config;
+pub mod config_error;
 pub mod directory;
 pub mod dispatch;
 pub mod http;

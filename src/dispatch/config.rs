@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ConfigError, check_amqp_name, invalid};
+use crate::config::check_amqp_name;
+use crate::config_error::{ConfigError, invalid};
 
 /// `[amqp]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
