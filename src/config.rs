@@ -97,6 +97,9 @@ impl Config {
                 t.token = Some("***".into());
             }
         }
+        if !copy.auth.password.is_empty() {
+            copy.auth.password = "***".into();
+        }
         copy.amqp.url = mask_url_password(&copy.amqp.url);
         copy.directory.url = mask_url_password(&copy.directory.url);
         toml_string(&copy)

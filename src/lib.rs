@@ -13,6 +13,7 @@
 //! - [`wire`]: the AMQP message body shared by dispatcher and agent.
 //! - [`http`]: accept loop with graceful shutdown, fault bodies.
 //! - [`api`]: the HTTP routes of `herald serve`.
+//! - [`keystone`]: Keystone v3 token validation (`auth.mode = "keystone"`).
 //! - [`directory`]: the instance directory on SQLite or PostgreSQL.
 //! - [`dispatch`]: broker connection, topology names, grouping, publish + confirm.
 //! - [`agent`]: the compute agent (`herald agent`) and its waiter API.
@@ -27,6 +28,7 @@ pub mod config_error;
 pub mod directory;
 pub mod dispatch;
 pub mod http;
+pub mod keystone;
 pub mod load;
 pub mod metrics;
 pub mod microversion;
