@@ -4,7 +4,8 @@
 #   1. makes sure RabbitMQ and PostgreSQL are up (scripts/ensure-services.sh);
 #   2. keeps a Python venv at .venv with the pinned OpenStack clients of
 #      tests/clients/requirements.txt (rebuilt only when that file changes);
-#   3. builds everything and runs the whole test suite with cargo-nextest.
+#   3. brings up a real Keystone once for the run (scripts/keystone.sh), stopped on exit;
+#   4. builds everything and runs the whole test suite with cargo-nextest.
 #
 # Works from any directory. Extra arguments go to `cargo nextest run`, e.g.
 #   scripts/test.sh clients        # only tests whose name matches "clients"
@@ -71,6 +72,10 @@ scripts/ensure-services.sh
 ensure_venv
 export HERALD_TEST_PYTHON="$ROOT/$VENV/bin/python"
 ensure_nextest
+# shellcheck source=scripts/keystone.sh
+source scripts/keystone.sh
+trap keystone_stop EXIT
+keystone_start
 
 PROFILE=()
 if [[ "${CI:-}" == "true" ]]; then

@@ -14,6 +14,7 @@ pub use crate::agent::config::AgentConfig;
 pub use crate::api::auth_config::{AuthConfig, AuthMode, TokenConfig};
 pub use crate::broker::config::AmqpConfig;
 pub use crate::broker::topology::QueueType;
+pub use crate::config_error::ConfigError;
 pub use crate::directory::config::{DirectoryBackend, DirectoryConfig};
 pub use crate::http::config::HttpConfig;
 pub use crate::telemetry::{LogConfig, LogFormat};
@@ -22,28 +23,6 @@ pub use crate::telemetry::{LogConfig, LogFormat};
 pub const ENV_PREFIX: &str = "HERALD";
 /// The separator between prefix, section and key in environment overrides.
 pub const ENV_SEPARATOR: &str = "__";
-
-/// Why a configuration cannot be used. Each message names the culprit key.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("config: {0}")]
-    Parse(#[from] config::ConfigError),
-    #[error("config key {key}: {reason}")]
-    Invalid { key: &'static str, reason: String },
-}
-
-pub(crate) fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        key,
-        reason: reason.into(),
-    }
-}
 
 /// The whole configuration.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -117,6 +96,9 @@ impl Config {
             if t.token.is_some() {
                 t.token = Some("***".into());
             }
+        }
+        if !copy.auth.password.is_empty() {
+            copy.auth.password = "***".into();
         }
         copy.amqp.url = copy.amqp.url.masked();
         copy.directory.url = mask_url_password(&copy.directory.url);

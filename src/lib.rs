@@ -7,11 +7,13 @@
 //!
 //! # Layout
 //! - [`config`]: the typed configuration tree (file + environment).
+//! - [`config_error`]: the config error type every section's validation returns.
 //! - [`model`]: domain types (server ids, host names, event names).
 //! - [`microversion`]: compute API microversion negotiation.
 //! - [`wire`]: the AMQP message body shared by dispatcher and agent.
 //! - [`http`]: accept loop with graceful shutdown, fault bodies.
 //! - [`api`]: the HTTP routes of `herald serve`.
+//! - [`keystone`]: Keystone v3 token validation (`auth.mode = "keystone"`).
 //! - [`directory`]: the instance directory on SQLite or PostgreSQL.
 //! - [`dispatch`]: broker connection, topology names, grouping, publish + confirm.
 //! - [`agent`]: the compute agent (`herald agent`) and its waiter API.
@@ -23,9 +25,11 @@ pub mod agent;
 pub mod api;
 pub mod broker;
 pub mod config;
+pub mod config_error;
 pub mod directory;
 pub mod dispatch;
 pub mod http;
+pub mod keystone;
 pub mod load;
 pub mod metrics;
 pub mod microversion;

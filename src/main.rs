@@ -164,6 +164,12 @@ async fn check_config(path: &Path, offline: bool) -> Result<()> {
         .ping()
         .await
         .context("directory.url: the directory does not answer")?;
-    eprintln!("herald: config OK; broker and directory reachable");
+    if config.auth.mode == herald::config::AuthMode::Keystone {
+        herald::keystone::Keystone::new(&config.auth)
+            .check_credentials()
+            .await
+            .map_err(|e| anyhow::anyhow!(herald::keystone::error_chain(&e)))?;
+    }
+    eprintln!("herald: config OK; broker, directory and identity reachable");
     Ok(())
 }

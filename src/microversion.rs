@@ -40,7 +40,9 @@ impl Microversion {
             if !digits || leading_zero {
                 return None;
             }
-            s.parse().ok()
+            // Well formed but past u32: out of every range, so still a
+            // version (406), not a malformed string (400).
+            Some(s.parse().unwrap_or(u32::MAX))
         };
         Some(Self::new(number(major, false)?, number(minor, true)?))
     }
@@ -194,7 +196,14 @@ mod tests {
 
     #[test]
     fn out_of_range_is_406() {
-        for v in ["2.0", "2.105", "3.0", "1.1"] {
+        for v in [
+            "2.0",
+            "2.105",
+            "3.0",
+            "1.1",
+            "2.4294967296",
+            "99999999999.1",
+        ] {
             let mut h = HeaderMap::new();
             h.insert(LEGACY_HEADER, HeaderValue::from_str(v).unwrap());
             assert!(

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::broker::names::check_amqp_name;
 use crate::broker::{QueueSettings, QueueType};
-use crate::config::{ConfigError, invalid};
+use crate::config_error::{ConfigError, invalid};
 
 /// `[agent]`
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,14 +1,20 @@
 //! Who may call: `X-Auth-Token` checked against the configured tokens
-//! (kept only as SHA-256 digests, compared in constant time), then roles.
+//! (kept only as SHA-256 digests, compared in constant time) or, in keystone
+//! mode, validated by Keystone; then roles.
 
-use http::HeaderMap;
+use std::sync::Arc;
+
+use http::{HeaderMap, HeaderValue};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::config::{AuthConfig, AuthMode};
+use crate::keystone::{Keystone, Outcome};
 
 /// The header carrying the token.
 pub const TOKEN_HEADER: &str = "x-auth-token";
+/// The header carrying a service token (keystone mode).
+pub const SERVICE_TOKEN_HEADER: &str = "x-service-token";
 
 /// Why a request is refused before anything else is looked at.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,6 +27,9 @@ pub enum Denied {
         "Policy doesn't allow os_compute_api:os-server-external-events:create to be performed."
     )]
     Forbidden,
+    /// 503: Keystone could not say (keystone mode).
+    #[error("The identity service is unavailable; retry later.")]
+    Unavailable,
 }
 
 struct KnownToken {
@@ -32,6 +41,9 @@ struct KnownToken {
 pub struct Authenticator {
     mode: AuthMode,
     tokens: Vec<KnownToken>,
+    keystone: Option<Arc<Keystone>>,
+    required_roles: Vec<String>,
+    www_authenticate: HeaderValue,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -39,6 +51,7 @@ impl std::fmt::Debug for Authenticator {
         f.debug_struct("Authenticator")
             .field("mode", &self.mode)
             .field("tokens", &self.tokens.len())
+            .field("keystone", &self.keystone)
             .finish()
     }
 }
@@ -59,9 +72,54 @@ impl Authenticator {
                 Some(KnownToken { digest, authorised })
             })
             .collect();
+        let keystone = (config.mode == AuthMode::Keystone).then(|| Arc::new(Keystone::new(config)));
+        let uri = if config.www_authenticate_uri.is_empty() {
+            &config.auth_url
+        } else {
+            &config.www_authenticate_uri
+        };
+        let www_authenticate = HeaderValue::from_str(&format!("Keystone uri=\"{uri}\""))
+            .unwrap_or_else(|_| HeaderValue::from_static("Keystone uri=\"\""));
         Self {
             mode: config.mode,
             tokens,
+            keystone,
+            required_roles: config.required_roles.clone(),
+            www_authenticate,
+        }
+    }
+
+    /// The Keystone validator, in keystone mode.
+    pub fn keystone(&self) -> Option<&Arc<Keystone>> {
+        self.keystone.as_ref()
+    }
+
+    /// The `WWW-Authenticate` value of a 401.
+    pub fn www_authenticate(&self) -> HeaderValue {
+        self.www_authenticate.clone()
+    }
+
+    /// 401, 403 or 503, or through; asks Keystone (or its cache) in keystone mode.
+    pub async fn check(&self, headers: &HeaderMap) -> Result<(), Denied> {
+        let Some(keystone) = &self.keystone else {
+            return self.check_static(headers);
+        };
+        let token = headers
+            .get(TOKEN_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .filter(|t| !t.is_empty())
+            .ok_or(Denied::Unauthenticated)?;
+        let service = headers
+            .get(SERVICE_TOKEN_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .filter(|t| !t.is_empty());
+        match keystone.judge(token, service).await {
+            Outcome::Valid(info) if info.roles.iter().any(|r| self.required_roles.contains(r)) => {
+                Ok(())
+            }
+            Outcome::Valid(_) => Err(Denied::Forbidden),
+            Outcome::Invalid => Err(Denied::Unauthenticated),
+            Outcome::Unavailable => Err(Denied::Unavailable),
         }
     }
 
@@ -69,8 +127,8 @@ impl Authenticator {
         self.mode == AuthMode::Noauth
     }
 
-    /// 401 or 403, or through.
-    pub fn check(&self, headers: &HeaderMap) -> Result<(), Denied> {
+    /// Token and noauth modes: 401 or 403, or through, in constant time.
+    pub fn check_static(&self, headers: &HeaderMap) -> Result<(), Denied> {
         if self.is_noauth() {
             return Ok(());
         }
@@ -125,6 +183,7 @@ mod tests {
                     roles: vec!["admin".into()],
                 },
             ],
+            ..AuthConfig::default()
         }
     }
 
@@ -137,11 +196,11 @@ mod tests {
     #[test]
     fn roles_decide_between_pass_and_403() {
         let auth = Authenticator::new(&config());
-        assert_eq!(auth.check(&with_token("admin-token")), Ok(()));
-        assert_eq!(auth.check(&with_token("service-token")), Ok(()));
-        assert_eq!(auth.check(&with_token("hashed-token")), Ok(()));
+        assert_eq!(auth.check_static(&with_token("admin-token")), Ok(()));
+        assert_eq!(auth.check_static(&with_token("service-token")), Ok(()));
+        assert_eq!(auth.check_static(&with_token("hashed-token")), Ok(()));
         assert_eq!(
-            auth.check(&with_token("reader-token")),
+            auth.check_static(&with_token("reader-token")),
             Err(Denied::Forbidden)
         );
     }
@@ -149,12 +208,18 @@ mod tests {
     #[test]
     fn missing_or_unknown_tokens_are_401() {
         let auth = Authenticator::new(&config());
-        assert_eq!(auth.check(&HeaderMap::new()), Err(Denied::Unauthenticated));
         assert_eq!(
-            auth.check(&with_token("nope")),
+            auth.check_static(&HeaderMap::new()),
             Err(Denied::Unauthenticated)
         );
-        assert_eq!(auth.check(&with_token("")), Err(Denied::Unauthenticated));
+        assert_eq!(
+            auth.check_static(&with_token("nope")),
+            Err(Denied::Unauthenticated)
+        );
+        assert_eq!(
+            auth.check_static(&with_token("")),
+            Err(Denied::Unauthenticated)
+        );
     }
 
     #[test]
@@ -163,6 +228,6 @@ mod tests {
             mode: AuthMode::Noauth,
             ..config()
         });
-        assert_eq!(auth.check(&HeaderMap::new()), Ok(()));
+        assert_eq!(auth.check_static(&HeaderMap::new()), Ok(()));
     }
 }

@@ -1,12 +1,16 @@
 //! Reading a request body: media type (415), size limit enforced while
 //! reading (413, without reading the rest), and a deadline for slow senders.
+//! A request refused with its body unread drains a bounded part of it and
+//! answers `Connection: close`, so the client reads the answer, not a reset.
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, StatusCode, header};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
+
+use crate::http::Body;
 
 use crate::http::fault::Fault;
 
@@ -47,23 +51,135 @@ pub fn check_declared_length(headers: &HeaderMap, limit: usize) -> Result<(), Fa
     }
 }
 
-/// Reads the whole body, refusing more than `limit` bytes or more than
-/// `timeout` of waiting.
-pub async fn read(body: Incoming, limit: usize, timeout: Duration) -> Result<Bytes, Fault> {
-    let collected = tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await;
-    match collected {
-        Err(_) => Err(Fault::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "The request body was not received in time.",
-        )),
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(error)) if error.downcast_ref::<LengthLimitError>().is_some() => {
-            Err(too_large(limit))
-        }
-        Ok(Err(error)) => Err(Fault::bad_request(format!(
-            "The request body could not be read: {error}"
-        ))),
+/// At most this much of a refused body is read (and dropped) before the
+/// answer, so that a client still sending gets the answer rather than a reset.
+const DRAIN_BYTES: usize = 1 << 20;
+/// ... and for at most this long.
+const DRAIN_TIME: Duration = Duration::from_secs(1);
+
+/// Whether the request says it carries a body (a non-zero length, or chunks).
+pub fn declares_body(headers: &HeaderMap) -> bool {
+    if headers.contains_key(header::TRANSFER_ENCODING) {
+        return true;
     }
+    match headers.get(header::CONTENT_LENGTH) {
+        None => false,
+        Some(value) => value.to_str().map_or(true, |v| v.trim() != "0"),
+    }
+}
+
+/// Marks a response as the connection's last one.
+pub fn close_connection(response: &mut Response<Body>) {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+}
+
+/// Reads and drops up to [`DRAIN_BYTES`] of a body that will not be read.
+pub async fn drain(mut body: Incoming) {
+    let drained = async {
+        let mut seen = 0usize;
+        while seen < DRAIN_BYTES {
+            match body.frame().await {
+                Some(Ok(frame)) => {
+                    seen += frame.data_ref().map_or(0, Bytes::len);
+                }
+                _ => break,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIME, drained).await;
+}
+
+/// Answers `fault` for a request whose body was not read: drains a bounded
+/// part of the body, and closes the connection when there was one.
+pub async fn refuse(req: Request<Incoming>, fault: Fault) -> Response<Body> {
+    refuse_with(req, fault.into_response()).await
+}
+
+/// [`refuse`] with a response already made.
+pub async fn refuse_with(req: Request<Incoming>, mut response: Response<Body>) -> Response<Body> {
+    if declares_body(req.headers()) {
+        drain(req.into_body()).await;
+        close_connection(&mut response);
+    }
+    response
+}
+
+/// The JSON body of a request: media type, declared length, then the body
+/// itself, at most `limit` bytes and `timeout` of waiting. A refusal is
+/// answered with the connection closed (see [`refuse`]).
+pub async fn take(
+    req: Request<Incoming>,
+    limit: usize,
+    timeout: Duration,
+) -> Result<Bytes, Response<Body>> {
+    if let Err(fault) =
+        check_declared_length(req.headers(), limit).and_then(|()| check_media_type(req.headers()))
+    {
+        return Err(refuse(req, fault).await);
+    }
+    let mut body = req.into_body();
+    match tokio::time::timeout(timeout, read(&mut body, limit)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(fault)) => {
+            let mut response = fault.into_response();
+            if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                drain(body).await;
+            }
+            close_connection(&mut response);
+            Err(response)
+        }
+        Err(_) => {
+            let mut response = Fault::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "The request body was not received in time.",
+            )
+            .into_response();
+            close_connection(&mut response);
+            Err(response)
+        }
+    }
+}
+
+/// Why a request got no ordinary answer.
+pub enum Refused {
+    /// A whole-request fault, answered as is.
+    Fault(Fault),
+    /// Answered already, its body unread (413, 415, 408: see [`take`]).
+    Answered(Response<Body>),
+}
+
+impl From<Fault> for Refused {
+    fn from(fault: Fault) -> Self {
+        Self::Fault(fault)
+    }
+}
+
+impl Refused {
+    pub fn into_response(self) -> Response<Body> {
+        match self {
+            Self::Fault(fault) => fault.into_response(),
+            Self::Answered(response) => response,
+        }
+    }
+}
+
+/// Reads the body to its end, refusing more than `limit` bytes.
+async fn read(body: &mut Incoming, limit: usize) -> Result<Bytes, Fault> {
+    let mut collected = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|error| {
+            Fault::bad_request(format!("The request body could not be read: {error}"))
+        })?;
+        if let Some(data) = frame.data_ref() {
+            if collected.len() + data.len() > limit {
+                return Err(too_large(limit));
+            }
+            collected.extend_from_slice(data);
+        }
+    }
+    Ok(collected.freeze())
 }
 
 fn too_large(limit: usize) -> Fault {
@@ -111,5 +227,18 @@ mod tests {
             StatusCode::PAYLOAD_TOO_LARGE
         );
         assert!(check_declared_length(&HeaderMap::new(), 1).is_ok());
+    }
+
+    #[test]
+    fn bodies_declared() {
+        let with = |name, value| {
+            let mut h = HeaderMap::new();
+            h.insert(name, HeaderValue::from_static(value));
+            h
+        };
+        assert!(!declares_body(&HeaderMap::new()));
+        assert!(!declares_body(&with(header::CONTENT_LENGTH, "0")));
+        assert!(declares_body(&with(header::CONTENT_LENGTH, "5")));
+        assert!(declares_body(&with(header::TRANSFER_ENCODING, "chunked")));
     }
 }

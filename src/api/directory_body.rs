@@ -6,6 +6,9 @@ use serde_json::{Map, Value};
 use crate::directory::NewEntry;
 use crate::model::{HostName, Migration, Placement, ServerId};
 
+/// Most entries one bulk body may carry.
+pub const MAX_BULK_ENTRIES: usize = 1000;
+
 /// Why a directory body is refused; the text is the 400 message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -29,6 +32,12 @@ pub fn bulk(value: &Value) -> Result<Vec<NewEntry>, Invalid> {
         .ok_or_else(|| {
             Invalid("Invalid input for field/attribute servers: must be an array".into())
         })?;
+    if list.len() > MAX_BULK_ENTRIES {
+        return Err(Invalid(format!(
+            "Invalid input for field/attribute servers: {} entries, at most {MAX_BULK_ENTRIES} are allowed",
+            list.len()
+        )));
+    }
     list.iter()
         .enumerate()
         .map(|(i, item)| {
@@ -183,5 +192,10 @@ mod tests {
             .0;
         assert!(msg.contains("servers[0].host"), "{msg}");
         assert!(bulk(&json!({"nope": []})).is_err());
+        let many: Vec<_> = (0..=MAX_BULK_ENTRIES)
+            .map(|i| json!({"uuid": format!("00000000-0000-0000-0000-{i:012}"), "host": "a"}))
+            .collect();
+        let msg = bulk(&json!({ "servers": many })).unwrap_err().0;
+        assert!(msg.contains("servers"), "{msg}");
     }
 }

@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use http::{HeaderMap, HeaderValue, Request, Response};
 use hyper::body::Incoming;
 
+use super::body::{self, Refused};
 use super::outcome::{self, EventResult, Verdict};
-use super::{App, body, directory_unavailable, validate};
+use super::{App, directory_unavailable, validate};
 use crate::dispatch::group;
 use crate::http::Body;
 use crate::http::fault::{Fault, json_response};
@@ -22,12 +23,13 @@ pub async fn post(app: &App, req: Request<Incoming>, ids: &RequestIds) -> Respon
     let version = match microversion::negotiate(req.headers()) {
         Ok(v) => v,
         Err(error) => {
-            return with_version(version_fault(&error).into_response(), Microversion::MIN);
+            let refused = body::refuse(req, version_fault(&error)).await;
+            return with_version(refused, Microversion::MIN);
         }
     };
     let response = match answer(app, req, version, ids).await {
-        Ok(response) => response,
-        Err(fault) => fault.into_response(),
+        Ok(response) | Err(Refused::Answered(response)) => response,
+        Err(Refused::Fault(fault)) => fault.into_response(),
     };
     with_version(response, version)
 }
@@ -45,15 +47,10 @@ async fn answer(
     req: Request<Incoming>,
     version: Microversion,
     ids: &RequestIds,
-) -> Result<Response<Body>, Fault> {
-    body::check_declared_length(req.headers(), app.http.max_body_bytes)?;
-    body::check_media_type(req.headers())?;
-    let bytes = body::read(
-        req.into_body(),
-        app.http.max_body_bytes,
-        app.http.body_read_timeout,
-    )
-    .await?;
+) -> Result<Response<Body>, Refused> {
+    let bytes = body::take(req, app.http.max_body_bytes, app.http.body_read_timeout)
+        .await
+        .map_err(Refused::Answered)?;
     let events = validate::parse_batch(&bytes, version).map_err(|e| Fault::bad_request(e.0))?;
 
     let servers: Vec<_> = events.iter().map(|e| e.server).collect();

@@ -65,6 +65,19 @@ pub async fn run(
             "auth.mode = noauth: every request is accepted as admin; do not run this in production"
         );
     }
+    if let Some(keystone) = auth.keystone().cloned() {
+        // Start anyway; a refusal of herald's own credentials is logged naming
+        // the key, and /readyz stays 503 until Keystone accepts them.
+        tokio::spawn(async move {
+            match keystone.probe().await {
+                Ok(()) => tracing::info!("Keystone answers and accepts herald's credentials"),
+                Err(error) => tracing::error!(
+                    error = %crate::keystone::error_chain(&error),
+                    "Keystone check at start-up failed; /readyz answers 503 until it passes"
+                ),
+            }
+        });
+    }
     let directory = Directory::open(&config.directory).await?;
     let metrics = Metrics::new();
     let dispatcher = Dispatcher::start(&config.amqp, metrics.clone());
@@ -139,17 +152,39 @@ impl App {
         req: Request<Incoming>,
         ids: &RequestIds,
     ) -> Response<Body> {
+        if let Err(fault) = framing(req.headers()) {
+            return body::refuse(req, fault).await;
+        }
         if route == Route::NotFound {
-            return Fault::not_found("The resource could not be found.").into_response();
+            let fault = Fault::not_found("The resource could not be found.");
+            return body::refuse(req, fault).await;
         }
         if !route.allows(req.method()) {
-            return method_not_allowed(route.allow());
+            return body::refuse_with(req, method_not_allowed(route.allow())).await;
         }
         if route.needs_auth()
-            && let Err(denied) = self.auth.check(req.headers())
+            && let Err(denied) = self.auth.check(req.headers()).await
         {
-            return denied_response(denied);
+            let response = denied_response(denied, self.auth.www_authenticate());
+            return body::refuse_with(req, response).await;
         }
+        if !matches!(*req.method(), Method::POST | Method::PUT)
+            && body::declares_body(req.headers())
+        {
+            // A GET or DELETE body is never read: answer, then close.
+            let mut response = Box::pin(self.route_checked(route, req, ids)).await;
+            body::close_connection(&mut response);
+            return response;
+        }
+        self.route_checked(route, req, ids).await
+    }
+
+    async fn route_checked(
+        &self,
+        route: Route,
+        req: Request<Incoming>,
+        ids: &RequestIds,
+    ) -> Response<Body> {
         match route {
             Route::VersionList => versions::list(req.headers()),
             Route::VersionDocument => versions::document(req.headers()),
@@ -167,17 +202,35 @@ impl App {
     }
 }
 
-fn denied_response(denied: Denied) -> Response<Body> {
+/// RFC 9112: exactly one `Host` (400), and no transfer coding but plain
+/// `chunked` (501: herald decodes no compression).
+fn framing(headers: &http::HeaderMap) -> Result<(), Fault> {
+    if headers.get_all(http::header::HOST).iter().count() != 1 {
+        return Err(Fault::bad_request(
+            "A request must carry exactly one Host header.",
+        ));
+    }
+    let mut codings = headers.get_all(http::header::TRANSFER_ENCODING).iter();
+    match (codings.next(), codings.next()) {
+        (None, _) => Ok(()),
+        (Some(only), None) if only.as_bytes().eq_ignore_ascii_case(b"chunked") => Ok(()),
+        _ => Err(Fault::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "Only the chunked transfer coding is supported.",
+        )),
+    }
+}
+
+fn denied_response(denied: Denied, www_authenticate: HeaderValue) -> Response<Body> {
     match denied {
         Denied::Unauthenticated => {
             let mut r = Fault::new(StatusCode::UNAUTHORIZED, denied.to_string()).into_response();
-            r.headers_mut().insert(
-                http::header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Keystone uri=\"\""),
-            );
+            r.headers_mut()
+                .insert(http::header::WWW_AUTHENTICATE, www_authenticate);
             r
         }
         Denied::Forbidden => Fault::new(StatusCode::FORBIDDEN, denied.to_string()).into_response(),
+        Denied::Unavailable => Fault::unavailable(denied.to_string()).into_response(),
     }
 }
 

@@ -18,14 +18,19 @@ pub fn healthz() -> Response<Body> {
     json_response(StatusCode::OK, &json!({"status": "ok"}))
 }
 
-/// Ready when the broker is connected and the directory answers.
+/// Ready when the broker is connected, the directory answers and (keystone
+/// mode) Keystone answers and accepts herald's credentials.
 pub async fn readyz(app: &App) -> Response<Body> {
     let broker = app.dispatcher.is_ready();
     let directory = matches!(
         tokio::time::timeout(DIRECTORY_PROBE, app.directory.ping()).await,
         Ok(Ok(()))
     );
-    let status = if broker && directory {
+    let keystone = match app.auth.keystone() {
+        Some(keystone) => Some(keystone.probe().await.is_ok()),
+        None => None,
+    };
+    let status = if broker && directory && keystone != Some(false) {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -36,6 +41,11 @@ pub async fn readyz(app: &App) -> Response<Body> {
             "status": if status == StatusCode::OK { "ready" } else { "not ready" },
             "broker": if broker { "connected" } else { "disconnected" },
             "directory": if directory { "ok" } else { "unreachable" },
+            "keystone": match keystone {
+                None => "not used",
+                Some(true) => "ok",
+                Some(false) => "unavailable",
+            },
         }),
     )
 }

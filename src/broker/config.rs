@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::names::check_amqp_name;
 use super::nodes::{BrokerUrls, Node};
-use crate::config::{ConfigError, invalid};
+use crate::config_error::{ConfigError, invalid};
 
 /// `[amqp]`
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,13 +1,17 @@
 //! The SQLite backend: an embedded file (WAL, busy timeout) or one shared
-//! `:memory:` database. The schema is created when the pool opens.
+//! `:memory:` database. The schema is created when the pool opens; writes
+//! take turns behind one lock.
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+
+use tokio::sync::Mutex;
 
 use super::error::{DirectoryError, classify};
 use super::row::{Columns, RawRow};
@@ -23,6 +27,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone)]
 pub(crate) struct SqliteStore {
     pool: SqlitePool,
+    /// Writes take turns: SQLite has one writer, and a transaction that
+    /// upgrades from read to write fails at once ("database is locked")
+    /// instead of waiting out the busy timeout.
+    writer: Arc<Mutex<()>>,
 }
 
 impl SqliteStore {
@@ -35,7 +43,10 @@ impl SqliteStore {
         } else {
             file_pool(config, Path::new(url)).await?
         };
-        let store = Self { pool };
+        let store = Self {
+            pool,
+            writer: Arc::new(Mutex::new(())),
+        };
         store.create_schema().await?;
         Ok(store)
     }
@@ -77,11 +88,13 @@ impl SqliteStore {
     }
 
     pub async fn put(&self, row: Columns) -> Result<(), DirectoryError> {
+        let _turn = self.writer.lock().await;
         upsert(row).execute(&self.pool).await.map_err(classify)?;
         Ok(())
     }
 
     pub async fn delete(&self, uuid: String) -> Result<bool, DirectoryError> {
+        let _turn = self.writer.lock().await;
         let done = sqlx::query(sql::DELETE)
             .bind(uuid)
             .execute(&self.pool)
@@ -109,6 +122,7 @@ impl SqliteStore {
 
     /// Writes every row in one transaction; dropping it on error rolls back.
     pub async fn upsert_many(&self, rows: Vec<Columns>) -> Result<u64, DirectoryError> {
+        let _turn = self.writer.lock().await;
         let mut tx = self.pool.begin().await.map_err(classify)?;
         let mut written = 0;
         for row in rows {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ConfigError, invalid};
+use crate::config_error::{ConfigError, invalid};
 
 /// `[http]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -15,6 +15,9 @@ pub struct HttpConfig {
     pub listen: SocketAddr,
     /// Largest accepted request body; larger ones get 413 without being read.
     pub max_body_bytes: usize,
+    /// Largest accepted body of the bulk directory route (`POST
+    /// /directory/servers`, at most 1000 entries); larger ones get 413.
+    pub max_bulk_body_bytes: usize,
     /// How long a client may take to send a request's headers.
     #[serde(with = "humantime_serde")]
     pub header_read_timeout: Duration,
@@ -31,6 +34,7 @@ impl Default for HttpConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8774)),
             max_body_bytes: 114_688,
+            max_bulk_body_bytes: 262_144,
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(30),
@@ -42,6 +46,12 @@ impl HttpConfig {
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         if self.max_body_bytes == 0 {
             return Err(invalid("http.max_body_bytes", "must be greater than 0"));
+        }
+        if self.max_bulk_body_bytes == 0 {
+            return Err(invalid(
+                "http.max_bulk_body_bytes",
+                "must be greater than 0",
+            ));
         }
         Ok(())
     }

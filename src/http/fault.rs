@@ -22,7 +22,6 @@ pub fn fault_name(status: StatusCode) -> &'static str {
         403 => "forbidden",
         404 => "itemNotFound",
         405 => "badMethod",
-        408 => "requestTimeout",
         409 => "conflictingRequest",
         413 | 429 => "overLimit",
         415 => "badMediaType",
@@ -136,6 +135,7 @@ mod tests {
             (415, "badMediaType"),
             (503, "serviceUnavailable"),
             (406, "computeFault"),
+            (408, "computeFault"),
             (500, "computeFault"),
         ] {
             assert_eq!(fault_name(StatusCode::from_u16(code).unwrap()), name);

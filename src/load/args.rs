@@ -56,7 +56,7 @@ pub struct LoadArgs {
 
     /// Open loop: start requests at this fixed rate (per second), whatever
     /// the answers; latency counts from each request's scheduled time.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_rate)]
     pub rate: Option<f64>,
 
     /// How long one request may take before it counts as a transport error.
@@ -114,6 +114,22 @@ impl LoadArgs {
     }
 }
 
+/// `--rate`: a finite number of requests per second within the schedule's bounds.
+fn parse_rate(text: &str) -> Result<f64, String> {
+    use super::schedule::{MAX_RATE, MIN_RATE};
+    let rate: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number"))?;
+    if (MIN_RATE..=MAX_RATE).contains(&rate) {
+        Ok(rate)
+    } else {
+        Err(format!(
+            "must be between {MIN_RATE} and {MAX_RATE} requests per second"
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,6 +145,15 @@ mod tests {
         Cli::try_parse_from(std::iter::once("load").chain(args.iter().copied()))
             .unwrap()
             .load
+    }
+
+    #[test]
+    fn absurd_rates_are_refused_at_parse_time() {
+        for bad in ["1e-20", "1e300", "0", "-5", "NaN", "inf", "x"] {
+            let got = Cli::try_parse_from(["load", "--rate", bad]);
+            assert!(got.is_err(), "{bad}");
+        }
+        assert_eq!(parse(&["--rate", "250.5"]).rate, Some(250.5));
     }
 
     #[test]

@@ -31,10 +31,18 @@ pub struct Bounds {
     pub duration: Option<Duration>,
 }
 
+/// Slowest accepted `--rate`: one request every 1000 s.
+pub const MIN_RATE: f64 = 0.001;
+/// Fastest accepted `--rate`, far above what one loopback herald serves.
+pub const MAX_RATE: f64 = 1_000_000.0;
+
+/// "Never" for a due time past what `Instant` holds.
+const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 /// Why flags cannot make a schedule.
 #[derive(Debug, thiserror::Error)]
 pub enum ScheduleError {
-    #[error("--rate must be a positive number of requests per second, not {0}")]
+    #[error("--rate must be between 0.001 and 1000000 requests per second, not {0}")]
     Rate(f64),
     #[error("neither --requests nor --duration bounds the run")]
     Unbounded,
@@ -45,7 +53,9 @@ impl Schedule {
     pub fn new(rate: Option<f64>, concurrency: usize) -> Result<Self, ScheduleError> {
         match rate {
             None => Ok(Self::Closed { concurrency }),
-            Some(rate) if rate.is_finite() && rate > 0.0 => Ok(Self::Open { rate, concurrency }),
+            Some(rate) if (MIN_RATE..=MAX_RATE).contains(&rate) => {
+                Ok(Self::Open { rate, concurrency })
+            }
             Some(rate) => Err(ScheduleError::Rate(rate)),
         }
     }
@@ -61,7 +71,11 @@ impl Schedule {
     pub fn due(&self, start: Instant, seq: u64) -> Instant {
         match *self {
             Self::Closed { .. } => Instant::now(),
-            Self::Open { rate, .. } => start + Duration::from_secs_f64(seq as f64 / rate),
+            Self::Open { rate, .. } => {
+                let offset =
+                    Duration::try_from_secs_f64(seq as f64 / rate).unwrap_or(Duration::MAX);
+                start.checked_add(offset).unwrap_or(start + FAR_FUTURE)
+            }
         }
     }
 }
@@ -210,7 +224,7 @@ mod tests {
 
     #[test]
     fn bad_rates_and_unbounded_runs_are_refused() {
-        for rate in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        for rate in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e-20, 1e300, 0.0009] {
             assert!(Schedule::new(Some(rate), 1).is_err(), "{rate}");
         }
         let s = Schedule::new(None, 1).unwrap();

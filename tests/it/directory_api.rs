@@ -215,3 +215,37 @@ async fn bulk_upsert_and_pages() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn parallel_bulk_writes_take_turns_and_1001_entries_are_refused() {
+    let app = TestApp::spawn().await;
+    let batch = |offset: u32| {
+        let servers: Vec<Value> = (0..1000)
+            .map(|n| json!({"uuid": uuid(offset * 1000 + n + 1), "host": "compute-000001"}))
+            .collect();
+        json!({ "servers": servers })
+    };
+    let bodies: Vec<Value> = (0..6).map(batch).collect();
+    let replies = futures_util::future::join_all(
+        bodies
+            .iter()
+            .map(|b| app.request(Method::POST, "/directory/servers", Some(b), &[])),
+    )
+    .await;
+    for reply in &replies {
+        assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+        assert_eq!(reply.body["upserted"], 1000);
+    }
+    let mut too_many = batch(7);
+    too_many["servers"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"uuid": uuid(99_999), "host": "a"}));
+    let reply = app
+        .request(Method::POST, "/directory/servers", Some(&too_many), &[])
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{:?}", reply.body);
+    let message = reply.body["badRequest"]["message"].as_str().unwrap();
+    assert!(message.contains("servers"), "{message}");
+    app.stop().await;
+}

@@ -362,10 +362,133 @@ async fn raw_post(app: &TestApp, body: &[u8], content_type: &str) -> String {
 }
 
 async fn read_head(stream: &mut TcpStream) -> String {
-    let mut buf = vec![0u8; 4096];
-    let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf))
-        .await
-        .expect("answer in time")
-        .unwrap();
-    String::from_utf8_lossy(&buf[..n]).into_owned()
+    read_until_head(stream).await
+}
+
+/// Sends `head` then `body_len` bytes of body from another task (ignoring
+/// write errors: the server may close once it has answered), and returns
+/// the response head.
+async fn raw_exchange(app: &TestApp, head: String, body_len: usize) -> String {
+    let stream = TcpStream::connect(app.addr).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    let sender = tokio::spawn(async move {
+        writer.write_all(head.as_bytes()).await?;
+        let chunk = vec![b'x'; 64 * 1024];
+        let mut sent = 0;
+        while sent < body_len {
+            let n = chunk.len().min(body_len - sent);
+            writer.write_all(&chunk[..n]).await?;
+            sent += n;
+        }
+        Ok::<_, std::io::Error>(writer)
+    });
+    let head = read_until_head(&mut reader).await;
+    sender.abort();
+    head
+}
+
+async fn read_until_head(reader: &mut (impl AsyncReadExt + Unpin)) -> String {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let found = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let n = reader.read(&mut buf).await.unwrap();
+            if n == 0 {
+                return false;
+            }
+            out.extend_from_slice(&buf[..n]);
+            if out.windows(4).any(|w| w == b"\r\n\r\n") {
+                return true;
+            }
+        }
+    })
+    .await
+    .expect("answer in time");
+    assert!(found, "connection closed before a whole head: {out:?}");
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn a_refused_body_gets_its_answer_and_a_close() {
+    let app = TestApp::spawn_with(|c| c.http.max_body_bytes = 1024).await;
+    let big = 4 << 20;
+    for (token, status) in [
+        ("admin-secret", "413"),
+        ("", "401"),
+        ("reader-secret", "403"),
+    ] {
+        let head = format!(
+            "POST /os-server-external-events HTTP/1.1\r\nhost: x\r\nx-auth-token: {token}\r\ncontent-type: application/json\r\ncontent-length: {big}\r\n\r\n"
+        );
+        let reply = raw_exchange(&app, head, big).await.to_ascii_lowercase();
+        assert!(reply.starts_with(&format!("http/1.1 {status}")), "{reply}");
+        assert!(reply.contains("connection: close"), "{reply}");
+    }
+    // A directory PUT over its small bound, and a bulk body over its own.
+    let head = format!(
+        "PUT /directory/servers/{} HTTP/1.1\r\nhost: x\r\nx-auth-token: admin-secret\r\ncontent-length: 8192\r\n\r\n",
+        new_uuid()
+    );
+    let reply = raw_exchange(&app, head, 8192).await.to_ascii_lowercase();
+    assert!(reply.starts_with("http/1.1 413"), "{reply}");
+    let head = format!(
+        "POST /directory/servers HTTP/1.1\r\nhost: x\r\nx-auth-token: admin-secret\r\ncontent-length: {big}\r\n\r\n"
+    );
+    let reply = raw_exchange(&app, head, big).await.to_ascii_lowercase();
+    assert!(reply.starts_with("http/1.1 413"), "{reply}");
+    assert!(
+        reply.contains("overlimit") || reply.contains("connection: close"),
+        "{reply}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn numbers_past_u32() {
+    let app = TestApp::spawn().await;
+    let reply = app
+        .post_events(
+            &one_event(),
+            &[("openstack-api-version", "compute 2.4294967296")],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NOT_ACCEPTABLE, "{:?}", reply.body);
+    assert_eq!(reply.body["computeFault"]["code"], 406);
+    let list = app
+        .request(
+            Method::GET,
+            "/directory/servers?limit=4294967296",
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(list.status, StatusCode::OK, "{:?}", list.body);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn host_headers_and_transfer_codings() {
+    let app = TestApp::spawn().await;
+    let body = one_event().to_string();
+    let ask = |head: String| {
+        let app = &app;
+        async move {
+            let mut stream = TcpStream::connect(app.addr).await.unwrap();
+            stream.write_all(head.as_bytes()).await.unwrap();
+            read_until_head(&mut stream).await
+        }
+    };
+    let no_host = ask("GET /healthz HTTP/1.1\r\n\r\n".into()).await;
+    assert!(no_host.starts_with("HTTP/1.1 400"), "{no_host}");
+    let two = ask("GET /healthz HTTP/1.1\r\nhost: a\r\nhost: b\r\n\r\n".into()).await;
+    assert!(two.starts_with("HTTP/1.1 400"), "{two}");
+    let one = ask("GET /healthz HTTP/1.1\r\nhost: a\r\n\r\n".into()).await;
+    assert!(one.starts_with("HTTP/1.1 200"), "{one}");
+    let gzip = ask(format!(
+        "POST /os-server-external-events HTTP/1.1\r\nhost: x\r\nx-auth-token: admin-secret\r\ntransfer-encoding: gzip, chunked\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
+        body.len()
+    ))
+    .await;
+    assert!(gzip.starts_with("HTTP/1.1 501"), "{gzip}");
+    app.stop().await;
 }

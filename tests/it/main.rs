@@ -10,6 +10,7 @@ mod directory_api;
 mod directory_store;
 mod end_to_end;
 mod http_edges;
+mod keystone;
 mod load;
 mod nova_cases;
 mod proxy;

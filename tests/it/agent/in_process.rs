@@ -61,7 +61,7 @@ async fn round_trip(queue_type: QueueType) {
     );
     let (status, body) = get(agent.addr, &wait_path("network-changed", Some("x"), 0)).await;
     assert_eq!(status, 408, "a tag must match exactly: {body}");
-    assert_eq!(body["requestTimeout"]["code"], 408);
+    assert_eq!(body["computeFault"]["code"], 408);
     let (status, _) = get(agent.addr, "/events/wait?name=network-changed").await;
     assert_eq!(status, 400);
     let (_, recent) = get(agent.addr, "/events/recent").await;
