@@ -26,6 +26,14 @@ pub struct NodeLabels {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct FailureLabels {
+    /// Why a message was not confirmed: `timeout` (may still have been
+    /// delivered), `nacked`, `unroutable`, `connection`, `broker_unavailable`,
+    /// `no_channel`, `overloaded`.
+    pub reason: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct CodeLabels {
     pub code: u16,
 }
@@ -46,6 +54,12 @@ pub struct Metrics {
     pub broker_reconnects: Counter,
     pub broker_disconnected_seconds: Counter<f64, std::sync::atomic::AtomicU64>,
     pub messages_published: Counter,
+    pub messages_failed: Family<FailureLabels, Counter>,
+    pub events_per_message: Histogram,
+    /// Events waiting in the coalescing lanes for a message.
+    pub lane_queued: Gauge,
+    /// Messages published and awaiting their confirms.
+    pub unconfirmed: Gauge,
 }
 
 impl Metrics {
@@ -63,6 +77,31 @@ impl Metrics {
         let broker_node = Family::<NodeLabels, Gauge>::default();
         let broker_reconnects = Counter::default();
         let broker_disconnected_seconds = Counter::<f64, std::sync::atomic::AtomicU64>::default();
+        let messages_failed = Family::<FailureLabels, Counter>::default();
+        // 1 .. 512 events
+        let events_per_message = Histogram::new(exponential_buckets(1.0, 2.0, 10));
+        let lane_queued = Gauge::default();
+        let unconfirmed = Gauge::default();
+        registry.register(
+            "messages_unconfirmed",
+            "Messages published and awaiting the broker's confirm",
+            unconfirmed.clone(),
+        );
+        registry.register(
+            "messages_failed",
+            "Messages not confirmed, by reason; only `timeout` may still have been delivered",
+            messages_failed.clone(),
+        );
+        registry.register(
+            "events_per_message",
+            "Events carried by each published message (coalescing shows here)",
+            events_per_message.clone(),
+        );
+        registry.register(
+            "lane_queued_events",
+            "Events waiting in the per-host coalescing lanes",
+            lane_queued.clone(),
+        );
         registry.register(
             "broker_node",
             "1 for the broker node (host:port) the dispatcher is connected to",
@@ -131,6 +170,10 @@ impl Metrics {
             broker_reconnects,
             broker_disconnected_seconds,
             messages_published,
+            messages_failed,
+            events_per_message,
+            lane_queued,
+            unconfirmed,
         })
     }
 
@@ -164,6 +207,8 @@ mod tests {
             "herald_http_requests_in_flight",
             "herald_publish_confirm_seconds_bucket",
             "herald_broker_connected",
+            "herald_events_per_message_bucket",
+            "herald_lane_queued_events",
         ] {
             assert!(text.contains(name), "{name} missing in\n{text}");
         }

@@ -1,5 +1,7 @@
-//! The AMQP message contract between the dispatcher and the agents (body
-//! version 1). Both sides use these types, so the format lives in one place.
+//! The AMQP message contract between the dispatcher and the agents: body
+//! version 1 (one request's events for one host, ids on the message) and
+//! version 2 (events of several requests, ids on each event). Both sides use
+//! these types, so the format lives in one place.
 //!
 //! Consumers ignore fields they do not know, so the format can grow.
 
@@ -7,8 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{EventName, EventStatus, HostName, ServerId};
 
-/// The only body version this build writes.
-pub const BODY_VERSION: u32 = 1;
+/// Body version 1: the ids are the message's (`amqp.coalesce = false`).
+pub const BODY_V1: u32 = 1;
+/// Body version 2: the ids are each event's (coalesced messages).
+pub const BODY_V2: u32 = 2;
 /// AMQP `type` property of every message.
 pub const MESSAGE_TYPE: &str = "external_instance_event";
 /// AMQP `app_id` property of every message.
@@ -16,7 +20,7 @@ pub const APP_ID: &str = "herald";
 /// AMQP `content_type` property of every message.
 pub const CONTENT_TYPE: &str = "application/json";
 
-/// One message: the events of one request for one host.
+/// A version 1 message: the events of one request for one host.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
     pub version: u32,
@@ -40,12 +44,49 @@ pub struct WireEvent {
     pub tag: Option<String>,
 }
 
+/// A version 2 message: events for one host from one or several requests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageV2 {
+    pub version: u32,
+    pub message_id: String,
+    pub host: HostName,
+    /// RFC 3339 UTC with milliseconds.
+    pub sent_at: String,
+    pub events: Vec<WireEventV2>,
+}
+
+/// An event of a version 2 body: the event and the ids of its request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireEventV2 {
+    pub name: EventName,
+    pub server_uuid: ServerId,
+    pub status: EventStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    pub request_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub global_request_id: Option<String>,
+}
+
+/// A body of either version, read into one shape: every event with the ids
+/// of the request that carried it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decoded {
+    pub version: u32,
+    pub message_id: String,
+    pub host: HostName,
+    pub sent_at: String,
+    pub events: Vec<WireEventV2>,
+}
+
 /// Why a delivered body could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
     #[error("message body is not valid JSON for herald: {0}")]
     Json(#[from] serde_json::Error),
-    #[error("message body version {0} is not supported (this agent reads version {BODY_VERSION})")]
+    #[error(
+        "message body version {0} is not supported (this build reads versions {BODY_V1} and {BODY_V2})"
+    )]
     UnsupportedVersion(u32),
 }
 
@@ -55,19 +96,65 @@ impl Message {
         serde_json::to_vec(self)
             .expect("a Message always serialises: it holds only strings and enums")
     }
+}
 
-    /// Parses a body, refusing versions this build does not read.
-    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        #[derive(Deserialize)]
-        struct Probe {
-            version: u32,
-        }
-        let probe: Probe = serde_json::from_slice(bytes)?;
-        if probe.version != BODY_VERSION {
-            return Err(DecodeError::UnsupportedVersion(probe.version));
-        }
-        Ok(serde_json::from_slice(bytes)?)
+impl MessageV2 {
+    /// Serialises the body.
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self)
+            .expect("a MessageV2 always serialises: it holds only strings and enums")
     }
+}
+
+/// Parses a body of version 1 or 2, refusing versions this build does not read.
+pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
+    #[derive(Deserialize)]
+    struct Probe {
+        version: u32,
+    }
+    let probe: Probe = serde_json::from_slice(bytes)?;
+    match probe.version {
+        BODY_V1 => {
+            let m: Message = serde_json::from_slice(bytes)?;
+            let events = m
+                .events
+                .into_iter()
+                .map(|e| WireEventV2 {
+                    name: e.name,
+                    server_uuid: e.server_uuid,
+                    status: e.status,
+                    tag: e.tag,
+                    request_id: m.request_id.clone(),
+                    global_request_id: m.global_request_id.clone(),
+                })
+                .collect();
+            Ok(Decoded {
+                version: BODY_V1,
+                message_id: m.message_id,
+                host: m.host,
+                sent_at: m.sent_at,
+                events,
+            })
+        }
+        BODY_V2 => {
+            let m: MessageV2 = serde_json::from_slice(bytes)?;
+            Ok(Decoded {
+                version: BODY_V2,
+                message_id: m.message_id,
+                host: m.host,
+                sent_at: m.sent_at,
+                events: m.events,
+            })
+        }
+        other => Err(DecodeError::UnsupportedVersion(other)),
+    }
+}
+
+/// The `correlation_id` of a message whose events carry these request ids:
+/// the id when every event shares one, `None` otherwise (or when empty).
+pub fn shared_request_id<'a>(mut ids: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let first = ids.next()?;
+    ids.all(|id| id == first).then_some(first)
 }
 
 /// Current UTC time as RFC 3339 with milliseconds and a `Z`.
@@ -113,7 +200,54 @@ mod tests {
         assert!(!text.contains("global_request_id"));
         assert!(!text.contains("\"tag\""));
         assert!(text.contains("\"status\":\"in-progress\""));
-        assert_eq!(Message::decode(text.as_bytes()).unwrap(), m);
+        let d = decode(text.as_bytes()).unwrap();
+        assert_eq!(d.version, 1);
+        assert_eq!(d.message_id, "m");
+        assert_eq!(d.events.len(), 1);
+        assert_eq!(d.events[0].request_id, "req-1");
+        assert_eq!(d.events[0].global_request_id, None);
+        assert_eq!(d.events[0].status, EventStatus::InProgress);
+    }
+
+    fn sample_v2() -> MessageV2 {
+        let e = &sample().events[0];
+        let ev = |rid: &str, global: Option<&str>| WireEventV2 {
+            name: e.name,
+            server_uuid: e.server_uuid,
+            status: e.status,
+            tag: Some("t".into()),
+            request_id: rid.into(),
+            global_request_id: global.map(str::to_owned),
+        };
+        MessageV2 {
+            version: 2,
+            message_id: "m2".into(),
+            host: HostName::parse("compute-1").unwrap(),
+            sent_at: "2026-11-27T10:00:00.000Z".into(),
+            events: vec![ev("req-a", Some("req-g")), ev("req-b", None)],
+        }
+    }
+
+    #[test]
+    fn version_2_carries_ids_per_event_and_none_on_the_message() {
+        let m = sample_v2();
+        let v: serde_json::Value = serde_json::from_slice(&m.encode()).unwrap();
+        assert_eq!(v["version"], 2);
+        assert!(v.get("request_id").is_none(), "{v}");
+        assert!(v.get("global_request_id").is_none(), "{v}");
+        assert_eq!(v["events"][0]["request_id"], "req-a");
+        assert_eq!(v["events"][0]["global_request_id"], "req-g");
+        assert!(v["events"][1].get("global_request_id").is_none(), "{v}");
+        let d = decode(&m.encode()).unwrap();
+        assert_eq!(d.version, 2);
+        assert_eq!(d.events, m.events);
+    }
+
+    #[test]
+    fn the_correlation_id_is_shared_or_absent() {
+        assert_eq!(shared_request_id(["a", "a"].into_iter()), Some("a"));
+        assert_eq!(shared_request_id(["a", "b"].into_iter()), None);
+        assert_eq!(shared_request_id(std::iter::empty()), None);
     }
 
     #[test]
@@ -121,21 +255,27 @@ mod tests {
         let mut v: serde_json::Value = serde_json::from_slice(&sample().encode()).unwrap();
         v["future"] = serde_json::json!({"x": 1});
         v["events"][0]["extra"] = serde_json::json!(true);
-        assert!(Message::decode(v.to_string().as_bytes()).is_ok());
+        assert!(decode(v.to_string().as_bytes()).is_ok());
+        let mut v: serde_json::Value = serde_json::from_slice(&sample_v2().encode()).unwrap();
+        v["events"][1]["extra"] = serde_json::json!(true);
+        assert!(decode(v.to_string().as_bytes()).is_ok());
     }
 
     #[test]
     fn other_versions_and_garbage_are_refused() {
         let mut v: serde_json::Value = serde_json::from_slice(&sample().encode()).unwrap();
+        v["version"] = serde_json::json!(3);
+        assert!(matches!(
+            decode(v.to_string().as_bytes()),
+            Err(DecodeError::UnsupportedVersion(3))
+        ));
+        // A v1 body labelled v2 lacks the per-event ids.
         v["version"] = serde_json::json!(2);
         assert!(matches!(
-            Message::decode(v.to_string().as_bytes()),
-            Err(DecodeError::UnsupportedVersion(2))
-        ));
-        assert!(matches!(
-            Message::decode(b"nope"),
+            decode(v.to_string().as_bytes()),
             Err(DecodeError::Json(_))
         ));
+        assert!(matches!(decode(b"nope"), Err(DecodeError::Json(_))));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::model::{EventName, EventStatus, HostName, ServerId};
-use crate::wire::Message;
+use crate::wire::Decoded;
 
 /// One received event, as handed on: the event's own fields plus where it
 /// came from. Serialises to the stdout line; absent options have no key.
@@ -36,12 +36,13 @@ impl ReceivedEvent {
     }
 }
 
-/// The metadata of the message that carried a batch of events.
+/// The metadata of the message that carried a batch of events (the
+/// request ids are each event's: a version 2 message may hold several).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageMeta {
     pub message_id: String,
-    pub request_id: String,
-    pub global_request_id: Option<String>,
+    /// The body version it came in.
+    pub version: u32,
     /// The host the dispatcher addressed the message to.
     pub host: HostName,
     /// When the dispatcher sent it (as it wrote it).
@@ -62,8 +63,8 @@ pub struct Delivered {
 }
 
 impl Delivered {
-    /// Builds the hand-on view of a decoded message.
-    pub fn new(message: Message, redelivered: bool, received_at: String) -> Self {
+    /// Builds the hand-on view of a decoded message (either body version).
+    pub fn new(message: Decoded, redelivered: bool, received_at: String) -> Self {
         let events = message
             .events
             .into_iter()
@@ -74,16 +75,15 @@ impl Delivered {
                     status: e.status,
                     tag: e.tag,
                     message_id: message.message_id.clone(),
-                    request_id: message.request_id.clone(),
-                    global_request_id: message.global_request_id.clone(),
+                    request_id: e.request_id,
+                    global_request_id: e.global_request_id,
                     received_at: received_at.clone(),
                 })
             })
             .collect();
         let meta = MessageMeta {
             message_id: message.message_id,
-            request_id: message.request_id,
-            global_request_id: message.global_request_id,
+            version: message.version,
             host: message.host,
             sent_at: message.sent_at,
             received_at,
@@ -96,10 +96,10 @@ impl Delivered {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::WireEvent;
+    use crate::wire::{Message, WireEvent, decode};
 
-    fn message(tag: Option<&str>, global: Option<&str>) -> Message {
-        Message {
+    fn message(tag: Option<&str>, global: Option<&str>) -> Decoded {
+        let m = Message {
             version: 1,
             message_id: "m-1".into(),
             request_id: "req-1".into(),
@@ -112,7 +112,8 @@ mod tests {
                 status: EventStatus::Completed,
                 tag: tag.map(str::to_owned),
             }],
-        }
+        };
+        decode(&m.encode()).unwrap()
     }
 
     #[test]

@@ -103,7 +103,11 @@ mod tests {
             sent_at: "t".into(),
             events: vec![event; n],
         };
-        Delivered::new(message, false, "now".into())
+        Delivered::new(
+            crate::wire::decode(&message.encode()).unwrap(),
+            false,
+            "now".into(),
+        )
     }
 
     #[test]

@@ -19,7 +19,7 @@ use super::store::EventStore;
 use crate::broker::Topology;
 use crate::config::{AgentConfig, AmqpConfig};
 use crate::model::HostName;
-use crate::wire::{Message, now_rfc3339};
+use crate::wire::{Decoded, decode, now_rfc3339};
 
 /// Why a session must be rebuilt.
 #[derive(Debug)]
@@ -68,7 +68,7 @@ impl<H: Handler> Worker<H> {
     /// Handles one delivery; `Err` means the session is gone.
     pub(crate) async fn process(&mut self, delivery: Delivery) -> Result<(), Lost> {
         let received_at = now_rfc3339();
-        let message = match Message::decode(&delivery.data) {
+        let message = match decode(&delivery.data) {
             Ok(message) => message,
             Err(error) => {
                 // Logged once: without requeue the broker never hands it back.
@@ -81,7 +81,7 @@ impl<H: Handler> Worker<H> {
                 return settle(&delivery, Settle::Reject { requeue: false }).await;
             }
         };
-        let span = tracing::debug_span!("message", message_id = %message.message_id, request_id = %message.request_id);
+        let span = tracing::debug_span!("message", message_id = %message.message_id, version = message.version);
         self.hand_on(message, &delivery, received_at)
             .instrument(span)
             .await
@@ -89,7 +89,7 @@ impl<H: Handler> Worker<H> {
 
     async fn hand_on(
         &mut self,
-        message: Message,
+        message: Decoded,
         delivery: &Delivery,
         received_at: String,
     ) -> Result<(), Lost> {

@@ -1,15 +1,12 @@
 //! `POST /os-server-external-events`: negotiate, read, validate, look up,
 //! judge, dispatch, answer with a code per event.
 
-use std::collections::HashMap;
-
 use http::{HeaderMap, HeaderValue, Request, Response};
 use hyper::body::Incoming;
 
 use super::body::{self, Refused};
 use super::outcome::{self, EventResult, Verdict};
 use super::{App, directory_unavailable, validate};
-use crate::dispatch::group;
 use crate::http::Body;
 use crate::http::fault::{Fault, json_response};
 use crate::metrics::CodeLabels;
@@ -68,15 +65,11 @@ async fn answer(
         .iter()
         .map(|e| outcome::judge(e, placements.get(&e.server)))
         .collect();
-    let batches = group::by_host(verdicts.iter().enumerate().filter_map(|(i, v)| match v {
+    let targets = verdicts.iter().enumerate().filter_map(|(i, v)| match v {
         Verdict::Deliver(hosts) => Some((i, hosts.as_slice())),
         _ => None,
-    }));
-    let deliveries = if batches.is_empty() {
-        HashMap::new()
-    } else {
-        app.dispatcher.deliver(&batches, &events, ids).await
-    };
+    });
+    let deliveries = app.dispatcher.deliver(targets, &events, ids).await;
 
     let results: Vec<EventResult> = events
         .iter()

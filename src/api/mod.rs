@@ -108,6 +108,23 @@ pub async fn run(
     Ok(())
 }
 
+/// Counts a request in flight for as long as it lives: a handler dropped
+/// mid-way (its client went away) still counts itself out.
+struct InFlight(prometheus_client::metrics::gauge::Gauge);
+
+impl InFlight {
+    fn enter(gauge: &prometheus_client::metrics::gauge::Gauge) -> Self {
+        gauge.inc();
+        Self(gauge.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
 impl App {
     /// Answers one request, with request ids, metrics and an access log line.
     pub async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
@@ -119,13 +136,13 @@ impl App {
         let ids = RequestIds::new(global);
         let route = Route::of(req.uri().path());
         let span = tracing::info_span!("request", request_id = %ids.request_id, method = %req.method(), path = %req.uri().path());
-        self.metrics.in_flight.inc();
+        let in_flight = InFlight::enter(&self.metrics.in_flight);
         let method = req.method().clone();
         let mut response = self
             .route(route.clone(), req, &ids)
             .instrument(span.clone())
             .await;
-        self.metrics.in_flight.dec();
+        drop(in_flight);
         let status = response.status();
         self.metrics
             .requests

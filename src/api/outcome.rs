@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use http::StatusCode;
 use serde::Serialize;
 
-use crate::dispatch::Delivery;
+use crate::dispatch::PublishOutcome;
 use crate::model::{Event, HostName, Placement};
 
 /// What the directory and the event itself say, before dispatch.
@@ -42,7 +42,7 @@ pub fn judge(event: &Event, placement: Option<&Placement>) -> Verdict {
 }
 
 /// The final code of an event, given what each host's message became.
-pub fn code(verdict: &Verdict, deliveries: &HashMap<HostName, Delivery>) -> u16 {
+pub fn code(verdict: &Verdict, deliveries: &HashMap<HostName, PublishOutcome>) -> u16 {
     match verdict {
         Verdict::UnknownServer => 404,
         Verdict::BadTag => 400,
@@ -50,7 +50,7 @@ pub fn code(verdict: &Verdict, deliveries: &HashMap<HostName, Delivery>) -> u16 
         Verdict::Deliver(hosts) => {
             let all = hosts
                 .iter()
-                .all(|h| deliveries.get(h).is_some_and(Delivery::is_confirmed));
+                .all(|h| deliveries.get(h).is_some_and(PublishOutcome::is_confirmed));
             if all { 200 } else { 503 }
         }
     }
@@ -187,11 +187,14 @@ mod tests {
     #[test]
     fn codes_after_dispatch() {
         let verdict = Verdict::Deliver(vec![h("a"), h("b")]);
-        let mut d = HashMap::from([(h("a"), Delivery::Confirmed), (h("b"), Delivery::Confirmed)]);
+        let mut d = HashMap::from([
+            (h("a"), PublishOutcome::Confirmed),
+            (h("b"), PublishOutcome::Confirmed),
+        ]);
         assert_eq!(code(&verdict, &d), 200);
         d.insert(
             h("b"),
-            Delivery::Failed(Failure::Unroutable("events.b".into())),
+            PublishOutcome::Failed(Failure::Unroutable("events.b".into())),
         );
         assert_eq!(code(&verdict, &d), 503);
         assert_eq!(code(&verdict, &HashMap::new()), 503);

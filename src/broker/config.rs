@@ -39,6 +39,17 @@ pub struct AmqpConfig {
     /// Longest delay between reconnection attempts.
     #[serde(with = "humantime_serde")]
     pub reconnect_max_backoff: Duration,
+    /// Send events of concurrent requests for one host in one message (body
+    /// version 2); `false` sends body version 1, one message per host per request.
+    pub coalesce: bool,
+    /// Coalescing: messages per host awaiting confirms at once; more events
+    /// for that host wait and go out together in the next message.
+    pub coalesce_in_flight: usize,
+    /// Coalescing: at most this many events per message (a larger request
+    /// travels alone, never split).
+    pub coalesce_max_events: usize,
+    /// Coalescing: requests waiting per host; past it, that host's events answer 503.
+    pub coalesce_queue: usize,
 }
 
 impl Default for AmqpConfig {
@@ -54,6 +65,10 @@ impl Default for AmqpConfig {
             connect_timeout: Duration::from_secs(5),
             reconnect_min_backoff: Duration::from_millis(100),
             reconnect_max_backoff: Duration::from_secs(2),
+            coalesce: true,
+            coalesce_in_flight: 4,
+            coalesce_max_events: 256,
+            coalesce_queue: 1024,
         }
     }
 }
@@ -86,6 +101,15 @@ impl AmqpConfig {
         }
         if self.channels == 0 {
             return Err(invalid("amqp.channels", "must be greater than 0"));
+        }
+        for (key, value, max) in [
+            ("amqp.coalesce_in_flight", self.coalesce_in_flight, 1024),
+            ("amqp.coalesce_max_events", self.coalesce_max_events, 10_000),
+            ("amqp.coalesce_queue", self.coalesce_queue, 1_000_000),
+        ] {
+            if value == 0 || value > max {
+                return Err(invalid(key, format!("must be between 1 and {max}")));
+            }
         }
         if self.reconnect_min_backoff.is_zero()
             || self.reconnect_min_backoff > self.reconnect_max_backoff

@@ -2,19 +2,24 @@
 //! connection, and publishing with confirms. Connecting, names and
 //! declarations live in [`crate::broker`].
 //!
-//! [`Dispatcher`] is what the API uses: it turns a request's per-host
-//! batches into messages, publishes them, and says which hosts confirmed.
+//! [`Dispatcher`] is what the API uses: it groups a request's events per
+//! host, sends them (coalesced per host in [`lane`], or one version 1
+//! message per host), and says which hosts confirmed.
 
+pub mod account;
 pub mod channels;
 pub mod group;
+pub mod lane;
 pub mod link;
 pub mod publish;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use futures_util::future::join_all;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 pub use crate::broker::Topology;
@@ -23,18 +28,19 @@ use crate::metrics::Metrics;
 use crate::model::{Event, HostName, RequestIds};
 use crate::wire;
 pub use group::HostBatch;
+use lane::{LaneLimits, Lanes};
 pub use link::Link;
-pub use publish::{Delivery, Failure, Outgoing};
+pub use publish::{Failure, Outgoing, PublishOutcome};
 
 /// Publishes batches over a connection kept alive in the background.
 #[derive(Debug)]
 pub struct Dispatcher {
-    topology: Topology,
+    shared: Arc<lane::Shared>,
     amqp: AmqpConfig,
-    state: watch::Receiver<Option<Arc<Link>>>,
-    metrics: Arc<Metrics>,
+    /// Present when `amqp.coalesce` is on.
+    lanes: Option<Lanes>,
     stop: CancellationToken,
-    supervisor: std::sync::Mutex<Option<JoinHandle<()>>>,
+    supervisor: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Dispatcher {
@@ -51,19 +57,35 @@ impl Dispatcher {
             metrics.clone(),
             stop.clone(),
         ));
-        Self {
+        let shared = Arc::new(lane::Shared {
             topology,
-            amqp: amqp.clone(),
             state,
             metrics,
+            unroutable: account::Unroutable::default(),
+        });
+        let lanes = amqp.coalesce.then(|| {
+            Lanes::new(
+                LaneLimits {
+                    in_flight: amqp.coalesce_in_flight,
+                    max_events: amqp.coalesce_max_events,
+                    max_queued: amqp.coalesce_queue,
+                },
+                Arc::clone(&shared),
+            )
+        });
+        Self {
+            shared,
+            amqp: amqp.clone(),
+            lanes,
             stop,
-            supervisor: std::sync::Mutex::new(Some(supervisor)),
+            supervisor: Mutex::new(Some(supervisor)),
         }
     }
 
     /// The broker node in use (`host:port`), while connected.
     pub fn node(&self) -> Option<String> {
-        self.state
+        self.shared
+            .state
             .borrow()
             .as_ref()
             .map(|link| link.node.label().to_owned())
@@ -71,66 +93,115 @@ impl Dispatcher {
 
     /// Whether a live, unblocked broker connection is held.
     pub fn is_ready(&self) -> bool {
-        self.state
+        self.shared
+            .state
             .borrow()
             .as_ref()
             .is_some_and(|link| link.conn.status().connected() && !link.conn.status().blocked())
     }
 
-    /// Publishes one message per host batch and reports, per host, whether
-    /// the broker confirmed it.
-    pub async fn deliver(
+    /// Delivers a request's events: `targets` pairs an index into `events`
+    /// with the hosts that event goes to. Groups them per host, publishes,
+    /// and reports per host what became of its events. Every answer comes
+    /// within `amqp.confirm_timeout` of the call.
+    pub async fn deliver<'a>(
+        &self,
+        targets: impl IntoIterator<Item = (usize, &'a [HostName])>,
+        events: &[Event],
+        ids: &RequestIds,
+    ) -> HashMap<HostName, PublishOutcome> {
+        let batches = group::by_host(targets);
+        if batches.is_empty() {
+            return HashMap::new();
+        }
+        let deadline = Instant::now() + self.amqp.confirm_timeout;
+        let outcomes = match &self.lanes {
+            Some(lanes) => self.coalesced(lanes, &batches, events, ids, deadline).await,
+            None => self.one_message_per_host(&batches, events, ids).await,
+        };
+        batches.into_iter().map(|b| b.host).zip(outcomes).collect()
+    }
+
+    /// `amqp.coalesce = true`: each host's events join its lane and go out
+    /// in a version 2 message, possibly with other requests' events.
+    async fn coalesced(
+        &self,
+        lanes: &Lanes,
+        batches: &[HostBatch],
+        events: &[Event],
+        ids: &RequestIds,
+        deadline: Instant,
+    ) -> Vec<PublishOutcome> {
+        if self.shared.state.borrow().is_none() {
+            // Nothing can go out: answer at once rather than queue.
+            let failed = PublishOutcome::Failed(Failure::BrokerUnavailable);
+            for _ in batches {
+                account::record_failure(&self.shared.metrics, &failed);
+            }
+            return vec![failed; batches.len()];
+        }
+        let waits = batches.iter().map(|batch| {
+            let wire_events = batch
+                .events
+                .iter()
+                .map(|&i| wire_event_v2(&events[i], ids))
+                .collect();
+            let outcome = lanes.submit(&batch.host, wire_events, deadline);
+            async move {
+                match tokio::time::timeout_at(deadline, outcome).await {
+                    Ok(Ok(outcome)) => outcome,
+                    // The confirm did not come in time (or the publisher
+                    // skipped us because our deadline had passed).
+                    Ok(Err(_)) | Err(_) => PublishOutcome::Failed(Failure::Timeout),
+                }
+            }
+        });
+        join_all(waits).await
+    }
+
+    /// `amqp.coalesce = false`: one version 1 message per host for this
+    /// request, all on one channel.
+    async fn one_message_per_host(
         &self,
         batches: &[HostBatch],
         events: &[Event],
         ids: &RequestIds,
-    ) -> HashMap<HostName, Delivery> {
-        if batches.is_empty() {
-            return HashMap::new();
-        }
-        let link = self.state.borrow().clone();
-        let deliveries = match link {
-            None => vec![Delivery::Failed(Failure::BrokerUnavailable); batches.len()],
-            Some(link) => {
-                let messages: Vec<Outgoing> = batches
-                    .iter()
-                    .map(|b| self.message_for(b, events, ids))
-                    .collect();
-                let deliveries = publish::publish_batch(
-                    &link,
-                    self.topology.exchange(),
-                    &messages,
-                    self.amqp.confirm_timeout,
-                    &self.metrics,
-                )
-                .await;
-                for (message, delivery) in messages.iter().zip(&deliveries) {
-                    match delivery {
-                        Delivery::Confirmed => {
-                            self.metrics.messages_published.inc();
-                        }
-                        Delivery::Failed(failure) => tracing::warn!(
-                            routing_key = %message.routing_key,
-                            message_id = %message.message_id,
-                            %failure,
-                            "message not delivered"
-                        ),
-                    };
-                }
-                deliveries
+    ) -> Vec<PublishOutcome> {
+        let link = self.shared.state.borrow().clone();
+        let Some(link) = link else {
+            let failed = PublishOutcome::Failed(Failure::BrokerUnavailable);
+            for _ in batches {
+                account::record_failure(&self.shared.metrics, &failed);
             }
+            return vec![failed; batches.len()];
         };
-        batches
+        let messages: Vec<Outgoing> = batches
             .iter()
-            .map(|b| b.host.clone())
-            .zip(deliveries)
-            .collect()
+            .map(|b| self.message_v1(b, events, ids))
+            .collect();
+        let outcomes = publish::publish_batch(
+            &link,
+            self.shared.topology.exchange(),
+            &messages,
+            self.amqp.confirm_timeout,
+            &self.shared.metrics,
+        )
+        .await;
+        for (message, outcome) in messages.iter().zip(&outcomes) {
+            account::record(
+                &self.shared.metrics,
+                &self.shared.unroutable,
+                message,
+                outcome,
+            );
+        }
+        outcomes
     }
 
-    fn message_for(&self, batch: &HostBatch, events: &[Event], ids: &RequestIds) -> Outgoing {
+    fn message_v1(&self, batch: &HostBatch, events: &[Event], ids: &RequestIds) -> Outgoing {
         let message_id = uuid::Uuid::new_v4().to_string();
         let body = wire::Message {
-            version: wire::BODY_VERSION,
+            version: wire::BODY_V1,
             message_id: message_id.clone(),
             request_id: ids.request_id.clone(),
             global_request_id: ids.global_request_id.clone(),
@@ -150,10 +221,14 @@ impl Dispatcher {
                 })
                 .collect(),
         };
+        self.shared
+            .metrics
+            .events_per_message
+            .observe(batch.events.len() as f64);
         Outgoing {
-            routing_key: self.topology.routing_key(&batch.host),
+            routing_key: self.shared.topology.routing_key(&batch.host),
             message_id,
-            correlation_id: ids.request_id.clone(),
+            correlation_id: Some(ids.request_id.clone()),
             body: body.encode(),
         }
     }
@@ -166,13 +241,24 @@ impl Dispatcher {
         let supervisor = self
             .supervisor
             .lock()
-            .expect("the lock is only held to take the handle")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take();
         if let Some(supervisor) = supervisor
             && let Err(error) = supervisor.await
         {
             tracing::error!(%error, "broker supervisor task failed");
         }
+    }
+}
+
+fn wire_event_v2(event: &Event, ids: &RequestIds) -> wire::WireEventV2 {
+    wire::WireEventV2 {
+        name: event.name,
+        server_uuid: event.server,
+        status: event.status,
+        tag: event.tag.clone(),
+        request_id: ids.request_id.clone(),
+        global_request_id: ids.global_request_id.clone(),
     }
 }
 

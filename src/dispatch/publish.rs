@@ -1,4 +1,4 @@
-//! Publishing one request's messages on a borrowed confirm channel and
+//! Publishing messages on a borrowed confirm channel and
 //! turning the broker's answers (ack, nack, return, silence) into outcomes.
 //!
 //! All messages are published first, then their confirms are awaited
@@ -24,13 +24,14 @@ use crate::wire;
 pub struct Outgoing {
     pub routing_key: String,
     pub message_id: String,
-    pub correlation_id: String,
+    /// The request id when every event shares one (always, in version 1).
+    pub correlation_id: Option<String>,
     pub body: Vec<u8>,
 }
 
 /// What became of one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Delivery {
+pub enum PublishOutcome {
     /// The broker confirmed it and routed it to at least one queue.
     Confirmed,
     Failed(Failure),
@@ -51,11 +52,29 @@ pub enum Failure {
     Timeout,
     #[error("publish failed: {0}")]
     Channel(String),
+    #[error("too many requests already waiting for this host")]
+    Overloaded,
 }
 
-impl Delivery {
+impl Failure {
+    /// The `reason` label of `herald_messages_failed_total`. Only `timeout`
+    /// may still have been delivered (the broker may store it later).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Failure::BrokerUnavailable => "broker_unavailable",
+            Failure::NoChannel => "no_channel",
+            Failure::Unroutable(_) => "unroutable",
+            Failure::Nacked => "nacked",
+            Failure::Timeout => "timeout",
+            Failure::Channel(_) => "connection",
+            Failure::Overloaded => "overloaded",
+        }
+    }
+}
+
+impl PublishOutcome {
     pub fn is_confirmed(&self) -> bool {
-        matches!(self, Delivery::Confirmed)
+        matches!(self, PublishOutcome::Confirmed)
     }
 }
 
@@ -66,17 +85,18 @@ pub async fn publish_batch(
     messages: &[Outgoing],
     timeout: Duration,
     metrics: &Metrics,
-) -> Vec<Delivery> {
+) -> Vec<PublishOutcome> {
     let deadline = Instant::now() + timeout;
     let channel = match timeout_at(deadline, link.channels.get()).await {
         Ok(Ok(channel)) => channel,
         Ok(Err(error)) => {
             tracing::warn!(%error, "no publishing channel");
-            return vec![Delivery::Failed(Failure::NoChannel); messages.len()];
+            return vec![PublishOutcome::Failed(Failure::NoChannel); messages.len()];
         }
-        Err(_) => return vec![Delivery::Failed(Failure::NoChannel); messages.len()],
+        Err(_) => return vec![PublishOutcome::Failed(Failure::NoChannel); messages.len()],
     };
     let started = Instant::now();
+    let _unconfirmed = Unconfirmed::count(&metrics.unconfirmed, messages.len());
     let mut healthy = true;
     let mut confirms = Vec::with_capacity(messages.len());
     for message in messages {
@@ -112,11 +132,28 @@ pub async fn publish_batch(
         .zip(answers)
         .map(|(message, answer)| match answer.delivery {
             _ if returned.contains(&message.message_id) => {
-                Delivery::Failed(Failure::Unroutable(message.routing_key.clone()))
+                PublishOutcome::Failed(Failure::Unroutable(message.routing_key.clone()))
             }
             delivery => delivery,
         })
         .collect()
+}
+
+/// Counts messages awaiting their confirms for as long as they do.
+struct Unconfirmed(prometheus_client::metrics::gauge::Gauge, i64);
+
+impl Unconfirmed {
+    fn count(gauge: &prometheus_client::metrics::gauge::Gauge, n: usize) -> Self {
+        let n = i64::try_from(n).unwrap_or(i64::MAX);
+        gauge.inc_by(n);
+        Self(gauge.clone(), n)
+    }
+}
+
+impl Drop for Unconfirmed {
+    fn drop(&mut self) {
+        self.0.dec_by(self.1);
+    }
 }
 
 async fn publish_one(
@@ -145,19 +182,22 @@ fn properties(message: &Outgoing) -> Result<BasicProperties, crate::broker::Name
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    Ok(BasicProperties::default()
+    let properties = BasicProperties::default()
         .with_content_type(short(wire::CONTENT_TYPE)?)
         .with_delivery_mode(2) // persistent: survives a broker restart in a durable queue
         .with_message_id(short(&message.message_id)?)
-        .with_correlation_id(short(&message.correlation_id)?)
         .with_timestamp(now)
         .with_type(short(wire::MESSAGE_TYPE)?)
-        .with_app_id(short(wire::APP_ID)?))
+        .with_app_id(short(wire::APP_ID)?);
+    Ok(match &message.correlation_id {
+        Some(id) => properties.with_correlation_id(short(id)?),
+        None => properties,
+    })
 }
 
 /// One confirm's answer, plus the message ids the broker returned with it.
 struct Answer {
-    delivery: Delivery,
+    delivery: PublishOutcome,
     returned: Vec<String>,
     resolved: bool,
 }
@@ -169,7 +209,7 @@ async fn await_confirm(
     metrics: &Metrics,
 ) -> Answer {
     let failed = |f, resolved| Answer {
-        delivery: Delivery::Failed(f),
+        delivery: PublishOutcome::Failed(f),
         returned: Vec::new(),
         resolved,
     };
@@ -195,18 +235,18 @@ async fn await_confirm(
     };
     match confirmation {
         Confirmation::Ack(None) => Answer {
-            delivery: Delivery::Confirmed,
+            delivery: PublishOutcome::Confirmed,
             returned: Vec::new(),
             resolved: true,
         },
         Confirmation::Ack(Some(ret)) => Answer {
             // The return names its message; attribution goes by that id.
-            delivery: Delivery::Confirmed,
+            delivery: PublishOutcome::Confirmed,
             returned: returned_id(&ret),
             resolved: true,
         },
         Confirmation::Nack(ret) => Answer {
-            delivery: Delivery::Failed(Failure::Nacked),
+            delivery: PublishOutcome::Failed(Failure::Nacked),
             returned: ret.as_ref().map(returned_id).unwrap_or_default(),
             resolved: true,
         },

@@ -20,7 +20,6 @@ use super::report::{self, BrokerReport, Percentiles};
 use super::verify::{broker, name};
 use crate::broker::Topology;
 use crate::model::HostName;
-use crate::wire::Message;
 
 /// The running consumers and what they counted.
 pub struct Consumers {
@@ -117,7 +116,7 @@ async fn consume(
             },
         };
         let received = time::OffsetDateTime::now_utc();
-        match Message::decode(&delivery.data) {
+        match crate::wire::decode(&delivery.data) {
             Ok(message) => {
                 counts.messages.fetch_add(1, Ordering::Relaxed);
                 delivered.send_modify(|d| *d += message.events.len() as u64);

@@ -1,4 +1,4 @@
-//! What reaches the broker: one message per host per request, migration
+//! What reaches the broker: body versions 1 and 2, one message per host per request, migration
 //! fan-out, the AMQP properties and body of the contract, and per-event 503
 //! when the broker cannot route a message.
 
@@ -12,9 +12,12 @@ fn body_of(delivery: &lapin::message::Delivery) -> Value {
     serde_json::from_slice(&delivery.data).expect("message body is JSON")
 }
 
-#[tokio::test]
-async fn properties_and_body_follow_the_contract() {
-    let mut app = TestApp::spawn().await;
+/// Posts one event with a global request id to a fresh app and returns
+/// the message it became, with the local request id and the server.
+async fn one_delivered_message(
+    coalesce: bool,
+) -> (lapin::message::Delivery, String, String, String) {
+    let mut app = TestApp::spawn_with(|c| c.amqp.coalesce = coalesce).await;
     app.wait_ready().await;
     let server = new_uuid();
     app.put_server(&server, Some("compute-1"), None).await;
@@ -43,9 +46,9 @@ async fn properties_and_body_follow_the_contract() {
     assert_eq!(reply.headers["x-compute-request-id"], request_id.as_str());
     assert_ne!(request_id, global, "the local id is always new");
 
-    let messages = drain(&queue, 1).await;
+    let mut messages = drain(&queue, 1).await;
     assert_eq!(messages.len(), 1);
-    let m = &messages[0];
+    let m = messages.pop().unwrap();
     let p = &m.properties;
     assert_eq!(
         p.content_type().as_ref().unwrap().as_str(),
@@ -57,24 +60,49 @@ async fn properties_and_body_follow_the_contract() {
         "external_instance_event"
     );
     assert_eq!(p.app_id().as_ref().unwrap().as_str(), "herald");
-    assert_eq!(p.correlation_id().as_ref().unwrap().as_str(), request_id);
+    assert_eq!(
+        p.correlation_id().as_ref().unwrap().as_str(),
+        request_id,
+        "one request's events: the correlation id is its id"
+    );
     assert!(p.timestamp().is_some());
     let message_id = p.message_id().as_ref().unwrap().to_string();
     assert!(uuid::Uuid::parse_str(&message_id).is_ok());
-
-    let body = body_of(m);
-    assert_eq!(body["version"], 1);
+    let body = body_of(&m);
     assert_eq!(body["message_id"], message_id);
-    assert_eq!(body["request_id"], request_id);
-    assert_eq!(body["global_request_id"], global);
     assert_eq!(body["host"], "compute-1");
     assert!(body["sent_at"].as_str().unwrap().ends_with('Z'));
+    app.stop().await;
+    (m, request_id, global.to_owned(), server)
+}
+
+#[tokio::test]
+async fn body_version_2_carries_the_ids_on_each_event() {
+    let (m, request_id, global, server) = one_delivered_message(true).await;
+    let body = body_of(&m);
+    assert_eq!(body["version"], 2);
+    assert!(body.get("request_id").is_none(), "{body}");
+    assert!(body.get("global_request_id").is_none(), "{body}");
+    assert_eq!(
+        body["events"],
+        json!([{"name": "network-vif-plugged", "server_uuid": server, "status": "in-progress",
+                "tag": "port-1", "request_id": request_id, "global_request_id": global}]),
+        "canonical uuid, the caller's own status and the request's ids travel"
+    );
+}
+
+#[tokio::test]
+async fn with_coalescing_off_the_body_is_version_1() {
+    let (m, request_id, global, server) = one_delivered_message(false).await;
+    let body = body_of(&m);
+    assert_eq!(body["version"], 1);
+    assert_eq!(body["request_id"], request_id);
+    assert_eq!(body["global_request_id"], global);
     assert_eq!(
         body["events"],
         json!([{"name": "network-vif-plugged", "server_uuid": server, "status": "in-progress", "tag": "port-1"}]),
         "canonical uuid and the caller's own status travel"
     );
-    app.stop().await;
 }
 
 #[tokio::test]
@@ -93,6 +121,10 @@ async fn without_a_global_id_the_field_is_absent() {
     assert_eq!(reply.status, StatusCode::OK);
     let body = body_of(&drain(&queue, 1).await[0]);
     assert!(body.get("global_request_id").is_none(), "{body}");
+    assert!(
+        body["events"][0].get("global_request_id").is_none(),
+        "{body}"
+    );
     assert_eq!(body["events"][0]["status"], "completed", "default status");
     assert!(body["events"][0].get("tag").is_none());
     app.stop().await;

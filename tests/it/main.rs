@@ -5,6 +5,7 @@
 mod agent;
 mod cli;
 mod clients;
+mod coalesce;
 mod delivery;
 mod directory_api;
 mod directory_store;

@@ -116,7 +116,7 @@ async fn poison_messages_are_dead_lettered_once() {
     let conn = connect().await;
     publish_raw(&conn, &names, b"not json").await;
     let mut future_version = serde_json::to_value(message(&names.host, vec![])).expect("json");
-    future_version["version"] = 2.into();
+    future_version["version"] = 99.into();
     publish_raw(&conn, &names, future_version.to_string().as_bytes()).await;
     let good = message(
         &names.host,

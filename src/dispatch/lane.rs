@@ -1,0 +1,320 @@
+//! Per-host coalescing lanes: events bound for one host from concurrent
+//! requests travel together in one version 2 message.
+//!
+//! A request's events for a host join that host's lane. If fewer than
+//! `coalesce_in_flight` messages for the host await their confirms, a
+//! publisher starts at once, so an idle system adds no wait. Otherwise the
+//! events queue, and the next free publisher takes every queued request it
+//! can fit (`coalesce_max_events`) into one message. Each request gets the
+//! outcome of the message its events went in: a confirm covers all of them,
+//! a nack, return or timeout fails exactly those.
+//!
+//! Publishers are tasks of their own, so a request that gives up (its client
+//! went away, its deadline passed) never strands a channel with unresolved
+//! confirms; a request that gave up before its events went out is skipped.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{oneshot, watch};
+use tokio::time::Instant;
+
+use super::link::Link;
+use super::publish::{self, Failure, Outgoing, PublishOutcome};
+use crate::broker::Topology;
+use crate::metrics::Metrics;
+use crate::model::HostName;
+use crate::wire;
+
+/// Bounds of the lanes, from `[amqp]`.
+#[derive(Debug, Clone, Copy)]
+pub struct LaneLimits {
+    /// Messages per host awaiting confirms at once.
+    pub in_flight: usize,
+    /// Events per message (a request with more travels alone).
+    pub max_events: usize,
+    /// Requests waiting per host; past it a request's events answer 503.
+    pub max_queued: usize,
+}
+
+/// One request's events for one host, waiting for a message.
+struct Pending {
+    events: Vec<wire::WireEventV2>,
+    deadline: Instant,
+    reply: oneshot::Sender<PublishOutcome>,
+}
+
+#[derive(Default)]
+struct Lane {
+    queue: VecDeque<Pending>,
+    publishers: usize,
+}
+
+/// Everything a publisher task needs, shared by all lanes.
+#[derive(Debug)]
+pub struct Shared {
+    pub topology: Topology,
+    pub state: watch::Receiver<Option<Arc<Link>>>,
+    pub metrics: Arc<Metrics>,
+    pub unroutable: super::account::Unroutable,
+}
+
+/// The lanes of every host with work in progress (an idle host has none).
+pub struct Lanes {
+    limits: LaneLimits,
+    shared: Arc<Shared>,
+    lanes: Arc<Mutex<HashMap<HostName, Lane>>>,
+}
+
+impl std::fmt::Debug for Lanes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lanes")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Lanes {
+    pub fn new(limits: LaneLimits, shared: Arc<Shared>) -> Self {
+        Self {
+            limits,
+            shared,
+            lanes: Arc::default(),
+        }
+    }
+
+    /// Queues `events` for `host`; the receiver gets the outcome of the
+    /// message they went in. A full lane answers at once.
+    pub fn submit(
+        &self,
+        host: &HostName,
+        events: Vec<wire::WireEventV2>,
+        deadline: Instant,
+    ) -> oneshot::Receiver<PublishOutcome> {
+        let (reply, outcome) = oneshot::channel();
+        let count = events.len();
+        let start = {
+            let mut lanes = lock(&self.lanes);
+            let lane = lanes.entry(host.clone()).or_default();
+            if lane.queue.len() >= self.limits.max_queued {
+                drop(lanes);
+                let _ = reply.send(PublishOutcome::Failed(Failure::Overloaded));
+                return outcome;
+            }
+            lane.queue.push_back(Pending {
+                events,
+                deadline,
+                reply,
+            });
+            self.shared.metrics.lane_queued.inc_by(count as i64);
+            let start = lane.publishers < self.limits.in_flight;
+            if start {
+                lane.publishers += 1;
+            }
+            start
+        };
+        if start {
+            tokio::spawn(publisher(
+                host.clone(),
+                self.limits,
+                Arc::clone(&self.shared),
+                Arc::clone(&self.lanes),
+            ));
+        }
+        outcome
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // The lock guards plain data and no code panics while holding it.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Publishes the lane's queued requests, a message at a time, until the
+/// lane is empty.
+async fn publisher(
+    host: HostName,
+    limits: LaneLimits,
+    shared: Arc<Shared>,
+    lanes: Arc<Mutex<HashMap<HostName, Lane>>>,
+) {
+    loop {
+        let group = {
+            let mut map = lock(&lanes);
+            let Some(lane) = map.get_mut(&host) else {
+                return;
+            };
+            let group = take_group(&mut lane.queue, limits.max_events, Instant::now());
+            if group.is_empty() {
+                lane.publishers -= 1;
+                if lane.publishers == 0 && lane.queue.is_empty() {
+                    map.remove(&host);
+                }
+                return;
+            }
+            group
+        };
+        let taken: usize = group.taken_events;
+        shared.metrics.lane_queued.dec_by(taken as i64);
+        if group.pending.is_empty() {
+            continue; // every request taken had given up
+        }
+        let outcome = publish_group(&host, &group.pending, &shared).await;
+        for pending in group.pending {
+            let _ = pending.reply.send(outcome.clone());
+        }
+    }
+}
+
+/// The requests one message will carry, and how many events left the queue.
+struct Group {
+    pending: Vec<Pending>,
+    taken_events: usize,
+}
+
+impl Group {
+    fn is_empty(&self) -> bool {
+        self.pending.is_empty() && self.taken_events == 0
+    }
+}
+
+/// Takes requests from the front of `queue` while their events fit in
+/// `max_events` (the first one always fits). Requests that gave up are
+/// dropped on the way: their events must not go out after a 503.
+fn take_group(queue: &mut VecDeque<Pending>, max_events: usize, now: Instant) -> Group {
+    let mut pending = Vec::new();
+    let mut events = 0;
+    let mut taken_events = 0;
+    while let Some(next) = queue.front() {
+        let gave_up = next.reply.is_closed() || next.deadline <= now;
+        if gave_up {
+            let next = queue.pop_front().expect("front exists");
+            taken_events += next.events.len();
+            continue;
+        }
+        if !pending.is_empty() && events + next.events.len() > max_events {
+            break;
+        }
+        let next = queue.pop_front().expect("front exists");
+        events += next.events.len();
+        taken_events += next.events.len();
+        pending.push(next);
+    }
+    Group {
+        pending,
+        taken_events,
+    }
+}
+
+async fn publish_group(host: &HostName, group: &[Pending], shared: &Shared) -> PublishOutcome {
+    let Some(link) = shared.state.borrow().clone() else {
+        return PublishOutcome::Failed(Failure::BrokerUnavailable);
+    };
+    let deadline = group
+        .iter()
+        .map(|p| p.deadline)
+        .max()
+        .expect("a group is never empty");
+    let events: Vec<wire::WireEventV2> = group.iter().flat_map(|p| p.events.clone()).collect();
+    let correlation_id =
+        wire::shared_request_id(events.iter().map(|e| e.request_id.as_str())).map(str::to_owned);
+    shared
+        .metrics
+        .events_per_message
+        .observe(events.len() as f64);
+    let message_id = uuid::Uuid::new_v4().to_string();
+    let body = wire::MessageV2 {
+        version: wire::BODY_V2,
+        message_id: message_id.clone(),
+        host: host.clone(),
+        sent_at: wire::now_rfc3339(),
+        events,
+    };
+    let message = Outgoing {
+        routing_key: shared.topology.routing_key(host),
+        message_id,
+        correlation_id,
+        body: body.encode(),
+    };
+    let timeout = deadline.saturating_duration_since(Instant::now());
+    let outcome = publish::publish_batch(
+        &link,
+        shared.topology.exchange(),
+        std::slice::from_ref(&message),
+        timeout,
+        &shared.metrics,
+    )
+    .await
+    .pop()
+    .expect("one outcome per message");
+    super::account::record(&shared.metrics, &shared.unroutable, &message, &outcome);
+    outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{EventName, EventStatus, ServerId};
+    use std::time::Duration;
+
+    fn pending(n: usize, deadline: Instant) -> (Pending, oneshot::Receiver<PublishOutcome>) {
+        let (reply, rx) = oneshot::channel();
+        let event = wire::WireEventV2 {
+            name: EventName::NetworkChanged,
+            server_uuid: ServerId::parse("3df201cf-2451-44f2-8d25-a4ca826fc1f3").unwrap(),
+            status: EventStatus::Completed,
+            tag: None,
+            request_id: "req-1".into(),
+            global_request_id: None,
+        };
+        (
+            Pending {
+                events: vec![event; n],
+                deadline,
+                reply,
+            },
+            rx,
+        )
+    }
+
+    #[test]
+    fn groups_fill_up_to_the_bound_and_a_big_request_goes_alone() {
+        let now = Instant::now();
+        let later = now + Duration::from_secs(5);
+        let mut queue = VecDeque::new();
+        let mut receivers = Vec::new();
+        for n in [3, 4, 10, 1] {
+            let (p, rx) = pending(n, later);
+            queue.push_back(p);
+            receivers.push(rx);
+        }
+        let sizes = |g: &Group| g.pending.iter().map(|p| p.events.len()).collect::<Vec<_>>();
+        let g = take_group(&mut queue, 8, now);
+        assert_eq!(sizes(&g), vec![3, 4]);
+        let g = take_group(&mut queue, 8, now);
+        assert_eq!(
+            sizes(&g),
+            vec![10],
+            "larger than the bound: alone, not split"
+        );
+        let g = take_group(&mut queue, 8, now);
+        assert_eq!(sizes(&g), vec![1]);
+        assert!(take_group(&mut queue, 8, now).is_empty());
+    }
+
+    #[test]
+    fn requests_that_gave_up_are_skipped_and_counted_out() {
+        let now = Instant::now();
+        let mut queue = VecDeque::new();
+        let (expired, _rx1) = pending(2, now);
+        let (gone, rx2) = pending(3, now + Duration::from_secs(5));
+        drop(rx2);
+        let (live, _rx3) = pending(1, now + Duration::from_secs(5));
+        queue.extend([expired, gone, live]);
+        let g = take_group(&mut queue, 8, now);
+        assert_eq!(g.pending.len(), 1);
+        assert_eq!(g.pending[0].events.len(), 1);
+        assert_eq!(g.taken_events, 6);
+        assert!(queue.is_empty());
+    }
+}
