@@ -1,0 +1,298 @@
+//! A Keystone process the test owns, on the database and keys of the one
+//! scripts/test.sh runs (so users and tokens are shared): stopped mid-run
+//! it makes every unchecked request a 503, and back it makes them pass
+//! again; configured with a short token lifetime it issues tokens that
+//! expire during the test, so that an expired token (cached or not) is a
+//! 401, unless a service token vouches for it.
+
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use http::{Method, StatusCode};
+
+use super::fixture::{Fixture, herald, herald_at, keystone_url, probe_path};
+use crate::support::TestApp;
+
+/// A gunicorn serving Keystone from a config of the test's own.
+struct OwnKeystone {
+    dir: tempfile::TempDir,
+    gunicorn: String,
+    shared_dir: PathBuf,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl OwnKeystone {
+    /// Starts one on a port the OS picks; `token_lifetime` in seconds.
+    async fn start(token_lifetime: Option<u32>) -> Self {
+        let shared_dir = PathBuf::from(
+            std::env::var("HERALD_TEST_KEYSTONE_DIR").expect("scripts/test.sh exports it"),
+        );
+        let gunicorn =
+            std::env::var("HERALD_TEST_KEYSTONE_GUNICORN").expect("scripts/test.sh exports it");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let conf = std::fs::read_to_string(shared_dir.join("etc/keystone.conf"))
+            .expect("the shared keystone.conf");
+        let log = dir.path().join("keystone.log");
+        let mut own = String::new();
+        for line in conf.lines() {
+            if line.starts_with("log_file") {
+                own.push_str(&format!("log_file = {}\n", log.display()));
+                continue;
+            }
+            own.push_str(line);
+            own.push('\n');
+            if line == "[token]"
+                && let Some(seconds) = token_lifetime
+            {
+                own.push_str(&format!("expiration = {seconds}\n"));
+            }
+        }
+        std::fs::create_dir(dir.path().join("etc")).expect("etc dir");
+        std::fs::write(dir.path().join("etc/keystone.conf"), own).expect("write keystone.conf");
+        let mut keystone = Self {
+            dir,
+            gunicorn,
+            shared_dir,
+            port: 0,
+            child: None,
+        };
+        keystone.spawn();
+        keystone.port = keystone.bound_port().await;
+        keystone.wait_answering().await;
+        keystone
+    }
+
+    fn gunicorn_log(&self) -> PathBuf {
+        self.dir.path().join("gunicorn.log")
+    }
+
+    fn spawn(&mut self) {
+        let _ = std::fs::remove_file(self.gunicorn_log());
+        let child = Command::new(&self.gunicorn)
+            .args(["--bind", &format!("127.0.0.1:{}", self.port)])
+            .args(["--workers", "1", "--threads", "1"])
+            .arg("--log-file")
+            .arg(self.gunicorn_log())
+            .arg("herald_keystone_wsgi:application")
+            .env("OS_KEYSTONE_CONFIG_DIR", self.dir.path().join("etc"))
+            .env("PYTHONPATH", &self.shared_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            // Its own process group: the master and its worker die together.
+            .process_group(0)
+            .spawn()
+            .expect("start gunicorn");
+        self.child = Some(child);
+    }
+
+    /// Reads the port from gunicorn's "Listening at: http://127.0.0.1:P".
+    async fn bound_port(&self) -> u16 {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let log = std::fs::read_to_string(self.gunicorn_log()).unwrap_or_default();
+            if let Some(port) = log
+                .lines()
+                .find_map(|l| l.split("Listening at: http://127.0.0.1:").nth(1))
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|p| p.parse().ok())
+            {
+                return port;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "gunicorn never said where it listens:\n{log}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn wait_answering(&self) {
+        let url = format!("{}/", self.url());
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http::<http_body_util::Empty<bytes::Bytes>>();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = client.get(url.parse().expect("uri")).await
+                && r.status().is_success()
+            {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the test's Keystone never answered; see {}",
+                self.gunicorn_log().display()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/v3", self.port)
+    }
+
+    /// kill -9 of the process group it leads (master and worker: a worker
+    /// outlives a killed master for a while and keeps serving), then reaps it.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .status();
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Waits until nothing accepts connections on its port any more.
+    async fn wait_gone(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .is_ok()
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the test's Keystone still accepts connections after kill -9"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Starts it again on the same port.
+    async fn restart(&mut self) {
+        self.spawn();
+        self.wait_answering().await;
+    }
+}
+
+impl Drop for OwnKeystone {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+async fn status_with(app: &TestApp, headers: &[(&str, &str)]) -> StatusCode {
+    app.request(Method::GET, &probe_path(), None, headers)
+        .await
+        .status
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keystone_stopped_mid_run_is_503_then_200_when_back() {
+    let Some((url, admin)) = keystone_url() else {
+        return;
+    };
+    let mut f = Fixture::new(&url, &admin).await;
+    let mut keystone = OwnKeystone::start(None).await;
+    // No cache: every request asks Keystone.
+    let app = herald_at(&mut f, &keystone.url(), Duration::ZERO, None).await;
+    app.wait_ready().await;
+    let token = f.user_token(&["admin"]).await;
+    let auth = [("x-auth-token", token.as_str())];
+    assert_eq!(status_with(&app, &auth).await, StatusCode::NOT_FOUND);
+
+    keystone.kill();
+    keystone.wait_gone().await;
+    let down = app.request(Method::GET, &probe_path(), None, &auth).await;
+    assert_eq!(
+        down.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{:?}",
+        down.body
+    );
+    assert!(
+        down.body.get("serviceUnavailable").is_some(),
+        "{:?}",
+        down.body
+    );
+    let ready = app.request(Method::GET, "/readyz", None, &[]).await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+
+    keystone.restart().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match status_with(&app, &auth).await {
+            StatusCode::NOT_FOUND => break,
+            StatusCode::SERVICE_UNAVAILABLE => {}
+            other => panic!("neither through nor 503 while Keystone comes back: {other}"),
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still 503 after Keystone came back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.wait_ready().await;
+    app.stop().await;
+    f.cleanup().await;
+}
+
+/// Issues a token from `keystone` (short-lived) for a user with `roles`.
+async fn short_token(f: &mut Fixture, keystone: &OwnKeystone, roles: &[&str]) -> String {
+    let (user, password) = f.user(roles).await;
+    let project = f.project.clone();
+    f.token_at(&keystone.url(), &user, &password, &project)
+        .await
+        .expect("a short-lived token")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keystone_expired_tokens_are_401_unless_a_service_token_vouches() {
+    let Some((url, admin)) = keystone_url() else {
+        return;
+    };
+    let mut f = Fixture::new(&url, &admin).await;
+    let keystone = OwnKeystone::start(Some(4)).await;
+    // A long cache: an entry must still not outlive its token's expires_at.
+    let app = herald(&mut f, Duration::from_secs(300), None).await;
+    app.wait_ready().await;
+    let user = short_token(&mut f, &keystone, &["admin"]).await;
+    let service = f.user_token(&["service"]).await;
+    let member = f.user_token(&["member"]).await;
+
+    let auth = [("x-auth-token", user.as_str())];
+    assert_eq!(
+        status_with(&app, &auth).await,
+        StatusCode::NOT_FOUND,
+        "valid before it expires (and now cached)"
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match status_with(&app, &auth).await {
+            StatusCode::UNAUTHORIZED => break,
+            StatusCode::NOT_FOUND => {}
+            other => panic!("an expiring token got {other}"),
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the expired token stayed accepted"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let expired = app.request(Method::GET, &probe_path(), None, &auth).await;
+    assert_eq!(expired.status, StatusCode::UNAUTHORIZED);
+    assert!(expired.headers.contains_key(http::header::WWW_AUTHENTICATE));
+
+    // A service token with the service role lets the expired user token
+    // through, as keystonemiddleware does; one without that role does not.
+    let vouched = [
+        ("x-auth-token", user.as_str()),
+        ("x-service-token", service.as_str()),
+    ];
+    assert_eq!(status_with(&app, &vouched).await, StatusCode::NOT_FOUND);
+    let not_a_service = [
+        ("x-auth-token", user.as_str()),
+        ("x-service-token", member.as_str()),
+    ];
+    assert_eq!(
+        status_with(&app, &not_a_service).await,
+        StatusCode::UNAUTHORIZED
+    );
+    app.stop().await;
+    drop(keystone);
+    f.cleanup().await;
+}
