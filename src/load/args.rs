@@ -20,6 +20,32 @@ pub struct LoadArgs {
     #[arg(long, env = "HERALD_LOAD_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
 
+    /// Keystone mode: get the token from this Keystone v3 (password auth
+    /// with the --os-* flags) instead of --token.
+    #[arg(long, conflicts_with = "token")]
+    pub os_auth_url: Option<String>,
+
+    /// Keystone user (needs a role in serve's `auth.required_roles`).
+    #[arg(long, requires = "os_auth_url")]
+    pub os_username: Option<String>,
+
+    /// Keystone password of --os-username (or $OS_PASSWORD, to keep it off
+    /// the command line).
+    #[arg(long, env = "OS_PASSWORD", hide_env_values = true)]
+    pub os_password: Option<String>,
+
+    /// Project the token is scoped to.
+    #[arg(long, requires = "os_auth_url")]
+    pub os_project_name: Option<String>,
+
+    /// Domain of --os-username.
+    #[arg(long, default_value = "Default")]
+    pub os_user_domain_name: String,
+
+    /// Domain of --os-project-name.
+    #[arg(long, default_value = "Default")]
+    pub os_project_domain_name: String,
+
     /// Compute microversion to request (`OpenStack-API-Version: compute X.Y`).
     #[arg(long)]
     pub microversion: Option<String>,

@@ -16,6 +16,7 @@
 //! - [`run`](mod@run): the driver tying them together.
 
 pub mod args;
+pub mod auth;
 pub mod client;
 pub mod consume;
 pub mod plan;
@@ -42,6 +43,12 @@ pub enum LoadError {
     Schedule(#[from] schedule::ScheduleError),
     #[error("--config")]
     Config(#[from] crate::config::ConfigError),
+    #[error("--os-auth-url {url}: no token for --os-username")]
+    Keystone {
+        url: String,
+        #[source]
+        source: crate::keystone::KeystoneError,
+    },
     #[error("herald serve at {url} is unreachable")]
     Unreachable {
         url: String,

@@ -11,6 +11,7 @@ use http::{Method, StatusCode};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::auth;
 use super::client::{self, Api};
 use super::plan::Plan;
 use super::report::{Report, Tally};
@@ -45,9 +46,10 @@ pub async fn run(args: LoadArgs, shutdown: CancellationToken) -> Result<Report, 
     )?);
     let (amqp, agent) = broker_config(&args)?;
     let idle = args.concurrency as usize;
+    let token = auth::token(&args).await?;
     let api = Api::new(
         base,
-        args.token.as_deref(),
+        token.as_deref(),
         args.microversion.as_deref(),
         idle,
         args.request_timeout,

@@ -6,5 +6,6 @@
 
 mod callers;
 mod fixture;
+mod load;
 mod outage;
 mod tokens;
