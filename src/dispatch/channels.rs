@@ -2,7 +2,8 @@
 //!
 //! Opening a channel and selecting confirms costs two round trips, so
 //! publishing borrows a ready channel instead. A channel that saw an error
-//! or still has unresolved confirms is taken out of the pool, not returned.
+//! or still has unresolved confirms is taken out of the pool and closed,
+//! not returned, even when the request that borrowed it went away.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,4 +63,57 @@ pub fn pool(
         .runtime(deadpool::Runtime::Tokio1)
         .build()
         .expect("a runtime is set, so building the pool cannot fail")
+}
+
+/// Takes `channel` out of the pool for good and closes it in the background
+/// (lapin does not close a dropped channel): its unresolved confirms must
+/// never reach another borrower, and it must not stay open on the connection.
+pub fn discard(channel: PooledChannel) {
+    let channel = PooledChannel::take(channel);
+    if channel.status().connected() {
+        tokio::spawn(async move {
+            let _ = channel.close(200, "discarded".into()).await;
+        });
+    }
+}
+
+/// A borrowed channel that goes back to the pool only once [`Self::settle`]
+/// says every confirm on it was resolved. Dropped unsettled (the request
+/// that held it went away mid-confirm, or a confirm never came), it is
+/// discarded instead.
+pub struct Borrowed {
+    channel: Option<PooledChannel>,
+    settled: bool,
+}
+
+impl Borrowed {
+    pub fn new(channel: PooledChannel) -> Self {
+        Self {
+            channel: Some(channel),
+            settled: false,
+        }
+    }
+
+    /// Every confirm on the channel was answered: it may be reused.
+    pub fn settle(mut self) {
+        self.settled = true;
+    }
+}
+
+impl std::ops::Deref for Borrowed {
+    type Target = lapin::Channel;
+
+    fn deref(&self) -> &lapin::Channel {
+        self.channel.as_ref().expect("present until dropped")
+    }
+}
+
+impl Drop for Borrowed {
+    fn drop(&mut self) {
+        if let Some(channel) = self.channel.take()
+            && !self.settled
+        {
+            discard(channel);
+        }
+    }
 }

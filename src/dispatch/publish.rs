@@ -13,7 +13,7 @@ use lapin::options::BasicPublishOptions;
 use lapin::{BasicProperties, PublisherConfirm};
 use tokio::time::{Instant, timeout_at};
 
-use super::channels::PooledChannel;
+use super::channels::Borrowed;
 use super::link::Link;
 use crate::broker::names::short;
 use crate::metrics::Metrics;
@@ -88,7 +88,7 @@ pub async fn publish_batch(
 ) -> Vec<PublishOutcome> {
     let deadline = Instant::now() + timeout;
     let channel = match timeout_at(deadline, link.channels.get()).await {
-        Ok(Ok(channel)) => channel,
+        Ok(Ok(channel)) => Borrowed::new(channel),
         Ok(Err(error)) => {
             tracing::warn!(%error, "no publishing channel");
             return vec![PublishOutcome::Failed(Failure::NoChannel); messages.len()];
@@ -123,10 +123,11 @@ pub async fn publish_batch(
         .flat_map(|a| a.returned.iter().cloned())
         .collect();
     healthy &= answers.iter().all(|a| a.resolved);
-    if !healthy {
-        // Unresolved confirms would be attributed to the next borrower's messages.
-        drop(PooledChannel::take(channel));
+    if healthy {
+        channel.settle();
     }
+    // Otherwise dropping it discards it: unresolved confirms would be
+    // attributed to the next borrower's messages.
     messages
         .iter()
         .zip(answers)

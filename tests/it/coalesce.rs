@@ -45,11 +45,18 @@ fn request_id(reply: &Reply) -> String {
 }
 
 async fn frozen_app(confirm_timeout: Duration) -> (TestApp, Proxy, String, String) {
+    frozen_app_with(confirm_timeout, true).await
+}
+
+async fn frozen_app_with(
+    confirm_timeout: Duration,
+    coalesce: bool,
+) -> (TestApp, Proxy, String, String) {
     let proxy = Proxy::start("127.0.0.1:5672".parse().unwrap()).await;
     let url = proxy.amqp_url();
     let mut app = TestApp::spawn_with(|c| {
         c.amqp.url = url.into();
-        c.amqp.coalesce = true;
+        c.amqp.coalesce = coalesce;
         c.amqp.coalesce_in_flight = 1;
         c.amqp.confirm_timeout = confirm_timeout;
     })
@@ -125,6 +132,48 @@ async fn concurrent_requests_for_one_host_share_a_message() {
     app.stop().await;
 }
 
+/// Sends one events request on a raw connection and returns it unanswered.
+async fn send_raw(app: &TestApp, body: &Value) -> TcpStream {
+    let text = body.to_string();
+    let mut stream = TcpStream::connect(app.addr).await.expect("connect");
+    let head = format!(
+        "POST /os-server-external-events HTTP/1.1\r\nhost: x\r\nx-auth-token: {ADMIN_TOKEN}\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\n\r\n{text}",
+        text.len()
+    );
+    stream.write_all(head.as_bytes()).await.expect("send");
+    stream
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_coalescing_a_client_gone_mid_confirm_strands_nothing() {
+    let (app, proxy, server, queue) = frozen_app_with(Duration::from_secs(20), false).await;
+    let body = event_for(&server);
+
+    proxy.freeze();
+    let stream = send_raw(&app, &body).await;
+    wait_for_metric(&app, "herald_messages_unconfirmed 1").await;
+    drop(stream);
+    // The handler is gone with its confirm wait: both gauges count it out.
+    wait_for_metric(&app, "herald_messages_unconfirmed 0").await;
+    wait_for_metric(&app, "herald_http_requests_in_flight 1").await;
+    proxy.thaw();
+
+    let next = app.post_events(&body, &[]).await;
+    assert_eq!(next.status, StatusCode::OK, "{:?}", next.body);
+    let delivered = drain(&queue, 1).await;
+    assert!(
+        delivered.iter().any(|m| m
+            .properties
+            .correlation_id()
+            .as_ref()
+            .map(|c| c.to_string())
+            == Some(request_id(&next))),
+        "the next request's own message arrived"
+    );
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_abandoned_before_it_went_out_is_not_published() {
     let (app, proxy, server, queue) = frozen_app(Duration::from_secs(20)).await;
@@ -135,14 +184,7 @@ async fn a_request_abandoned_before_it_went_out_is_not_published() {
         wait_for_metric(&app, "herald_messages_unconfirmed 1").await;
         // A raw client that sends its request and hangs up while it waits
         // in the lane behind the first one.
-        let text = body.to_string();
-        let mut stream = TcpStream::connect(app.addr).await.expect("connect");
-        let head = format!(
-            "POST /os-server-external-events HTTP/1.1\r\nhost: x\r\nx-auth-token: {ADMIN_TOKEN}\r\n\
-             content-type: application/json\r\ncontent-length: {}\r\n\r\n{text}",
-            text.len()
-        );
-        stream.write_all(head.as_bytes()).await.expect("send");
+        let stream = send_raw(&app, &body).await;
         wait_for_metric(&app, "herald_lane_queued_events 1").await;
         drop(stream);
         // Its handler is gone (the first request and /metrics remain) ...
