@@ -40,6 +40,7 @@ pub async fn readyz(app: &App) -> Response<Body> {
         &json!({
             "status": if status == StatusCode::OK { "ready" } else { "not ready" },
             "broker": if broker { "connected" } else { "disconnected" },
+            "broker_node": app.dispatcher.node(),
             "directory": if directory { "ok" } else { "unreachable" },
             "keystone": match keystone {
                 None => "not used",

@@ -25,6 +25,7 @@ async fn broker_down_at_start_gives_503s_not_a_crash() {
     let ready = app.request(Method::GET, "/readyz", None, &[]).await;
     assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(ready.body["broker"], "disconnected");
+    assert!(ready.body["broker_node"].is_null(), "{:?}", ready.body);
     let reply = app.post_events(&event_for(&server), &[]).await;
     assert_eq!(reply.status, StatusCode::MULTI_STATUS);
     assert_eq!(reply.body["events"][0]["code"], 503);
@@ -38,6 +39,12 @@ async fn broker_lost_and_regained() {
     let url = proxy.amqp_url();
     let mut app = TestApp::spawn_with(|c| c.amqp.url = url.into()).await;
     app.wait_ready().await;
+    let ready = app.request(Method::GET, "/readyz", None, &[]).await;
+    assert_eq!(
+        ready.body["broker_node"],
+        proxy.addr.to_string(),
+        "names the node in use"
+    );
     let server = new_uuid();
     app.put_server(&server, Some("h"), None).await;
     let queue = app.bind_host("h").await;
