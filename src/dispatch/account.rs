@@ -1,9 +1,11 @@
 //! What became of each message, told to the operator: the published and
 //! failed counters (by reason) and the log line of a failure. A host
-//! without a queue warns once, then is only counted.
+//! without a queue warns once, then is counted, with a summary line at most
+//! once a minute.
 
 use std::collections::HashSet;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use super::publish::{Failure, Outgoing, PublishOutcome};
 use crate::metrics::{FailureLabels, Metrics};
@@ -12,25 +14,48 @@ use crate::metrics::{FailureLabels, Metrics};
 /// that a flood of bad hosts cannot grow it.
 #[derive(Debug, Default)]
 pub struct Unroutable {
-    warned: Mutex<HashSet<String>>,
+    state: Mutex<UnroutableState>,
+}
+
+#[derive(Debug, Default)]
+struct UnroutableState {
+    warned: HashSet<String>,
+    /// Repeats since the last summary line, and when that was.
+    repeats: u64,
+    summarised: Option<Instant>,
 }
 
 impl Unroutable {
     const MAX: usize = 1024;
+    const SUMMARY_EVERY: Duration = Duration::from_secs(60);
 
-    /// Whether this is the first unroutable message for `routing_key`.
+    /// Whether this is the first unroutable message for `routing_key`; a
+    /// repeat is counted, and once a minute the count is logged.
     fn first(&self, routing_key: &str) -> bool {
-        let mut warned = self
-            .warned
+        let mut state = self
+            .state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if warned.contains(routing_key) {
-            return false;
+        if !state.warned.contains(routing_key) {
+            if state.warned.len() >= Self::MAX {
+                state.warned.clear();
+            }
+            state.warned.insert(routing_key.to_owned());
+            return true;
         }
-        if warned.len() >= Self::MAX {
-            warned.clear();
+        state.repeats += 1;
+        let now = Instant::now();
+        let since = *state.summarised.get_or_insert(now);
+        if now.duration_since(since) >= Self::SUMMARY_EVERY {
+            tracing::warn!(
+                messages = state.repeats,
+                hosts = state.warned.len(),
+                "unroutable messages since the last summary (hosts without a bound queue; see herald_messages_failed_total{{reason=\"unroutable\"}})"
+            );
+            state.repeats = 0;
+            state.summarised = Some(now);
         }
-        warned.insert(routing_key.to_owned())
+        false
     }
 }
 
