@@ -10,6 +10,7 @@ mod delivery;
 mod directory_api;
 mod directory_store;
 mod end_to_end;
+mod fuzz;
 mod http_edges;
 mod keystone;
 mod load;
