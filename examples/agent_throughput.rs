@@ -5,6 +5,8 @@
 //!
 //! `cargo run --release --example agent_throughput -- target/release/herald [N] [E]`
 
+#![allow(clippy::unwrap_used)] // a measuring tool: a failed unwrap is its error message
+
 use std::time::Instant;
 
 use futures_util::future::join_all;

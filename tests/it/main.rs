@@ -2,6 +2,9 @@
 //! to the real RabbitMQ on 127.0.0.1:5672 and real databases; scripts/test.sh
 //! starts those when they are down.
 
+// A failed unwrap in a test is the test's failure message.
+#![allow(clippy::unwrap_used)]
+
 mod agent;
 mod cli;
 mod clients;
