@@ -28,6 +28,7 @@ pub mod config;
 pub mod config_error;
 pub mod directory;
 pub mod dispatch;
+pub mod error_chain;
 pub mod http;
 pub mod keystone;
 pub mod load;

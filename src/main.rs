@@ -168,7 +168,7 @@ async fn check_config(path: &Path, offline: bool) -> Result<()> {
         herald::keystone::Keystone::new(&config.auth)
             .check_credentials()
             .await
-            .map_err(|e| anyhow::anyhow!(herald::keystone::error_chain(&e)))?;
+            .map_err(|e| anyhow::anyhow!(herald::error_chain::error_chain(&e)))?;
     }
     eprintln!("herald: config OK; broker, directory and identity reachable");
     Ok(())

@@ -155,18 +155,6 @@ async fn prune_periodically(store: Arc<EventStore>, retention: Duration, stop: C
     }
 }
 
-/// An error and its causes, `: `-separated, for one log field.
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::Readiness;

@@ -34,7 +34,7 @@ pub(crate) async fn supervise<H: Handler>(
             // Reported once, by the caller.
             Err(SessionError::Declare(error)) if error.is_permanent() => return Err(error),
             Err(error) => {
-                tracing::warn!(error = %super::error_chain(&error), "cannot consume; retrying");
+                tracing::warn!(error = %crate::error_chain::error_chain(&error), "cannot consume; retrying");
             }
         }
         let delay = backoff.next_delay();

@@ -6,19 +6,19 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Request, Response, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use crate::http::Body;
 
-use crate::http::fault::Fault;
+use super::error::ApiError;
 
 /// Media types read as JSON; a missing `Content-Type` is read as JSON too.
 const JSON_TYPES: [&str; 2] = ["application/json", "application/vnd.openstack.compute+json"];
 
 /// 415 unless the `Content-Type` is JSON (or absent).
-pub fn check_media_type(headers: &HeaderMap) -> Result<(), Fault> {
+pub fn check_media_type(headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
         return Ok(());
     };
@@ -32,21 +32,18 @@ pub fn check_media_type(headers: &HeaderMap) -> Result<(), Fault> {
     if JSON_TYPES.contains(&media.as_str()) {
         Ok(())
     } else {
-        Err(Fault::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!("Unsupported Content-Type {text:?}; use application/json."),
-        ))
+        Err(ApiError::MediaType(text.to_owned()))
     }
 }
 
 /// 413 at once when `Content-Length` already says the body is too large.
-pub fn check_declared_length(headers: &HeaderMap, limit: usize) -> Result<(), Fault> {
+pub fn check_declared_length(headers: &HeaderMap, limit: usize) -> Result<(), ApiError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     match declared {
-        Some(length) if length > limit as u64 => Err(too_large(limit)),
+        Some(length) if length > limit as u64 => Err(ApiError::TooLarge(limit)),
         _ => Ok(()),
     }
 }
@@ -93,8 +90,8 @@ pub async fn drain(mut body: Incoming) {
 
 /// Answers `fault` for a request whose body was not read: drains a bounded
 /// part of the body, and closes the connection when there was one.
-pub async fn refuse(req: Request<Incoming>, fault: Fault) -> Response<Body> {
-    refuse_with(req, fault.into_response()).await
+pub async fn refuse(req: Request<Incoming>, error: ApiError) -> Response<Body> {
+    refuse_with(req, error.into_response()).await
 }
 
 /// [`refuse`] with a response already made.
@@ -114,28 +111,25 @@ pub async fn take(
     limit: usize,
     timeout: Duration,
 ) -> Result<Bytes, Response<Body>> {
-    if let Err(fault) =
+    if let Err(error) =
         check_declared_length(req.headers(), limit).and_then(|()| check_media_type(req.headers()))
     {
-        return Err(refuse(req, fault).await);
+        return Err(refuse(req, error).await);
     }
     let mut body = req.into_body();
     match tokio::time::timeout(timeout, read(&mut body, limit)).await {
         Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(fault)) => {
-            let mut response = fault.into_response();
-            if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        Ok(Err(error)) => {
+            let too_large = matches!(error, ApiError::TooLarge(_));
+            let mut response = error.into_response();
+            if too_large {
                 drain(body).await;
             }
             close_connection(&mut response);
             Err(response)
         }
         Err(_) => {
-            let mut response = Fault::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "The request body was not received in time.",
-            )
-            .into_response();
+            let mut response = ApiError::BodyTimeout.into_response();
             close_connection(&mut response);
             Err(response)
         }
@@ -144,49 +138,40 @@ pub async fn take(
 
 /// Why a request got no ordinary answer.
 pub enum Refused {
-    /// A whole-request fault, answered as is.
-    Fault(Fault),
+    /// A whole-request error, answered as is.
+    Error(ApiError),
     /// Answered already, its body unread (413, 415, 408: see [`take`]).
     Answered(Response<Body>),
 }
 
-impl From<Fault> for Refused {
-    fn from(fault: Fault) -> Self {
-        Self::Fault(fault)
+impl<E: Into<ApiError>> From<E> for Refused {
+    fn from(error: E) -> Self {
+        Self::Error(error.into())
     }
 }
 
 impl Refused {
     pub fn into_response(self) -> Response<Body> {
         match self {
-            Self::Fault(fault) => fault.into_response(),
+            Self::Error(error) => error.into_response(),
             Self::Answered(response) => response,
         }
     }
 }
 
 /// Reads the body to its end, refusing more than `limit` bytes.
-async fn read(body: &mut Incoming, limit: usize) -> Result<Bytes, Fault> {
+async fn read(body: &mut Incoming, limit: usize) -> Result<Bytes, ApiError> {
     let mut collected = bytes::BytesMut::new();
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|error| {
-            Fault::bad_request(format!("The request body could not be read: {error}"))
-        })?;
+        let frame = frame.map_err(ApiError::BodyRead)?;
         if let Some(data) = frame.data_ref() {
             if collected.len() + data.len() > limit {
-                return Err(too_large(limit));
+                return Err(ApiError::TooLarge(limit));
             }
             collected.extend_from_slice(data);
         }
     }
     Ok(collected.freeze())
-}
-
-fn too_large(limit: usize) -> Fault {
-    Fault::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        format!("Request is too large: the limit is {limit} bytes."),
-    )
 }
 
 #[cfg(test)]
@@ -213,7 +198,11 @@ mod tests {
             "",
         ] {
             let f = check_media_type(&typed(bad)).unwrap_err();
-            assert_eq!(f.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{bad}");
+            assert_eq!(
+                f.status(),
+                http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "{bad}"
+            );
         }
     }
 
@@ -223,8 +212,8 @@ mod tests {
         h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("200"));
         assert!(check_declared_length(&h, 200).is_ok());
         assert_eq!(
-            check_declared_length(&h, 199).unwrap_err().status,
-            StatusCode::PAYLOAD_TOO_LARGE
+            check_declared_length(&h, 199).unwrap_err().status(),
+            http::StatusCode::PAYLOAD_TOO_LARGE
         );
         assert!(check_declared_length(&HeaderMap::new(), 1).is_ok());
     }

@@ -5,10 +5,11 @@ use hyper::body::Incoming;
 use serde_json::{Value, json};
 
 use super::body::{self, Refused};
-use super::{App, directory_body, directory_unavailable, routes};
+use super::error::ApiError;
+use super::{App, directory_body, routes};
 use crate::directory::NewEntry;
 use crate::http::Body;
-use crate::http::fault::{Fault, json_response};
+use crate::http::fault::json_response;
 use crate::model::{HostName, ServerId};
 
 /// Default and largest page sizes of the list route.
@@ -21,8 +22,8 @@ pub const PUT_BODY_LIMIT: usize = 4096;
 /// `GET|PUT|DELETE /directory/servers/{uuid}`
 pub async fn item(app: &App, req: Request<Incoming>, segment: &str) -> Response<Body> {
     let Some(id) = routes::server_id(segment) else {
-        let fault = Fault::bad_request(format!("'{segment}' is not a valid server UUID."));
-        return body::refuse(req, fault).await;
+        let error = ApiError::Invalid(format!("'{segment}' is not a valid server UUID."));
+        return body::refuse(req, error).await;
     };
     let result = match *req.method() {
         Method::PUT => put(app, req, id).await,
@@ -32,13 +33,8 @@ pub async fn item(app: &App, req: Request<Incoming>, segment: &str) -> Response<
     result.unwrap_or_else(Refused::into_response)
 }
 
-async fn get(app: &App, id: ServerId) -> Result<Response<Body>, Fault> {
-    match app
-        .directory
-        .get(id)
-        .await
-        .map_err(|e| directory_unavailable(&e))?
-    {
+async fn get(app: &App, id: ServerId) -> Result<Response<Body>, ApiError> {
+    match app.directory.get(id).await? {
         Some(entry) => Ok(json_response(StatusCode::OK, &json!({ "server": entry }))),
         None => Err(not_found(id)),
     }
@@ -46,25 +42,19 @@ async fn get(app: &App, id: ServerId) -> Result<Response<Body>, Fault> {
 
 async fn put(app: &App, req: Request<Incoming>, id: ServerId) -> Result<Response<Body>, Refused> {
     let value = read_json(app, req, PUT_BODY_LIMIT).await?;
-    let placement = directory_body::placement(&value).map_err(|e| Fault::bad_request(e.0))?;
+    let placement = directory_body::placement(&value)?;
     let entry = app
         .directory
         .put(NewEntry {
             uuid: id,
             placement,
         })
-        .await
-        .map_err(|e| directory_unavailable(&e))?;
+        .await?;
     Ok(json_response(StatusCode::OK, &json!({ "server": entry })))
 }
 
-async fn delete(app: &App, id: ServerId) -> Result<Response<Body>, Fault> {
-    if app
-        .directory
-        .delete(id)
-        .await
-        .map_err(|e| directory_unavailable(&e))?
-    {
+async fn delete(app: &App, id: ServerId) -> Result<Response<Body>, ApiError> {
+    if app.directory.delete(id).await? {
         let mut r = Response::new(Body::default());
         *r.status_mut() = StatusCode::NO_CONTENT;
         Ok(r)
@@ -80,26 +70,21 @@ pub async fn list(app: &App, uri: &Uri) -> Response<Body> {
         let page = app
             .directory
             .list(query.host.as_ref(), query.limit, query.marker)
-            .await
-            .map_err(|e| directory_unavailable(&e))?;
+            .await?;
         Ok(json_response(
             StatusCode::OK,
             &json!({ "servers": page.entries, "next_marker": page.next_marker }),
         ))
     };
-    answer.await.unwrap_or_else(Fault::into_response)
+    answer.await.unwrap_or_else(ApiError::into_response)
 }
 
 /// `POST /directory/servers` (bulk upsert, all or nothing)
 pub async fn bulk(app: &App, req: Request<Incoming>) -> Response<Body> {
     let answer = async {
         let value = read_json(app, req, app.http.max_bulk_body_bytes).await?;
-        let entries = directory_body::bulk(&value).map_err(|e| Fault::bad_request(e.0))?;
-        let written = app
-            .directory
-            .upsert_many(&entries)
-            .await
-            .map_err(|e| directory_unavailable(&e))?;
+        let entries = directory_body::bulk(&value)?;
+        let written = app.directory.upsert_many(&entries).await?;
         Ok(json_response(
             StatusCode::OK,
             &json!({ "upserted": written }),
@@ -113,11 +98,11 @@ async fn read_json(app: &App, req: Request<Incoming>, limit: usize) -> Result<Va
         .await
         .map_err(Refused::Answered)?;
     serde_json::from_slice(&bytes)
-        .map_err(|e| Fault::bad_request(format!("Malformed request body: {e}")).into())
+        .map_err(|e| ApiError::Invalid(format!("Malformed request body: {e}")).into())
 }
 
-fn not_found(id: ServerId) -> Fault {
-    Fault::not_found(format!("Server {id} is not in the directory."))
+fn not_found(id: ServerId) -> ApiError {
+    ApiError::NotFound(format!("Server {id} is not in the directory."))
 }
 
 /// The list route's query, validated.
@@ -129,7 +114,7 @@ struct ListQuery {
 }
 
 impl ListQuery {
-    fn parse(query: &str) -> Result<Self, Fault> {
+    fn parse(query: &str) -> Result<Self, ApiError> {
         let mut parsed = Self {
             host: None,
             limit: DEFAULT_LIMIT,
@@ -140,7 +125,7 @@ impl ListQuery {
                 "host" => {
                     parsed.host = Some(
                         HostName::parse(&value)
-                            .map_err(|e| Fault::bad_request(format!("Invalid host: {e}")))?,
+                            .map_err(|e| ApiError::Invalid(format!("Invalid host: {e}")))?,
                     );
                 }
                 "limit" => {
@@ -151,7 +136,7 @@ impl ListQuery {
                         .ok()
                         .or_else(|| digits.then_some(u32::MAX));
                     let limit: u32 = parsed_limit.filter(|&l| l > 0).ok_or_else(|| {
-                        Fault::bad_request(format!(
+                        ApiError::Invalid(format!(
                             "Invalid limit '{value}': must be a positive integer."
                         ))
                     })?;
@@ -159,7 +144,7 @@ impl ListQuery {
                 }
                 "marker" => {
                     parsed.marker = Some(ServerId::parse(&value).ok_or_else(|| {
-                        Fault::bad_request(format!("Invalid marker '{value}': not a UUID."))
+                        ApiError::Invalid(format!("Invalid marker '{value}': not a UUID."))
                     })?);
                 }
                 _ => {}

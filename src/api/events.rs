@@ -5,14 +5,13 @@ use http::{HeaderMap, HeaderValue, Request, Response};
 use hyper::body::Incoming;
 
 use super::body::{self, Refused};
+use super::error::ApiError;
 use super::outcome::{self, EventResult, Verdict};
-use super::{App, directory_unavailable, validate};
+use super::{App, validate};
 use crate::http::Body;
-use crate::http::fault::{Fault, json_response};
+use crate::http::fault::json_response;
 use crate::metrics::CodeLabels;
-use crate::microversion::{
-    self, LEGACY_HEADER, Microversion, STANDARD_HEADER, VARY_VALUE, VersionError,
-};
+use crate::microversion::{self, LEGACY_HEADER, Microversion, STANDARD_HEADER, VARY_VALUE};
 use crate::model::RequestIds;
 
 /// Handles one batch. Auth has already passed.
@@ -20,23 +19,15 @@ pub async fn post(app: &App, req: Request<Incoming>, ids: &RequestIds) -> Respon
     let version = match microversion::negotiate(req.headers()) {
         Ok(v) => v,
         Err(error) => {
-            let refused = body::refuse(req, version_fault(&error)).await;
+            let refused = body::refuse(req, ApiError::Version(error)).await;
             return with_version(refused, Microversion::MIN);
         }
     };
     let response = match answer(app, req, version, ids).await {
         Ok(response) | Err(Refused::Answered(response)) => response,
-        Err(Refused::Fault(fault)) => fault.into_response(),
+        Err(Refused::Error(error)) => error.into_response(),
     };
     with_version(response, version)
-}
-
-fn version_fault(error: &VersionError) -> Fault {
-    let status = match error {
-        VersionError::Malformed(_) => http::StatusCode::BAD_REQUEST,
-        VersionError::Unsupported(_) => http::StatusCode::NOT_ACCEPTABLE,
-    };
-    Fault::new(status, error.to_string())
 }
 
 async fn answer(
@@ -48,15 +39,11 @@ async fn answer(
     let bytes = body::take(req, app.http.max_body_bytes, app.http.body_read_timeout)
         .await
         .map_err(Refused::Answered)?;
-    let events = validate::parse_batch(&bytes, version).map_err(|e| Fault::bad_request(e.0))?;
+    let events = validate::parse_batch(&bytes, version)?;
 
     let servers: Vec<_> = events.iter().map(|e| e.server).collect();
     let lookup_started = std::time::Instant::now();
-    let placements = app
-        .directory
-        .lookup(&servers)
-        .await
-        .map_err(|e| directory_unavailable(&e))?;
+    let placements = app.directory.lookup(&servers).await?;
     app.metrics
         .lookup_seconds
         .observe(lookup_started.elapsed().as_secs_f64());

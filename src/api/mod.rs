@@ -8,6 +8,7 @@ pub mod auth_config;
 pub mod body;
 pub mod directory_body;
 pub mod directory_routes;
+pub mod error;
 pub mod events;
 pub mod ops;
 pub mod outcome;
@@ -18,7 +19,7 @@ pub mod versions;
 use std::sync::Arc;
 use std::time::Instant;
 
-use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http::{HeaderValue, Method, Request, Response};
 use hyper::body::Incoming;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -28,11 +29,11 @@ use crate::config::{Config, HttpConfig};
 use crate::directory::{Directory, DirectoryError};
 use crate::dispatch::Dispatcher;
 use crate::http::Body;
-use crate::http::fault::{Fault, method_not_allowed};
 use crate::http::server::{ServerOptions, serve};
 use crate::metrics::{Metrics, RequestLabels};
 use crate::model::RequestIds;
-use auth::{Authenticator, Denied};
+use auth::Authenticator;
+use error::ApiError;
 use routes::Route;
 
 /// Why `serve` could not start.
@@ -72,7 +73,7 @@ pub async fn run(
             match keystone.probe().await {
                 Ok(()) => tracing::info!("Keystone answers and accepts herald's credentials"),
                 Err(error) => tracing::error!(
-                    error = %crate::keystone::error_chain(&error),
+                    error = %crate::error_chain::error_chain(&error),
                     "Keystone check at start-up failed; /readyz answers 503 until it passes"
                 ),
             }
@@ -169,21 +170,24 @@ impl App {
         req: Request<Incoming>,
         ids: &RequestIds,
     ) -> Response<Body> {
-        if let Err(fault) = framing(req.headers()) {
-            return body::refuse(req, fault).await;
+        if let Err(error) = framing(req.headers()) {
+            return body::refuse(req, error).await;
         }
         if route == Route::NotFound {
-            let fault = Fault::not_found("The resource could not be found.");
-            return body::refuse(req, fault).await;
+            let error = ApiError::NotFound("The resource could not be found.".into());
+            return body::refuse(req, error).await;
         }
         if !route.allows(req.method()) {
-            return body::refuse_with(req, method_not_allowed(route.allow())).await;
+            return body::refuse(req, ApiError::MethodNotAllowed(route.allow())).await;
         }
         if route.needs_auth()
             && let Err(denied) = self.auth.check(req.headers()).await
         {
-            let response = denied_response(denied, self.auth.www_authenticate());
-            return body::refuse_with(req, response).await;
+            let error = ApiError::Denied {
+                denied,
+                www_authenticate: self.auth.www_authenticate(),
+            };
+            return body::refuse(req, error).await;
         }
         if !matches!(*req.method(), Method::POST | Method::PUT)
             && body::declares_body(req.headers())
@@ -221,38 +225,14 @@ impl App {
 
 /// RFC 9112: exactly one `Host` (400), and no transfer coding but plain
 /// `chunked` (501: herald decodes no compression).
-fn framing(headers: &http::HeaderMap) -> Result<(), Fault> {
+fn framing(headers: &http::HeaderMap) -> Result<(), ApiError> {
     if headers.get_all(http::header::HOST).iter().count() != 1 {
-        return Err(Fault::bad_request(
-            "A request must carry exactly one Host header.",
-        ));
+        return Err(ApiError::Host);
     }
     let mut codings = headers.get_all(http::header::TRANSFER_ENCODING).iter();
     match (codings.next(), codings.next()) {
         (None, _) => Ok(()),
         (Some(only), None) if only.as_bytes().eq_ignore_ascii_case(b"chunked") => Ok(()),
-        _ => Err(Fault::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "Only the chunked transfer coding is supported.",
-        )),
+        _ => Err(ApiError::TransferCoding),
     }
-}
-
-fn denied_response(denied: Denied, www_authenticate: HeaderValue) -> Response<Body> {
-    match denied {
-        Denied::Unauthenticated => {
-            let mut r = Fault::new(StatusCode::UNAUTHORIZED, denied.to_string()).into_response();
-            r.headers_mut()
-                .insert(http::header::WWW_AUTHENTICATE, www_authenticate);
-            r
-        }
-        Denied::Forbidden => Fault::new(StatusCode::FORBIDDEN, denied.to_string()).into_response(),
-        Denied::Unavailable => Fault::unavailable(denied.to_string()).into_response(),
-    }
-}
-
-/// Maps a directory failure to the whole-request 503.
-pub fn directory_unavailable(error: &DirectoryError) -> Fault {
-    tracing::error!(%error, "instance directory unavailable");
-    Fault::unavailable("The instance directory is unavailable; retry later.")
 }

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::channels::{self, ChannelPool};
 use crate::broker::{self, AmqpConfig, Backoff, ConnectError, Node, Topology};
+use crate::error_chain::error_chain;
 use crate::metrics::{Metrics, NodeLabels};
 
 /// A live connection and its publishing channels.
@@ -129,17 +130,6 @@ pub async fn supervise(
             }
         }
     }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 async fn establish(

@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 use tokio::sync::OnceCell;
 
 use crate::config::AuthConfig;
+use crate::error_chain::error_chain;
 use cache::{Cache, Key};
 use client::{Client, Credentials, Issued, TokenInfo, Verdict};
 
@@ -212,16 +213,4 @@ fn still_valid(info: Arc<TokenInfo>, allow_expired: bool) -> Outcome {
     } else {
         Outcome::Invalid
     }
-}
-
-/// `error: cause: cause`, for one log field.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
