@@ -6,17 +6,18 @@ use hyper::body::Incoming;
 
 use super::body::{self, Refused};
 use super::error::ApiError;
+use super::negotiate::{self, LEGACY_HEADER, STANDARD_HEADER, VARY_VALUE};
 use super::outcome::{self, EventResult, Verdict};
 use super::{App, validate};
 use crate::http::Body;
 use crate::http::fault::json_response;
 use crate::metrics::CodeLabels;
-use crate::microversion::{self, LEGACY_HEADER, Microversion, STANDARD_HEADER, VARY_VALUE};
+use crate::microversion::Microversion;
 use crate::model::RequestIds;
 
 /// Handles one batch. Auth has already passed.
 pub async fn post(app: &App, req: Request<Incoming>, ids: &RequestIds) -> Response<Body> {
-    let version = match microversion::negotiate(req.headers()) {
+    let version = match negotiate::negotiate(req.headers()) {
         Ok(v) => v,
         Err(error) => {
             let refused = body::refuse(req, ApiError::Version(error)).await;

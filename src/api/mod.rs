@@ -10,6 +10,7 @@ pub mod directory_body;
 pub mod directory_routes;
 pub mod error;
 pub mod events;
+pub mod negotiate;
 pub mod ops;
 pub mod outcome;
 pub mod routes;

@@ -10,8 +10,9 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 use serde_json::{Value, json};
 
+use herald::api::negotiate;
 use herald::api::{directory_body, validate};
-use herald::microversion::{self, Microversion, VersionError};
+use herald::microversion::{Microversion, VersionError};
 use herald::model::{EventName, EventStatus, HostName, ServerId};
 use herald::wire;
 
@@ -98,12 +99,12 @@ proptest! {
                                         which in 0u8..3) {
         let mut headers = HeaderMap::new();
         if which != 1 && let Ok(v) = HeaderValue::from_str(&standard) {
-            headers.insert(microversion::STANDARD_HEADER, v);
+            headers.insert(negotiate::STANDARD_HEADER, v);
         }
         if which != 0 && let Ok(v) = HeaderValue::from_str(&legacy) {
-            headers.insert(microversion::LEGACY_HEADER, v);
+            headers.insert(negotiate::LEGACY_HEADER, v);
         }
-        match microversion::negotiate(&headers) {
+        match negotiate::negotiate(&headers) {
             Ok(v) => prop_assert!(v >= Microversion::MIN && v <= Microversion::MAX),
             Err(VersionError::Unsupported(v)) => {
                 prop_assert!(v < Microversion::MIN || v > Microversion::MAX)
