@@ -5,7 +5,8 @@
 //! `tests/clients/nova_clients.py` (python-novaclient and openstacksdk) with
 //! the interpreter that `scripts/test.sh` sets up in `HERALD_TEST_PYTHON`.
 
-use std::net::{SocketAddr, TcpListener as StdListener};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -40,11 +41,12 @@ async fn novaclient_and_openstacksdk_drive_herald() -> Result<()> {
     let unique = uuid::Uuid::new_v4().simple().to_string();
     let host = HostName::parse(&format!("compute-{unique}")).context("test host name")?;
     let token = format!("test-{}", uuid::Uuid::new_v4());
-    let addr = free_port()?;
     let dir = tempfile::tempdir().context("temp dir")?;
     let config_path = dir.path().join("herald.toml");
+    // Port 0: serve binds a free port itself and logs it; no port is bound,
+    // dropped and hoped to be still free.
     let text = test_config(
-        addr,
+        "127.0.0.1:0".parse().expect("literal address"),
         &token,
         &amqp_url,
         &format!("herald-test-{unique}"),
@@ -58,6 +60,7 @@ async fn novaclient_and_openstacksdk_drive_herald() -> Result<()> {
     let _broker = TestQueue::declare(&config, &host).await?;
 
     let mut server = Server::start(&config_path)?;
+    let addr = server.wait_listening().await?;
     server.wait_healthy(addr).await?;
 
     let status = run_clients(&python, addr, &token, &host).await?;
@@ -66,18 +69,12 @@ async fn novaclient_and_openstacksdk_drive_herald() -> Result<()> {
         "nova_clients.py failed ({status}); its output is above"
     );
 
-    let exit = server.stop()?;
+    let exit = server.stop().await?;
     ensure!(
         exit.success(),
         "herald serve did not exit 0 on SIGTERM: {exit}"
     );
     Ok(())
-}
-
-/// A port nobody listens on right now (the binary needs a concrete one).
-fn free_port() -> Result<SocketAddr> {
-    let listener = StdListener::bind("127.0.0.1:0").context("bind 127.0.0.1:0")?;
-    Ok(listener.local_addr()?)
 }
 
 fn toml_str(text: &str) -> String {
@@ -133,21 +130,59 @@ async fn run_clients(
     }
 }
 
-/// The `herald serve` child process; SIGTERM (then SIGKILL) when dropped.
+/// The `herald serve` child process; killed when dropped (the failure path:
+/// a passing test stops it with SIGTERM and checks the exit).
 struct Server {
     child: Child,
+    /// The address serve logged it listens on.
+    listening: Option<tokio::sync::oneshot::Receiver<SocketAddr>>,
 }
 
 impl Server {
     fn start(config: &Path) -> Result<Self> {
-        let child = Command::new(env!("CARGO_BIN_EXE_herald"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
             .arg("serve")
             .arg("--config")
             .arg(config)
+            .env("HERALD__LOG__FORMAT", "text")
+            .env("NO_COLOR", "1")
             .stdin(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .context("start herald serve")?;
-        Ok(Self { child })
+        let stderr = child.stderr.take().context("serve's stderr")?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        // Passes serve's log through to ours and picks the bound address
+        // out of its "herald serve listening addr=..." line.
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("{line}");
+                if line.contains("herald serve listening")
+                    && let Some(addr) = line
+                        .split_whitespace()
+                        .find_map(|w| w.strip_prefix("addr="))
+                        .and_then(|a| a.parse().ok())
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send(addr);
+                }
+            }
+        });
+        Ok(Self {
+            child,
+            listening: Some(rx),
+        })
+    }
+
+    /// The port serve bound, from its log.
+    async fn wait_listening(&mut self) -> Result<SocketAddr> {
+        let rx = self.listening.take().context("asked twice")?;
+        match tokio::time::timeout(START_DEADLINE, rx).await {
+            Ok(Ok(addr)) => Ok(addr),
+            Ok(Err(_)) => bail!("herald serve exited before it said where it listens"),
+            Err(_) => bail!("herald serve did not log its address within {START_DEADLINE:?}"),
+        }
     }
 
     /// Polls `GET /healthz` until it answers 200, the process dies, or the deadline.
@@ -169,7 +204,7 @@ impl Server {
     }
 
     /// SIGTERM, then waits for the exit (SIGKILL after the deadline).
-    fn stop(&mut self) -> Result<ExitStatus> {
+    async fn stop(&mut self) -> Result<ExitStatus> {
         if let Some(status) = self.child.try_wait()? {
             return Ok(status);
         }
@@ -184,7 +219,7 @@ impl Server {
             if let Some(status) = self.child.try_wait()? {
                 return Ok(status);
             }
-            std::thread::sleep(Duration::from_millis(50));
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
         self.child.kill().context("SIGKILL herald serve")?;
         let status = self.child.wait()?;
@@ -194,8 +229,9 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        if let Err(error) = self.stop() {
-            eprintln!("clients test: stopping herald serve: {error:#}");
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
     }
 }
