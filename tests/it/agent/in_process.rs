@@ -71,7 +71,7 @@ async fn round_trip(queue_type: QueueType) {
         "{recent}"
     );
 
-    agent.assert_quiet(Duration::from_millis(300)).await;
+    agent.assert_nothing_pending(&conn, &names).await;
     agent.stop().await.expect("a clean stop");
     assert_eq!(ready_count(&conn, &names.queue()).await, 0);
     let _ = conn.close(200, "bye".into()).await;
@@ -134,7 +134,7 @@ async fn poison_messages_are_dead_lettered_once() {
         ready_count(&conn, &dlq).await == 2
     })
     .await;
-    agent.assert_quiet(Duration::from_millis(300)).await;
+    agent.assert_nothing_pending(&conn, &names).await;
     agent.stop().await.expect("a clean stop");
     assert_eq!(
         ready_count(&conn, &names.queue()).await,

@@ -276,11 +276,17 @@ impl InProcessAgent {
             .expect("the agent is running")
     }
 
-    /// Nothing more arrives within `quiet`.
-    pub async fn assert_quiet(&mut self, quiet: Duration) {
-        if let Ok(Some(d)) = tokio::time::timeout(quiet, self.delivered.recv()).await {
-            panic!("unexpected hand-on of {:?}", d.meta.message_id);
-        }
+    /// Nothing else is handed on: a sentinel published now is the very next
+    /// hand-on (a queue delivers in order, so anything pending comes first).
+    /// Unlike waiting a while for silence, this cannot pass early.
+    pub async fn assert_nothing_pending(&mut self, conn: &Connection, names: &Names) {
+        let sentinel = message(&names.host, vec![event(EventName::NetworkChanged, None)]);
+        publish(conn, names, &sentinel).await;
+        let next = self.next().await;
+        assert_eq!(
+            next.meta.message_id, sentinel.message_id,
+            "something else was handed on first"
+        );
     }
 
     pub async fn stop(self) -> Result<(), herald::agent::AgentError> {
