@@ -29,7 +29,7 @@ pub struct NodeLabels {
 pub struct FailureLabels {
     /// Why a message was not confirmed: `timeout` (may still have been
     /// delivered), `nacked`, `unroutable`, `connection`, `broker_unavailable`,
-    /// `no_channel`, `overloaded`.
+    /// `no_channel`, `overloaded`, `name`.
     pub reason: &'static str,
 }
 

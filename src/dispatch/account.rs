@@ -79,7 +79,7 @@ pub fn record(
                 tracing::warn!(
                     routing_key = %message.routing_key,
                     message_id = %message.message_id,
-                    %failure,
+                    failure = %crate::error_chain::error_chain(failure),
                     "message not delivered"
                 );
             }

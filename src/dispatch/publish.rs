@@ -5,6 +5,7 @@
 //! together under one deadline: never one round trip per message.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::future::join_all;
@@ -15,6 +16,7 @@ use tokio::time::{Instant, timeout_at};
 
 use super::channels::Borrowed;
 use super::link::Link;
+use crate::broker::NameTooLong;
 use crate::broker::names::short;
 use crate::metrics::Metrics;
 use crate::wire;
@@ -30,7 +32,7 @@ pub struct Outgoing {
 }
 
 /// What became of one message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum PublishOutcome {
     /// The broker confirmed it and routed it to at least one queue.
     Confirmed,
@@ -38,7 +40,7 @@ pub enum PublishOutcome {
 }
 
 /// Why a message was not confirmed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Failure {
     #[error("broker unreachable")]
     BrokerUnavailable,
@@ -50,8 +52,16 @@ pub enum Failure {
     Nacked,
     #[error("no confirm within the confirm timeout")]
     Timeout,
-    #[error("publish failed: {0}")]
-    Channel(String),
+    /// Writing the message to the channel failed (the connection broke).
+    #[error("publishing on the channel failed")]
+    Publish(#[source] Arc<lapin::Error>),
+    /// The channel went away before the broker answered.
+    #[error("the confirm was lost with the channel")]
+    ConfirmLost(#[source] Arc<lapin::Error>),
+    #[error("the channel is not in confirm mode")]
+    NotInConfirmMode,
+    #[error("a name does not fit AMQP")]
+    Name(#[source] NameTooLong),
     #[error("too many requests already waiting for this host")]
     Overloaded,
 }
@@ -66,7 +76,10 @@ impl Failure {
             Failure::Unroutable(_) => "unroutable",
             Failure::Nacked => "nacked",
             Failure::Timeout => "timeout",
-            Failure::Channel(_) => "connection",
+            Failure::Publish(_) | Failure::ConfirmLost(_) | Failure::NotInConfirmMode => {
+                "connection"
+            }
+            Failure::Name(_) => "name",
             Failure::Overloaded => "overloaded",
         }
     }
@@ -162,7 +175,7 @@ async fn publish_one(
     exchange: &str,
     message: &Outgoing,
 ) -> Result<PublisherConfirm, Failure> {
-    let name = |e: crate::broker::NameTooLong| Failure::Channel(e.to_string());
+    let name = Failure::Name;
     let options = BasicPublishOptions {
         mandatory: true,  // an unroutable message comes back instead of vanishing
         immediate: false, // unsupported by RabbitMQ; it would close the connection
@@ -176,7 +189,7 @@ async fn publish_one(
             properties(message).map_err(name)?,
         )
         .await
-        .map_err(|e| Failure::Channel(e.to_string()))
+        .map_err(|e| Failure::Publish(Arc::new(e)))
 }
 
 fn properties(message: &Outgoing) -> Result<BasicProperties, crate::broker::NameTooLong> {
@@ -220,7 +233,7 @@ async fn await_confirm(
     };
     let confirmation = match timeout_at(deadline, confirm).await {
         Err(_) => return failed(Failure::Timeout, false),
-        Ok(Err(error)) => return failed(Failure::Channel(error.to_string()), true),
+        Ok(Err(error)) => return failed(Failure::ConfirmLost(Arc::new(error)), true),
         Ok(Ok(c)) => c,
     };
     metrics
@@ -251,8 +264,6 @@ async fn await_confirm(
             returned: ret.as_ref().map(returned_id).unwrap_or_default(),
             resolved: true,
         },
-        Confirmation::NotRequested => {
-            failed(Failure::Channel("channel not in confirm mode".into()), true)
-        }
+        Confirmation::NotRequested => failed(Failure::NotInConfirmMode, true),
     }
 }
