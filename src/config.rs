@@ -16,8 +16,8 @@ pub use crate::broker::config::AmqpConfig;
 pub use crate::broker::topology::QueueType;
 pub use crate::config_error::ConfigError;
 pub use crate::directory::config::{DirectoryBackend, DirectoryConfig};
-pub use crate::http::config::HttpConfig;
 pub use crate::telemetry::{LogConfig, LogFormat};
+pub use crate::web::config::HttpConfig;
 
 /// The prefix of environment overrides (`HERALD__AMQP__URL`).
 pub const ENV_PREFIX: &str = "HERALD";

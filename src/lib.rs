@@ -9,17 +9,19 @@
 //! - [`config`]: the typed configuration tree (file + environment).
 //! - [`config_error`]: the config error type every section's validation returns.
 //! - [`model`]: domain types (server ids, host names, event names).
-//! - [`microversion`]: compute API microversion negotiation.
-//! - [`wire`]: the AMQP message body shared by dispatcher and agent.
-//! - [`http`]: accept loop with graceful shutdown, fault bodies.
-//! - [`api`]: the HTTP routes of `herald serve`.
+//! - [`microversion`]: the compute API microversion type and served range.
+//! - [`wire`]: the AMQP message bodies (v1, v2) shared by dispatcher and agent.
+//! - [`web`]: accept loop with graceful shutdown, fault bodies.
+//! - [`api`]: the HTTP routes of `herald serve`, the API error type, negotiation.
 //! - [`keystone`]: Keystone v3 token validation (`auth.mode = "keystone"`).
 //! - [`directory`]: the instance directory on SQLite or PostgreSQL.
-//! - [`dispatch`]: broker connection, topology names, grouping, publish + confirm.
+//! - [`broker`]: the broker contract: node list, failover connect, backoff, names, declarations.
+//! - [`dispatch`]: per-host grouping, coalescing lanes, the supervised connection, publish + confirm.
 //! - [`agent`]: the compute agent (`herald agent`) and its waiter API.
 //! - [`load`]: the load generator (`herald load`).
 //! - [`metrics`]: Prometheus metrics.
 //! - [`telemetry`], [`shutdown`]: logs and signals.
+//! - [`error_chain`]: one line for an error and its causes.
 
 pub mod agent;
 pub mod api;
@@ -29,7 +31,6 @@ pub mod config_error;
 pub mod directory;
 pub mod dispatch;
 pub mod error_chain;
-pub mod http;
 pub mod keystone;
 pub mod load;
 pub mod metrics;
@@ -37,4 +38,5 @@ pub mod microversion;
 pub mod model;
 pub mod shutdown;
 pub mod telemetry;
+pub mod web;
 pub mod wire;

@@ -30,8 +30,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::broker::{DeclareError, Topology};
 use crate::config::Config;
-use crate::http::server::ServerOptions;
 use crate::model::HostName;
+use crate::web::server::ServerOptions;
 
 pub use event::{Delivered, MessageMeta, ReceivedEvent};
 pub use handler::{FnHandler, Handler, HandlerError, StdoutHandler, handler_fn};

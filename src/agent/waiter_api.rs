@@ -16,10 +16,10 @@ use tokio_util::sync::CancellationToken;
 use super::Readiness;
 use super::event::ReceivedEvent;
 use super::store::{EventKey, EventStore};
-use crate::http::Body;
-use crate::http::fault::{Fault, json_response, method_not_allowed};
-use crate::http::server::{ServerOptions, serve};
 use crate::model::{EventName, ServerId};
+use crate::web::Body;
+use crate::web::fault::{Fault, json_response, method_not_allowed};
+use crate::web::server::{ServerOptions, serve};
 
 /// Default and largest `timeout` of a wait, in seconds.
 pub const DEFAULT_WAIT_SECS: u64 = 30;

@@ -10,7 +10,7 @@ use http::{HeaderMap, HeaderValue, Request, Response, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
-use crate::http::Body;
+use crate::web::Body;
 
 use super::error::ApiError;
 

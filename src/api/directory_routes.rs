@@ -8,9 +8,9 @@ use super::body::{self, Refused};
 use super::error::ApiError;
 use super::{App, directory_body, routes};
 use crate::directory::NewEntry;
-use crate::http::Body;
-use crate::http::fault::json_response;
 use crate::model::{HostName, ServerId};
+use crate::web::Body;
+use crate::web::fault::json_response;
 
 /// Default and largest page sizes of the list route.
 const DEFAULT_LIMIT: u32 = 100;

@@ -8,9 +8,9 @@ use http::{HeaderValue, Response, StatusCode, header};
 
 use super::auth::Denied;
 use crate::directory::DirectoryError;
-use crate::http::Body;
-use crate::http::fault::Fault;
 use crate::microversion::VersionError;
+use crate::web::Body;
+use crate::web::fault::Fault;
 
 /// Why a request as a whole is refused.
 #[derive(Debug, thiserror::Error)]

@@ -9,11 +9,11 @@ use super::error::ApiError;
 use super::negotiate::{self, LEGACY_HEADER, STANDARD_HEADER, VARY_VALUE};
 use super::outcome::{self, EventResult, Verdict};
 use super::{App, validate};
-use crate::http::Body;
-use crate::http::fault::json_response;
 use crate::metrics::CodeLabels;
 use crate::microversion::Microversion;
 use crate::model::RequestIds;
+use crate::web::Body;
+use crate::web::fault::json_response;
 
 /// Handles one batch. Auth has already passed.
 pub async fn post(app: &App, req: Request<Incoming>, ids: &RequestIds) -> Response<Body> {

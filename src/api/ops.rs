@@ -6,9 +6,9 @@ use http::{Response, StatusCode};
 use serde_json::json;
 
 use super::App;
-use crate::http::Body;
-use crate::http::fault::{json_response, text_response};
 use crate::metrics;
+use crate::web::Body;
+use crate::web::fault::{json_response, text_response};
 
 /// How long readiness waits for the directory to answer.
 const DIRECTORY_PROBE: Duration = Duration::from_secs(2);

@@ -4,9 +4,9 @@
 use http::{HeaderMap, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::http::Body;
-use crate::http::fault::json_response;
 use crate::microversion::Microversion;
+use crate::web::Body;
+use crate::web::fault::json_response;
 
 /// When v2.1 was first released (Nova's own value).
 const UPDATED: &str = "2013-07-23T11:33:21Z";
