@@ -220,6 +220,11 @@ mod tests {
             ("[amqp]\nexchange = \"\"\n", "amqp.exchange"),
             ("[amqp]\nconfirm_timeout = \"0s\"\n", "amqp.confirm_timeout"),
             ("[agent]\nprefetch = 0\n", "agent.prefetch"),
+            ("[agent]\nshutdown_grace = \"0s\"\n", "agent.shutdown_grace"),
+            (
+                "[agent]\nwaiter_header_read_timeout = \"2h\"\n",
+                "agent.waiter_header_read_timeout",
+            ),
             ("[log]\nlevel = \"info,[\"\n", "log.level"),
         ];
         for (extra, key) in cases {

@@ -9,6 +9,9 @@ use crate::broker::names::check_amqp_name;
 use crate::broker::{QueueSettings, QueueType};
 use crate::config_error::{ConfigError, invalid};
 
+/// The longest timeout or grace the agent takes; longer is a typo, not a wish.
+const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+
 /// `[agent]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -36,6 +39,13 @@ pub struct AgentConfig {
     pub dedup_capacity: usize,
     /// Most events kept for waiters at once; the oldest go first when over.
     pub max_retained_events: usize,
+    /// How long a waiter may take to send a request's headers.
+    #[serde(with = "humantime_serde")]
+    pub waiter_header_read_timeout: Duration,
+    /// How long the agent may take after a shutdown signal to settle the
+    /// messages it holds and answer the waiters it is serving.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
 }
 
 impl Default for AgentConfig {
@@ -49,6 +59,8 @@ impl Default for AgentConfig {
             retention: Duration::from_secs(300),
             dedup_capacity: 65_536,
             max_retained_events: 100_000,
+            waiter_header_read_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(30),
         }
     }
 }
@@ -75,6 +87,17 @@ impl AgentConfig {
                 "agent.max_retained_events",
                 "must be greater than 0",
             ));
+        }
+        for (key, value) in [
+            (
+                "agent.waiter_header_read_timeout",
+                self.waiter_header_read_timeout,
+            ),
+            ("agent.shutdown_grace", self.shutdown_grace),
+        ] {
+            if value.is_zero() || value > MAX_TIMEOUT {
+                return Err(invalid(key, "must be between 1ms and 1h"));
+            }
         }
         if let Some(dlx) = &self.dead_letter_exchange {
             check_amqp_name("agent.dead_letter_exchange", dlx)?;

@@ -79,8 +79,8 @@ pub async fn run_with_handler<H: Handler>(
         shutdown: api_stop.clone(),
     };
     let options = ServerOptions {
-        header_read_timeout: config.http.header_read_timeout,
-        shutdown_grace: config.http.shutdown_grace,
+        header_read_timeout: config.agent.waiter_header_read_timeout,
+        shutdown_grace: config.agent.shutdown_grace,
     };
     let api = tokio::spawn(waiter_api::run(waiter, state, options));
     let pruner = tokio::spawn(prune_periodically(
@@ -92,7 +92,7 @@ pub async fn run_with_handler<H: Handler>(
         topology: Topology::new(&config.amqp),
         connection_name: connection_name(&host),
         dedup: dedup::Dedup::new(config.agent.dedup_capacity),
-        drain_timeout: config.http.shutdown_grace,
+        drain_timeout: config.agent.shutdown_grace,
         amqp: config.amqp,
         agent: config.agent,
         host,

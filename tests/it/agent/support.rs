@@ -44,7 +44,7 @@ impl Names {
         config.amqp.connect_timeout = Duration::from_secs(5);
         config.agent.queue_type = queue_type;
         config.agent.waiter_listen = SocketAddr::from(([127, 0, 0, 1], 0));
-        config.http.shutdown_grace = Duration::from_secs(5);
+        config.agent.shutdown_grace = Duration::from_secs(5);
         let host = HostName::parse(&format!("h-{}", &id[..12])).expect("a valid host name");
         Self { config, host }
     }
