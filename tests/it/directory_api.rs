@@ -236,6 +236,22 @@ async fn parallel_bulk_writes_take_turns_and_1001_entries_are_refused() {
         assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
         assert_eq!(reply.body["upserted"], 1000);
     }
+    // 6,000 entries: a limit past u32 is still "above 1000", so a full page.
+    let page = app
+        .request(
+            Method::GET,
+            "/directory/servers?limit=4294967296",
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{:?}", page.body);
+    assert_eq!(page.body["servers"].as_array().unwrap().len(), 1000);
+    assert!(
+        page.body["next_marker"].is_string(),
+        "{:?}",
+        page.body["next_marker"]
+    );
     let mut too_many = batch(7);
     too_many["servers"]
         .as_array_mut()
