@@ -1,6 +1,7 @@
 //! `[agent]`: the host queue's settings, the waiter API and what the agent remembers.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -8,6 +9,11 @@ use serde::{Deserialize, Serialize};
 use crate::broker::names::check_amqp_name;
 use crate::broker::{QueueSettings, QueueType};
 use crate::config_error::{ConfigError, invalid};
+
+/// Bound on `agent.dedup_capacity` (the journal holds up to twice it).
+const MAX_DEDUP_CAPACITY: usize = 10_000_000;
+/// Bound on `agent.dedup_path`'s length (Linux's `PATH_MAX`).
+const MAX_PATH_BYTES: usize = 4096;
 
 /// `[agent]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -34,6 +40,8 @@ pub struct AgentConfig {
     pub retention: Duration,
     /// How many handled message ids are remembered to drop redeliveries.
     pub dedup_capacity: usize,
+    /// File that keeps those ids across restarts; empty = in memory only.
+    pub dedup_path: PathBuf,
     /// Most events kept for waiters at once; the oldest go first when over.
     pub max_retained_events: usize,
 }
@@ -48,6 +56,7 @@ impl Default for AgentConfig {
             waiter_listen: SocketAddr::from(([127, 0, 0, 1], 8775)),
             retention: Duration::from_secs(300),
             dedup_capacity: 65_536,
+            dedup_path: PathBuf::new(),
             max_retained_events: 100_000,
         }
     }
@@ -69,6 +78,21 @@ impl AgentConfig {
         }
         if self.dedup_capacity == 0 {
             return Err(invalid("agent.dedup_capacity", "must be greater than 0"));
+        }
+        if self.dedup_capacity > MAX_DEDUP_CAPACITY {
+            return Err(invalid(
+                "agent.dedup_capacity",
+                format!("must be at most {MAX_DEDUP_CAPACITY}"),
+            ));
+        }
+        if self.dedup_path.as_os_str().len() > MAX_PATH_BYTES {
+            return Err(invalid(
+                "agent.dedup_path",
+                format!("must be at most {MAX_PATH_BYTES} bytes"),
+            ));
+        }
+        if self.dedup_path.is_dir() {
+            return Err(invalid("agent.dedup_path", "is a directory, not a file"));
         }
         if self.max_retained_events == 0 {
             return Err(invalid(
