@@ -1,6 +1,7 @@
 //! `[agent]`: the host queue's settings, the waiter API and what the agent remembers.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -11,6 +12,10 @@ use crate::config_error::{ConfigError, invalid};
 
 /// The longest timeout or grace the agent takes; longer is a typo, not a wish.
 const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+/// Bound on `agent.dedup_capacity` (the journal holds up to twice it).
+const MAX_DEDUP_CAPACITY: usize = 10_000_000;
+/// Bound on `agent.dedup_path`'s length (Linux's `PATH_MAX`).
+const MAX_PATH_BYTES: usize = 4096;
 
 /// `[agent]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -37,6 +42,8 @@ pub struct AgentConfig {
     pub retention: Duration,
     /// How many handled message ids are remembered to drop redeliveries.
     pub dedup_capacity: usize,
+    /// File that keeps those ids across restarts; empty = in memory only.
+    pub dedup_path: PathBuf,
     /// Most events kept for waiters at once; the oldest go first when over.
     pub max_retained_events: usize,
     /// How long a waiter may take to send a request's headers.
@@ -58,6 +65,7 @@ impl Default for AgentConfig {
             waiter_listen: SocketAddr::from(([127, 0, 0, 1], 8775)),
             retention: Duration::from_secs(300),
             dedup_capacity: 65_536,
+            dedup_path: PathBuf::new(),
             max_retained_events: 100_000,
             waiter_header_read_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(30),
@@ -81,6 +89,21 @@ impl AgentConfig {
         }
         if self.dedup_capacity == 0 {
             return Err(invalid("agent.dedup_capacity", "must be greater than 0"));
+        }
+        if self.dedup_capacity > MAX_DEDUP_CAPACITY {
+            return Err(invalid(
+                "agent.dedup_capacity",
+                format!("must be at most {MAX_DEDUP_CAPACITY}"),
+            ));
+        }
+        if self.dedup_path.as_os_str().len() > MAX_PATH_BYTES {
+            return Err(invalid(
+                "agent.dedup_path",
+                format!("must be at most {MAX_PATH_BYTES} bytes"),
+            ));
+        }
+        if self.dedup_path.is_dir() {
+            return Err(invalid("agent.dedup_path", "is a directory, not a file"));
         }
         if self.max_retained_events == 0 {
             return Err(invalid(

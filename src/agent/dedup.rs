@@ -1,15 +1,21 @@
 //! Remembers the ids of messages already handed on, so that a redelivery
 //! (after a lost ack, a reconnect or a dead agent) is acked and dropped
 //! instead of handed on twice. Bounded: the least recently seen id goes first.
+//! With a journal (`agent.dedup_path`, see [`super::dedup_journal`]) the
+//! memory outlives the process.
 
 use std::num::NonZeroUsize;
+use std::path::Path;
 
 use lru::LruCache;
+
+use super::dedup_journal::{DedupJournal, JournalError};
 
 /// A bounded set of handled message ids.
 #[derive(Debug)]
 pub struct Dedup {
     seen: LruCache<String, ()>,
+    journal: Option<DedupJournal>,
 }
 
 impl Dedup {
@@ -18,7 +24,24 @@ impl Dedup {
         let capacity = NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN);
         Self {
             seen: LruCache::new(capacity),
+            journal: None,
         }
+    }
+
+    /// Like [`Dedup::new`], kept in the journal at `path`: the ids already
+    /// there are remembered (the newest `capacity`), the file is rewritten
+    /// with them, and each id remembered from now on is appended.
+    pub fn with_journal(capacity: usize, path: &Path) -> Result<Self, JournalError> {
+        let mut dedup = Self::new(capacity);
+        for id in DedupJournal::load(path)? {
+            dedup.seen.put(id, ());
+        }
+        dedup.journal = Some(DedupJournal::create(
+            path,
+            dedup.oldest_first(),
+            dedup.seen.cap().get(),
+        )?);
+        Ok(dedup)
     }
 
     /// Whether `message_id` was handed on before. A hit counts as a use, so
@@ -28,8 +51,22 @@ impl Dedup {
     }
 
     /// Records that `message_id` was handed on.
+    /// Records that `message_id` was handed on (and appends it to the
+    /// journal, if any; a failing journal is logged, not returned).
     pub fn remember(&mut self, message_id: String) {
-        self.seen.put(message_id, ());
+        let Some(journal) = &mut self.journal else {
+            self.seen.put(message_id, ());
+            return;
+        };
+        self.seen.put(message_id.clone(), ());
+        let seen = &self.seen;
+        journal.append(&message_id, || {
+            seen.iter().rev().map(|(id, ())| id.as_str())
+        });
+    }
+
+    fn oldest_first(&self) -> impl Iterator<Item = &str> {
+        self.seen.iter().rev().map(|(id, ())| id.as_str())
     }
 
     /// How many ids are remembered.
@@ -45,6 +82,8 @@ impl Dedup {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
+
     use super::*;
 
     #[test]
@@ -67,6 +106,33 @@ mod tests {
         assert!(d.already_handled("a"));
         assert!(!d.already_handled("b"));
         assert!(d.already_handled("c"));
+    }
+
+    #[test]
+    fn a_journal_keeps_the_newest_ids_across_a_restart() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("dedup");
+        {
+            let mut d = Dedup::with_journal(3, &path)?;
+            for id in ["a", "b", "c", "d", "e"] {
+                d.remember(id.into());
+            }
+        }
+        // A kill mid-append leaves a torn last line.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)?
+            .write_all(b"\"tor")?;
+        let mut d = Dedup::with_journal(3, &path)?;
+        assert_eq!(d.len(), 3);
+        assert!(!d.already_handled("b"));
+        for id in ["c", "d", "e"] {
+            assert!(d.already_handled(id), "{id} forgotten");
+        }
+        // Compacted at start: the newest three, oldest first.
+        let text = std::fs::read_to_string(&path)?;
+        assert_eq!(text, "\"c\"\n\"d\"\n\"e\"\n");
+        Ok(())
     }
 
     #[test]

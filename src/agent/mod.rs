@@ -9,11 +9,13 @@
 //! - `consume`: one broker session (connect, declare, consume, drain).
 //! - `supervisor`: rebuilds sessions with backoff after any loss.
 //! - [`dedup`], [`store`]: bounded redelivery memory; retained events + waiters.
+//! - [`dedup_journal`]: the file that keeps the dedup memory across restarts.
 //! - [`waiter_api`]: the local HTTP API.
 
 pub mod config;
 mod consume;
 pub mod dedup;
+pub mod dedup_journal;
 pub mod event;
 pub mod handler;
 mod process;
@@ -44,6 +46,9 @@ pub enum AgentError {
     /// exists with other arguments); retrying would not help.
     #[error(transparent)]
     Topology(#[from] DeclareError),
+    /// The dedup journal (`agent.dedup_path`) cannot be read or written.
+    #[error(transparent)]
+    DedupJournal(#[from] dedup_journal::JournalError),
 }
 
 /// Runs the agent for `host` until `shutdown` is cancelled, writing events
@@ -66,6 +71,11 @@ pub async fn run_with_handler<H: Handler>(
     handler: H,
     shutdown: CancellationToken,
 ) -> Result<(), AgentError> {
+    let dedup = if config.agent.dedup_path.as_os_str().is_empty() {
+        dedup::Dedup::new(config.agent.dedup_capacity)
+    } else {
+        dedup::Dedup::with_journal(config.agent.dedup_capacity, &config.agent.dedup_path)?
+    };
     let store = Arc::new(EventStore::new(
         config.agent.retention,
         config.agent.max_retained_events,
@@ -91,7 +101,7 @@ pub async fn run_with_handler<H: Handler>(
     let worker = process::Worker {
         topology: Topology::new(&config.amqp),
         connection_name: connection_name(&host),
-        dedup: dedup::Dedup::new(config.agent.dedup_capacity),
+        dedup,
         drain_timeout: config.agent.shutdown_grace,
         amqp: config.amqp,
         agent: config.agent,
