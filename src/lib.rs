@@ -21,6 +21,7 @@
 //! - [`load`]: the load generator (`herald load`).
 //! - [`metrics`]: Prometheus metrics.
 //! - [`telemetry`], [`shutdown`]: logs and signals.
+//! - [`limits`]: the open-files limit raised at start-up.
 //! - [`error_chain`]: one line for an error and its causes.
 
 pub mod agent;
@@ -32,6 +33,7 @@ pub mod directory;
 pub mod dispatch;
 pub mod error_chain;
 pub mod keystone;
+pub mod limits;
 pub mod load;
 pub mod metrics;
 pub mod microversion;

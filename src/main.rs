@@ -112,6 +112,7 @@ async fn bind(addr: SocketAddr, key: &str) -> Result<TcpListener> {
 async fn serve(path: &Path) -> Result<()> {
     let config = load_config(path)?;
     herald::telemetry::init(&config.log);
+    herald::limits::raise_open_files_limit();
     let listener = bind(config.http.listen, "http.listen").await?;
     let shutdown = CancellationToken::new();
     herald::shutdown::cancel_on_signal(shutdown.clone());
@@ -123,6 +124,7 @@ async fn agent(path: &Path, host: &str) -> Result<()> {
     let config = load_config(path)?;
     let host = HostName::parse(host).with_context(|| format!("--host {host:?}"))?;
     herald::telemetry::init(&config.log);
+    herald::limits::raise_open_files_limit();
     let waiter = bind(config.agent.waiter_listen, "agent.waiter_listen").await?;
     let shutdown = CancellationToken::new();
     herald::shutdown::cancel_on_signal(shutdown.clone());
