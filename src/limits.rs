@@ -1,8 +1,8 @@
 //! Process resource limits raised at start-up: the open-files soft limit
-//! (`RLIMIT_NOFILE`) goes up to the hard limit, so that every connection,
-//! broker channel and database handle has a descriptor to spare before the
-//! connection cap (`http.max_connections`) applies. A failure is a warning:
-//! herald still runs at the limit it was given.
+//! (`RLIMIT_NOFILE`) goes up to the hard limit, so that connections, broker
+//! channels and database handles do not run out of descriptors at the common
+//! 1,024 default. A failure is a warning: herald still runs at the limit it
+//! was given.
 
 /// Raises the open-files soft limit to the hard limit, logging the limits
 /// before and after at info (a failure to read or raise them at warn).
