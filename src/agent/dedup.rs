@@ -38,7 +38,7 @@ impl Dedup {
         }
         dedup.journal = Some(DedupJournal::create(
             path,
-            dedup.oldest_first(),
+            oldest_first(&dedup.seen),
             dedup.seen.cap().get(),
         )?);
         Ok(dedup)
@@ -50,23 +50,19 @@ impl Dedup {
         self.seen.get(message_id).is_some()
     }
 
-    /// Records that `message_id` was handed on.
     /// Records that `message_id` was handed on (and appends it to the
     /// journal, if any; a failing journal is logged, not returned).
     pub fn remember(&mut self, message_id: String) {
-        let Some(journal) = &mut self.journal else {
-            self.seen.put(message_id, ());
-            return;
-        };
-        self.seen.put(message_id.clone(), ());
-        let seen = &self.seen;
-        journal.append(&message_id, || {
-            seen.iter().rev().map(|(id, ())| id.as_str())
-        });
-    }
-
-    fn oldest_first(&self) -> impl Iterator<Item = &str> {
-        self.seen.iter().rev().map(|(id, ())| id.as_str())
+        match &mut self.journal {
+            None => {
+                self.seen.put(message_id, ());
+            }
+            Some(journal) => {
+                self.seen.put(message_id.clone(), ());
+                let seen = &self.seen;
+                journal.append(&message_id, || oldest_first(seen));
+            }
+        }
     }
 
     /// How many ids are remembered.
@@ -78,6 +74,11 @@ impl Dedup {
     pub fn is_empty(&self) -> bool {
         self.seen.is_empty()
     }
+}
+
+/// The remembered ids, least recently seen first (the journal's order).
+fn oldest_first(seen: &LruCache<String, ()>) -> impl Iterator<Item = &str> {
+    seen.iter().rev().map(|(id, ())| id.as_str())
 }
 
 #[cfg(test)]

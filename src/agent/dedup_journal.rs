@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 /// Why the journal could not be opened or written.
 #[derive(Debug, thiserror::Error)]
-#[error("agent.dedup_path {}: {action}: {source}", path.display())]
+#[error("agent.dedup_path {}: {action}", path.display())]
 pub struct JournalError {
     path: PathBuf,
     action: &'static str,
