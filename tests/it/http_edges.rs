@@ -520,15 +520,8 @@ async fn numbers_past_u32() {
         .await;
     assert_eq!(reply.status, StatusCode::NOT_ACCEPTABLE, "{:?}", reply.body);
     assert_eq!(reply.body["computeFault"]["code"], 406);
-    let list = app
-        .request(
-            Method::GET,
-            "/directory/servers?limit=4294967296",
-            None,
-            &[],
-        )
-        .await;
-    assert_eq!(list.status, StatusCode::OK, "{:?}", list.body);
+    // `?limit=` past u32 is a full page of 1000: checked where a directory
+    // holds more than that (directory_api::parallel_bulk_writes_take_turns…).
     app.stop().await;
 }
 
@@ -550,25 +543,29 @@ async fn host_headers_and_transfer_codings() {
     assert!(two.starts_with("HTTP/1.1 400"), "{two}");
     let one = ask("GET /healthz HTTP/1.1\r\nhost: a\r\n\r\n".into()).await;
     assert!(one.starts_with("HTTP/1.1 200"), "{one}");
-    let gzip = ask(format!(
-        "POST /os-server-external-events HTTP/1.1\r\nhost: x\r\nx-auth-token: admin-secret\r\ntransfer-encoding: gzip, chunked\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
-        body.len()
+    // An events POST with `headers` (each ending in CRLF) and the body framed
+    // as chunked or by length.
+    let chunked = format!("{:x}\r\n{body}\r\n0\r\n\r\n", body.len());
+    let post = |headers: &str, framed: &str| {
+        format!(
+            "POST /os-server-external-events HTTP/1.1\r\n{headers}x-auth-token: admin-secret\r\n\r\n{framed}"
+        )
+    };
+    let gzip = ask(post(
+        "host: x\r\ntransfer-encoding: gzip, chunked\r\n",
+        &chunked,
     ))
     .await;
     assert!(gzip.starts_with("HTTP/1.1 501"), "{gzip}");
     // The same codings on two header lines.
-    let split = ask(format!(
-        "POST /os-server-external-events HTTP/1.1\r\nhost: x\r\nx-auth-token: admin-secret\r\ntransfer-encoding: gzip\r\ntransfer-encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
-        body.len()
+    let split = ask(post(
+        "host: x\r\ntransfer-encoding: gzip\r\ntransfer-encoding: chunked\r\n",
+        &chunked,
     ))
     .await;
     assert!(split.starts_with("HTTP/1.1 501"), "{split}");
     // A POST with a body and no Host is refused too, not read.
-    let no_host_post = ask(format!(
-        "POST /os-server-external-events HTTP/1.1\r\nx-auth-token: admin-secret\r\ncontent-length: {}\r\n\r\n{body}",
-        body.len()
-    ))
-    .await;
+    let no_host_post = ask(post(&format!("content-length: {}\r\n", body.len()), &body)).await;
     assert!(no_host_post.starts_with("HTTP/1.1 400"), "{no_host_post}");
     app.stop().await;
 }
