@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod agent;
+mod broker_node;
 mod cli;
 mod clients;
 mod coalesce;
@@ -13,6 +14,7 @@ mod delivery;
 mod directory_api;
 mod directory_store;
 mod end_to_end;
+mod failover;
 mod fuzz;
 mod http_edges;
 mod keystone;

@@ -1,0 +1,312 @@
+//! RabbitMQ nodes a test owns, never the machine's own broker: each is the
+//! installed `rabbitmq-server` on loopback ports of its own, with its own
+//! node name, config file (its one listener), empty env and enabled-plugins
+//! files, mnesia and log dirs, and a `HOME` of its own so its Erlang cookie
+//! is the test's. A test can kill -9, freeze, thaw and restart a node, and
+//! join three into a cluster; drop kills every node and removes its files.
+//!
+//! A node runs in a process group of its own (the start script, beam and its
+//! helpers), so a signal to the group reaches all of them and nothing else.
+//! Starting one takes 5–20 s on a busy 2-core machine; tests that use these
+//! nodes run one at a time (`.config/nextest.toml`, group `broker-nodes`).
+
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use lapin::{Connection, ConnectionProperties};
+
+/// Where Debian installs RabbitMQ's own scripts (the /usr/sbin wrappers
+/// switch to the rabbitmq user and its HOME, which would share its cookie).
+const SBIN: &str = "/usr/lib/rabbitmq/bin";
+/// How long a node may take to start on a loaded machine.
+const START_DEADLINE: Duration = Duration::from_secs(120);
+
+/// One test-owned RabbitMQ node.
+pub struct BrokerNode {
+    /// `name@localhost`, for rabbitmqctl and cluster joins.
+    pub name: String,
+    pub amqp_port: u16,
+    dist_port: u16,
+    dir: PathBuf,
+    home: PathBuf,
+    group: Option<Child>,
+}
+
+impl BrokerNode {
+    /// Starts a standalone node and waits until it takes AMQP connections.
+    pub async fn start(root: &Path, label: &str) -> Self {
+        let mut node = Self::spawn_new(root, label, &home_in(root));
+        node.wait_up().await;
+        node
+    }
+
+    /// Creates the node's files and starts it, without waiting.
+    fn spawn_new(root: &Path, label: &str, home: &Path) -> Self {
+        let name = format!("hrt{}{label}@localhost", std::process::id());
+        let dir = root.join(label);
+        for sub in ["mnesia", "log"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        std::fs::write(dir.join("enabled_plugins"), "").unwrap();
+        std::fs::write(dir.join("env.conf"), "").unwrap();
+        let (amqp_port, dist_port) = (free_port(), free_port());
+        std::fs::write(
+            dir.join("rabbitmq.conf"),
+            format!(
+                "listeners.tcp.local = 127.0.0.1:{amqp_port}\n\
+                 # a node of a test: quick to give up on absent peers\n\
+                 mnesia_table_loading_retry_limit = 3\n\
+                 mnesia_table_loading_retry_timeout = 5000\n"
+            ),
+        )
+        .unwrap();
+        let mut node = Self {
+            name,
+            amqp_port,
+            dist_port,
+            dir,
+            home: home.to_owned(),
+            group: None,
+        };
+        node.spawn();
+        node
+    }
+
+    fn env(&self, command: &mut Command) {
+        let d = &self.dir;
+        command
+            .env("HOME", &self.home)
+            .env("RABBITMQ_NODENAME", &self.name)
+            .env("RABBITMQ_NODE_PORT", self.amqp_port.to_string())
+            .env("RABBITMQ_DIST_PORT", self.dist_port.to_string())
+            .env("RABBITMQ_CONF_ENV_FILE", d.join("env.conf"))
+            .env("RABBITMQ_CONFIG_FILE", d.join("rabbitmq.conf"))
+            .env("RABBITMQ_ENABLED_PLUGINS_FILE", d.join("enabled_plugins"))
+            .env("RABBITMQ_MNESIA_BASE", d.join("mnesia"))
+            .env("RABBITMQ_LOG_BASE", d.join("log"))
+            .env("ERL_EPMD_ADDRESS", "127.0.0.1");
+    }
+
+    fn spawn(&mut self) {
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("server.out"))
+            .unwrap();
+        let mut command = Command::new(Path::new(SBIN).join("rabbitmq-server"));
+        self.env(&mut command);
+        command
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .process_group(0);
+        self.group = Some(command.spawn().expect("starting rabbitmq-server"));
+    }
+
+    /// `amqp://guest:guest@127.0.0.1:PORT/%2f`.
+    pub fn url(&self) -> String {
+        format!("amqp://guest:guest@127.0.0.1:{}/%2f", self.amqp_port)
+    }
+
+    /// `127.0.0.1:PORT`, as herald names a node in /readyz and /metrics.
+    pub fn label(&self) -> String {
+        format!("127.0.0.1:{}", self.amqp_port)
+    }
+
+    /// Waits until an AMQP connection to the node opens.
+    pub async fn wait_up(&mut self) {
+        let deadline = tokio::time::Instant::now() + START_DEADLINE;
+        loop {
+            if let Ok(conn) = Connection::connect(&self.url(), ConnectionProperties::default()).await
+            {
+                conn.close(200, "up".into()).await.ok();
+                return;
+            }
+            let exited = self
+                .group
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten());
+            assert!(
+                exited.is_none(),
+                "RabbitMQ node {} exited ({exited:?}); see {}",
+                self.name,
+                self.dir.join("server.out").display()
+            );
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "RabbitMQ node {} did not start; see {}",
+                self.name,
+                self.dir.join("server.out").display()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// A connection to this node.
+    pub async fn connect(&self) -> Connection {
+        Connection::connect(&self.url(), ConnectionProperties::default())
+            .await
+            .unwrap_or_else(|e| panic!("connecting to {}: {e}", self.name))
+    }
+
+    fn signal_group(&self, signal: &str) {
+        if let Some(child) = &self.group {
+            let _ = Command::new("kill")
+                .args([signal, "--", &format!("-{}", child.id())])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+
+    /// kill -9 of the node's whole process group, then reaps it and waits
+    /// until its port takes no connection.
+    pub async fn kill(&mut self) {
+        self.signal_group("-KILL");
+        if let Some(mut child) = self.group.take() {
+            let _ = child.wait();
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while tokio::net::TcpStream::connect(("127.0.0.1", self.amqp_port))
+            .await
+            .is_ok()
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "node {} still takes connections after kill -9",
+                self.name
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGSTOP: the node keeps its sockets but answers nothing.
+    pub fn freeze(&self) {
+        self.signal_group("-STOP");
+    }
+
+    /// SIGCONT after [`freeze`](Self::freeze).
+    pub fn thaw(&self) {
+        self.signal_group("-CONT");
+    }
+
+    /// Starts a killed node again with its own files and ports, and waits
+    /// until it takes connections (a cluster member rejoins its cluster).
+    pub async fn restart(&mut self) {
+        assert!(self.group.is_none(), "restart of a running node");
+        self.spawn();
+        self.wait_up().await;
+    }
+
+    /// `rabbitmqctl -n NODE args...` with the node's cookie; its stdout.
+    pub fn ctl(&self, args: &[&str]) -> String {
+        let mut command = Command::new(Path::new(SBIN).join("rabbitmqctl"));
+        self.env(&mut command);
+        let out = command
+            .arg("-q")
+            .arg("-n")
+            .arg(&self.name)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("running rabbitmqctl");
+        assert!(
+            out.status.success(),
+            "rabbitmqctl -n {} {args:?}: {}{}",
+            self.name,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for BrokerNode {
+    fn drop(&mut self) {
+        self.signal_group("-CONT");
+        self.signal_group("-KILL");
+        if let Some(mut child) = self.group.take() {
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Three test-owned nodes joined into one cluster (the first is the seed).
+pub struct Cluster {
+    pub nodes: Vec<BrokerNode>,
+    _root: tempfile::TempDir,
+}
+
+impl Cluster {
+    /// Starts three nodes at once and joins the second and third to the first.
+    pub async fn start() -> Self {
+        let root = tempfile::tempdir().unwrap();
+        let home = home_in(root.path());
+        let mut nodes: Vec<BrokerNode> = ["a", "b", "c"]
+            .iter()
+            .map(|label| BrokerNode::spawn_new(root.path(), label, &home))
+            .collect();
+        for node in &mut nodes {
+            node.wait_up().await;
+        }
+        let seed = nodes[0].name.clone();
+        for node in &nodes[1..] {
+            node.ctl(&["stop_app"]);
+            node.ctl(&["join_cluster", &seed]);
+            node.ctl(&["start_app"]);
+        }
+        for node in &mut nodes {
+            node.wait_up().await;
+        }
+        let running = nodes[0].ctl(&["eval", "length(rabbit_nodes:all_running())."]);
+        assert_eq!(running.trim(), "3", "the cluster did not form");
+        Self { nodes, _root: root }
+    }
+
+    /// Every node's URL, comma-joined as oslo.messaging writes a node list.
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(BrokerNode::url).collect()
+    }
+}
+
+/// A test's own standalone node with its temp dir.
+pub struct OwnNode {
+    pub node: BrokerNode,
+    _root: tempfile::TempDir,
+}
+
+impl OwnNode {
+    pub async fn start() -> Self {
+        let root = tempfile::tempdir().unwrap();
+        let node = BrokerNode::start(root.path(), "solo").await;
+        Self { node, _root: root }
+    }
+}
+
+/// A HOME with an Erlang cookie of the test's own.
+fn home_in(root: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let home = root.join("home");
+    let cookie = home.join(".erlang.cookie");
+    if !cookie.exists() {
+        std::fs::create_dir_all(&home).unwrap();
+        let value = uuid::Uuid::new_v4().simple().to_string().to_uppercase();
+        std::fs::write(&cookie, value).unwrap();
+        std::fs::set_permissions(&cookie, std::fs::Permissions::from_mode(0o400)).unwrap();
+    }
+    home
+}
+
+/// A loopback port free right now. RabbitMQ binds it itself, so it cannot be
+/// handed over; the window for another process to take it is the node's
+/// start-up, and a node that cannot bind exits, which `wait_up` reports.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -1,0 +1,216 @@
+//! A steady stream of one-event requests to serve, each event tagged
+//! uniquely, recording every answer with its time; and the check that every
+//! event answered 200 arrived exactly once in the host's queue.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use lapin::Connection;
+use lapin::options::{
+    BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+};
+use lapin::types::{AMQPValue, FieldTable};
+use serde_json::json;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::support::TestApp;
+
+/// One answered event: its tag, per-event code, and when the answer came.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub tag: String,
+    pub code: u64,
+    pub at: Instant,
+}
+
+/// Requests sent one after another until stopped.
+pub struct Driver {
+    stop: CancellationToken,
+    answers: Arc<Mutex<Vec<Answer>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Driver {
+    /// Posts one event for `server` at a time, `concurrency` requests at once.
+    pub fn start(app: &Arc<TestApp>, server: &str, concurrency: usize) -> Self {
+        let stop = CancellationToken::new();
+        let answers: Arc<Mutex<Vec<Answer>>> = Arc::default();
+        let mut workers = tokio::task::JoinSet::new();
+        for worker in 0..concurrency {
+            let (app, server, stop, answers) =
+                (app.clone(), server.to_owned(), stop.clone(), answers.clone());
+            workers.spawn(async move {
+                let mut n = 0u64;
+                while !stop.is_cancelled() {
+                    n += 1;
+                    let tag = format!("w{worker}-{n}");
+                    let body = json!({"events": [{
+                        "name": "network-vif-plugged", "server_uuid": server, "tag": tag
+                    }]});
+                    let reply = app.post_events(&body, &[]).await;
+                    let code = reply.body["events"][0]["code"].as_u64().unwrap_or(0);
+                    answers.lock().unwrap().push(Answer {
+                        tag,
+                        code,
+                        at: Instant::now(),
+                    });
+                    if code != 200 {
+                        // Pacing, not synchronisation: 503s come at once while a
+                        // node is away, and a tight loop would starve its restart.
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                }
+            });
+        }
+        let task = tokio::spawn(async move { while workers.join_next().await.is_some() {} });
+        Self {
+            stop,
+            answers,
+            task,
+        }
+    }
+
+    /// How many answers with `code` came so far.
+    pub fn count(&self, code: u64) -> usize {
+        let answers = self.answers.lock().unwrap();
+        answers.iter().filter(|a| a.code == code).count()
+    }
+
+    /// Waits until `n` more answers with `code` than now have come.
+    pub async fn wait_for_more(&self, code: u64, n: usize, what: &str) -> Instant {
+        let target = self.count(code) + n;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if self.count(code) >= target {
+                return Instant::now();
+            }
+            assert!(Instant::now() < deadline, "{what}: no {code} answers came");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The first answer with `code` at or after `since`.
+    pub fn first_since(&self, code: u64, since: Instant) -> Option<Instant> {
+        let answers = self.answers.lock().unwrap();
+        answers
+            .iter()
+            .filter(|a| a.code == code && a.at >= since)
+            .map(|a| a.at)
+            .min()
+    }
+
+    /// Answers with `code` between `from` and `to`.
+    pub fn count_between(&self, code: u64, from: Instant, to: Instant) -> usize {
+        let answers = self.answers.lock().unwrap();
+        answers
+            .iter()
+            .filter(|a| a.code == code && a.at >= from && a.at <= to)
+            .count()
+    }
+
+    /// Stops sending and returns every answer.
+    pub async fn stop(self) -> Vec<Answer> {
+        self.stop.cancel();
+        self.task.await.unwrap();
+        std::mem::take(&mut *self.answers.lock().unwrap())
+    }
+}
+
+/// Declares the host's queue on `conn` (quorum when asked) and binds it.
+pub async fn bind_queue(conn: &Connection, app: &TestApp, host: &str, quorum: bool) -> String {
+    let host = herald::model::HostName::parse(host).unwrap();
+    let queue = app.topology.queue(&host);
+    let channel = conn.create_channel().await.unwrap();
+    let mut args = FieldTable::default();
+    if quorum {
+        args.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
+    }
+    let options = QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    channel
+        .queue_declare(queue.as_str().into(), options, args)
+        .await
+        .unwrap();
+    channel
+        .queue_bind(
+            queue.as_str().into(),
+            app.topology.exchange().into(),
+            app.topology.routing_key(&host).as_str().into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    queue
+}
+
+/// Consumes `queue` until it stays empty, returning how often each event
+/// tag arrived.
+pub async fn tags_in(conn: &Connection, queue: &str, at_least: usize) -> HashMap<String, usize> {
+    let channel = conn.create_channel().await.unwrap();
+    channel
+        .basic_qos(1000, lapin::options::BasicQosOptions::default())
+        .await
+        .unwrap();
+    let mut consumer = channel
+        .basic_consume(
+            queue.into(),
+            "".into(),
+            BasicConsumeOptions {
+                no_ack: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    let mut tags: HashMap<String, usize> = HashMap::new();
+    let mut events = 0usize;
+    loop {
+        // Quiet for a second once everything expected is in: the queue is drained.
+        let wait = if events >= at_least { 1 } else { 30 };
+        let next = tokio::time::timeout(Duration::from_secs(wait), consumer.next()).await;
+        let Ok(Some(Ok(delivery))) = next else {
+            assert!(
+                events >= at_least,
+                "only {events} of at least {at_least} events arrived in {queue}"
+            );
+            break;
+        };
+        let message = herald::wire::decode(&delivery.data).unwrap();
+        for event in message.events {
+            events += 1;
+            *tags.entry(event.tag.unwrap_or_default()).or_default() += 1;
+        }
+    }
+    channel
+        .queue_delete(queue.into(), QueueDeleteOptions::default())
+        .await
+        .ok();
+    tags
+}
+
+/// Every event answered 200 arrived exactly once; returns how many events
+/// answered 503 arrived anyway.
+pub fn check_delivery(answers: &[Answer], tags: &HashMap<String, usize>, scenario: &str) -> usize {
+    let mut maybe = 0;
+    for a in answers {
+        let seen = tags.get(&a.tag).copied().unwrap_or(0);
+        match a.code {
+            200 => assert_eq!(seen, 1, "{scenario}: event {} answered 200", a.tag),
+            _ if seen > 0 => maybe += 1,
+            _ => {}
+        }
+    }
+    maybe
+}
+
+/// Milliseconds between two instants, for the figures.
+pub fn ms(from: Instant, to: Instant) -> u128 {
+    to.saturating_duration_since(from).as_millis()
+}

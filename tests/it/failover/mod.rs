@@ -1,0 +1,10 @@
+//! Broker nodes that die, on RabbitMQ nodes the tests own (never the
+//! machine's broker): serve recovering from a node killed and restarted,
+//! and a 3-node quorum cluster losing the node serve uses, a follower, its
+//! majority, and the agent's node. Each scenario prints its figures
+//! (`failover:` lines) for the closing notes; timings are reported, not
+//! asserted, beyond generous deadlines.
+
+mod cluster;
+mod driver;
+mod solo;
