@@ -20,7 +20,10 @@ const CONFIRM_TIMEOUT: Duration = Duration::from_secs(3);
 /// The node serve's /readyz names.
 async fn serve_node(app: &TestApp) -> String {
     let ready = app.request(Method::GET, "/readyz", None, &[]).await;
-    ready.body["broker_node"].as_str().unwrap_or_default().to_owned()
+    ready.body["broker_node"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// The index of the node leading `queue`, asked of node `via`.
@@ -63,7 +66,13 @@ async fn serve_keeps_every_200_across_node_losses_of_a_quorum_cluster() {
     let server = new_uuid();
     app.put_server(&server, Some("cluster-host"), None).await;
     // Declared through the second node, so the queue's leader is not serve's node.
-    let queue = bind_queue(&cluster.nodes[1].connect().await, &app, "cluster-host", true).await;
+    let queue = bind_queue(
+        &cluster.nodes[1].connect().await,
+        &app,
+        "cluster-host",
+        true,
+    )
+    .await;
     let app = Arc::new(app);
     let driver = Driver::start(&app, &server, 4);
     driver.wait_for_more(200, 50, "before any loss").await;
@@ -71,10 +80,16 @@ async fn serve_keeps_every_200_across_node_losses_of_a_quorum_cluster() {
     // 1. The node serve is connected to dies.
     cluster.nodes[0].kill().await;
     let killed = Instant::now();
-    let resumed = driver.wait_for_more(200, 1, "after serve's node died").await;
+    let resumed = driver
+        .wait_for_more(200, 1, "after serve's node died")
+        .await;
     driver.wait_for_more(200, 50, "on another node").await;
     let now_on = serve_node(&app).await;
-    assert_ne!(now_on, cluster.nodes[0].label(), "serve moved to another node");
+    assert_ne!(
+        now_on,
+        cluster.nodes[0].label(),
+        "serve moved to another node"
+    );
     eprintln!(
         "failover: cluster, serve's node killed: first 200 {} ms after the kill, now on {now_on}; \
          {} answered 503 in between",
@@ -107,8 +122,12 @@ async fn serve_keeps_every_200_across_node_losses_of_a_quorum_cluster() {
         0,
         "no 200 while the queue has no majority"
     );
-    let again = driver.wait_for_more(200, 1, "after the majority returned").await;
-    driver.wait_for_more(200, 50, "after the majority returned").await;
+    let again = driver
+        .wait_for_more(200, 1, "after the majority returned")
+        .await;
+    driver
+        .wait_for_more(200, 50, "after the majority returned")
+        .await;
     eprintln!(
         "failover: cluster, majority lost for {} ms: {} answered 503, no 200; first 200 {} ms \
          after the second node took connections again",

@@ -40,8 +40,12 @@ impl Driver {
         let answers: Arc<Mutex<Vec<Answer>>> = Arc::default();
         let mut workers = tokio::task::JoinSet::new();
         for worker in 0..concurrency {
-            let (app, server, stop, answers) =
-                (app.clone(), server.to_owned(), stop.clone(), answers.clone());
+            let (app, server, stop, answers) = (
+                app.clone(),
+                server.to_owned(),
+                stop.clone(),
+                answers.clone(),
+            );
             workers.spawn(async move {
                 let mut n = 0u64;
                 while !stop.is_cancelled() {
@@ -92,16 +96,6 @@ impl Driver {
         }
     }
 
-    /// The first answer with `code` at or after `since`.
-    pub fn first_since(&self, code: u64, since: Instant) -> Option<Instant> {
-        let answers = self.answers.lock().unwrap();
-        answers
-            .iter()
-            .filter(|a| a.code == code && a.at >= since)
-            .map(|a| a.at)
-            .min()
-    }
-
     /// Answers with `code` between `from` and `to`.
     pub fn count_between(&self, code: u64, from: Instant, to: Instant) -> usize {
         let answers = self.answers.lock().unwrap();
@@ -126,7 +120,10 @@ pub async fn bind_queue(conn: &Connection, app: &TestApp, host: &str, quorum: bo
     let channel = conn.create_channel().await.unwrap();
     let mut args = FieldTable::default();
     if quorum {
-        args.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
+        args.insert(
+            "x-queue-type".into(),
+            AMQPValue::LongString("quorum".into()),
+        );
     }
     let options = QueueDeclareOptions {
         durable: true,

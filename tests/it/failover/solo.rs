@@ -33,7 +33,9 @@ async fn serve_answers_200_again_soon_after_its_node_restarts() {
 
     own.node.kill().await;
     let killed = tokio::time::Instant::now();
-    driver.wait_for_more(503, 20, "while the node is gone").await;
+    driver
+        .wait_for_more(503, 20, "while the node is gone")
+        .await;
     let down_200s = driver.count(200);
     own.node.restart().await;
     let up = tokio::time::Instant::now();
