@@ -14,6 +14,7 @@ mod directory_api;
 mod directory_store;
 mod end_to_end;
 mod fuzz;
+mod hostile;
 mod http_edges;
 mod keystone;
 mod load;
