@@ -72,3 +72,24 @@ impl HttpConfig {
 
 /// Bound on `http.max_connections`: more is a typo, not a wish.
 const MAX_CONNECTIONS: usize = 1_000_000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_connections_is_bounded_and_named() {
+        let mut http = HttpConfig::default();
+        assert!(
+            http.validate().is_ok(),
+            "absent: sized from the open-files limit"
+        );
+        for bad in [0, MAX_CONNECTIONS + 1] {
+            http.max_connections = Some(bad);
+            let error = http.validate().expect_err("out of range").to_string();
+            assert!(error.contains("http.max_connections"), "{error}");
+        }
+        http.max_connections = Some(16);
+        assert!(http.validate().is_ok());
+    }
+}
