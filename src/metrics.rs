@@ -60,6 +60,12 @@ pub struct Metrics {
     pub lane_queued: Gauge,
     /// Messages published and awaiting their confirms.
     pub unconfirmed: Gauge,
+    /// Client connections open now.
+    pub connections_open: Gauge,
+    /// Connections that arrived with every slot taken (`http.max_connections`).
+    pub connections_deferred: Counter,
+    /// Idle connections closed to make room for new ones.
+    pub connections_evicted: Counter,
 }
 
 impl Metrics {
@@ -82,6 +88,24 @@ impl Metrics {
         let events_per_message = Histogram::new(exponential_buckets(1.0, 2.0, 10));
         let lane_queued = Gauge::default();
         let unconfirmed = Gauge::default();
+        let connections_open = Gauge::default();
+        let connections_deferred = Counter::default();
+        let connections_evicted = Counter::default();
+        registry.register(
+            "http_connections_open",
+            "Client connections open now (at most http.max_connections)",
+            connections_open.clone(),
+        );
+        registry.register(
+            "http_connections_deferred",
+            "Connections that arrived while every connection slot was taken",
+            connections_deferred.clone(),
+        );
+        registry.register(
+            "http_connections_evicted",
+            "Idle connections closed to make room for a new one at the cap",
+            connections_evicted.clone(),
+        );
         registry.register(
             "messages_unconfirmed",
             "Messages published and awaiting the broker's confirm",
@@ -174,6 +198,9 @@ impl Metrics {
             events_per_message,
             lane_queued,
             unconfirmed,
+            connections_open,
+            connections_deferred,
+            connections_evicted,
         })
     }
 
@@ -209,6 +236,9 @@ mod tests {
             "herald_broker_connected",
             "herald_events_per_message_bucket",
             "herald_lane_queued_events",
+            "herald_http_connections_open",
+            "herald_http_connections_deferred_total",
+            "herald_http_connections_evicted_total",
         ] {
             assert!(text.contains(name), "{name} missing in\n{text}");
         }

@@ -91,6 +91,9 @@ pub async fn run_with_handler<H: Handler>(
     let options = ServerOptions {
         header_read_timeout: config.agent.waiter_header_read_timeout,
         shutdown_grace: config.agent.shutdown_grace,
+        // The waiter API is local; it takes the default bound.
+        max_connections: crate::limits::connection_cap(None),
+        metrics: crate::web::slots::ConnectionMetrics::default(),
     };
     let api = tokio::spawn(waiter_api::run(waiter, state, options));
     let pruner = tokio::spawn(prune_periodically(

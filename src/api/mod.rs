@@ -96,7 +96,17 @@ pub async fn run(
     let options = ServerOptions {
         header_read_timeout: config.http.header_read_timeout,
         shutdown_grace: config.http.shutdown_grace,
+        max_connections: crate::limits::connection_cap(config.http.max_connections),
+        metrics: crate::web::slots::ConnectionMetrics {
+            open: app.metrics.connections_open.clone(),
+            deferred: app.metrics.connections_deferred.clone(),
+            evicted: app.metrics.connections_evicted.clone(),
+        },
     };
+    tracing::info!(
+        max_connections = options.max_connections,
+        "connection bound"
+    );
     let handler_app = app.clone();
     serve(
         listener,

@@ -27,6 +27,10 @@ pub struct HttpConfig {
     /// How long in-flight requests may run on after a shutdown signal.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// Most client connections open at once; absent: sized from the
+    /// open-files limit (see `crate::limits::connection_cap`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<usize>,
 }
 
 impl Default for HttpConfig {
@@ -38,6 +42,7 @@ impl Default for HttpConfig {
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(30),
+            max_connections: None,
         }
     }
 }
@@ -53,6 +58,38 @@ impl HttpConfig {
                 "must be greater than 0",
             ));
         }
+        if let Some(max) = self.max_connections
+            && !(1..=MAX_CONNECTIONS).contains(&max)
+        {
+            return Err(invalid(
+                "http.max_connections",
+                "must be between 1 and 1000000",
+            ));
+        }
         Ok(())
+    }
+}
+
+/// Bound on `http.max_connections`: more is a typo, not a wish.
+const MAX_CONNECTIONS: usize = 1_000_000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_connections_is_bounded_and_named() {
+        let mut http = HttpConfig::default();
+        assert!(
+            http.validate().is_ok(),
+            "absent: sized from the open-files limit"
+        );
+        for bad in [0, MAX_CONNECTIONS + 1] {
+            http.max_connections = Some(bad);
+            let error = http.validate().expect_err("out of range").to_string();
+            assert!(error.contains("http.max_connections"), "{error}");
+        }
+        http.max_connections = Some(16);
+        assert!(http.validate().is_ok());
     }
 }

@@ -4,7 +4,9 @@
 
 pub mod config;
 pub mod fault;
+pub mod rate_log;
 pub mod server;
+pub mod slots;
 
 /// The response body type of every herald route.
 pub type Body = http_body_util::Full<bytes::Bytes>;

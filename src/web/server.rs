@@ -1,10 +1,13 @@
-//! The HTTP/1 accept loop: one task per connection, header-read timeout,
-//! and a graceful drain bounded by a grace period when shutdown is asked.
+//! The HTTP/1 accept loop: one task per connection, a bounded number of
+//! connections (see [`super::slots`]), header-read timeout (which also ends
+//! idle keep-alive connections), accept errors backed off and logged
+//! rate-limited, and a graceful drain bounded by a grace period on shutdown.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -16,14 +19,26 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::Body;
+use super::rate_log::{RateLog, Verdict};
+use super::slots::{Busy, ConnectionMetrics, Slots};
+
+/// Backoff after a failed accept (EMFILE and the like), doubled up to the max.
+const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+/// At most one accept-error line per this interval after the first.
+const ACCEPT_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Limits of the accept loop.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ServerOptions {
     /// How long a client may take to send its request headers.
     pub header_read_timeout: Duration,
     /// How long open connections may take to finish after shutdown begins.
     pub shutdown_grace: Duration,
+    /// Most connections open at once.
+    pub max_connections: usize,
+    /// Open, deferred and evicted connections.
+    pub metrics: ConnectionMetrics,
 }
 
 /// Serves `handler` on `listener` until `shutdown` is cancelled, then stops
@@ -44,30 +59,52 @@ pub async fn serve<H, F>(
         .header_read_timeout(options.header_read_timeout)
         .keep_alive(true);
     let graceful = GracefulShutdown::new();
+    let slots = Slots::new(options.max_connections, options.metrics.clone());
+    let accept_log = RateLog::new(ACCEPT_LOG_INTERVAL);
+    let mut backoff = ACCEPT_BACKOFF_MIN;
     loop {
         let (stream, peer) = tokio::select! {
             () = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
                 Err(error) => {
-                    // Usually EMFILE: back off briefly instead of spinning.
-                    tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    accept_failed(&error, &accept_log, &slots);
+                    tokio::select! {
+                        () = shutdown.cancelled() => break,
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
                     continue;
                 }
             },
         };
+        backoff = ACCEPT_BACKOFF_MIN;
+        // Holds this one socket while waiting, so at most max + 1 are open.
+        let Some(slot) = slots.take(&shutdown).await else {
+            break;
+        };
         let _ = stream.set_nodelay(true);
         let handler = handler.clone();
+        let busy = Arc::clone(&slot.busy);
         let service = service_fn(move |req| {
+            let marked = Busy::enter(&busy);
             let fut = handler(req, peer);
-            async move { Ok::<_, Infallible>(fut.await) }
+            async move {
+                let response = fut.await;
+                drop(marked);
+                Ok::<_, Infallible>(response)
+            }
         });
         let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, %peer, "connection ended with an error");
+            tokio::select! {
+                ended = connection => if let Err(error) = ended {
+                    tracing::debug!(%error, %peer, "connection ended with an error");
+                },
+                // Evicted while idle: dropping it closes the socket.
+                () = slot.evict.cancelled() => tracing::debug!(%peer, "idle connection closed to make room"),
             }
+            drop(slot);
         });
     }
     drop(listener);
@@ -78,3 +115,26 @@ pub async fn serve<H, F>(
         tracing::warn!(grace = ?options.shutdown_grace, "connections still open after the shutdown grace period");
     }
 }
+
+/// Logs a failed accept, rate-limited; when descriptors ran out, frees one
+/// by closing the oldest idle connection.
+fn accept_failed(error: &std::io::Error, log: &RateLog, slots: &Slots) {
+    let out_of_descriptors =
+        matches!(error.raw_os_error(), Some(code) if code == EMFILE || code == ENFILE);
+    if out_of_descriptors {
+        slots.evict_oldest_idle();
+    }
+    match log.hit(Instant::now()) {
+        Verdict::Log => {
+            tracing::warn!(%error, "accept failed; backing off (further failures are counted)")
+        }
+        Verdict::Summary(count) => {
+            tracing::warn!(%error, count, interval = ?ACCEPT_LOG_INTERVAL, "accept failures since the last line")
+        }
+        Verdict::Counted => {}
+    }
+}
+
+/// Linux errno values of "too many open files" (process, system).
+const EMFILE: i32 = 24;
+const ENFILE: i32 = 23;
