@@ -1,7 +1,9 @@
 //! A TCP proxy the test controls, to simulate a broker outage without
 //! touching the shared RabbitMQ: `cut` drops every proxied connection and
 //! refuses new ones until `restore`; `freeze` holds every byte in flight
-//! (a broker that has gone silent) until `thaw`.
+//! (a broker that has gone silent) until `thaw`; `freeze_upstream` holds
+//! only what the client sends (its acks never reach the broker) while the
+//! broker's deliveries still come through.
 
 #![allow(dead_code)]
 
@@ -18,6 +20,7 @@ pub struct Proxy {
     pub addr: SocketAddr,
     open: Arc<AtomicBool>,
     frozen: watch::Sender<bool>,
+    upstream_frozen: watch::Sender<bool>,
     links: Arc<Mutex<Vec<AbortHandle>>>,
     accept: JoinHandle<()>,
 }
@@ -29,10 +32,12 @@ impl Proxy {
         let open = Arc::new(AtomicBool::new(true));
         let links: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
         let (frozen, _) = watch::channel(false);
+        let (upstream_frozen, _) = watch::channel(false);
         let accept = tokio::spawn({
             let open = open.clone();
             let links = links.clone();
             let frozen = frozen.clone();
+            let upstream_frozen = upstream_frozen.clone();
             async move {
                 while let Ok((inbound, _)) = listener.accept().await {
                     if !open.load(Ordering::SeqCst) {
@@ -45,8 +50,12 @@ impl Proxy {
                     let (in_read, in_write) = inbound.into_split();
                     let (out_read, out_write) = outbound.into_split();
                     for task in [
-                        tokio::spawn(pump(in_read, out_write, frozen.subscribe())),
-                        tokio::spawn(pump(out_read, in_write, frozen.subscribe())),
+                        tokio::spawn(pump(
+                            in_read,
+                            out_write,
+                            vec![frozen.subscribe(), upstream_frozen.subscribe()],
+                        )),
+                        tokio::spawn(pump(out_read, in_write, vec![frozen.subscribe()])),
                     ] {
                         links.lock().expect("lock").push(task.abort_handle());
                     }
@@ -57,6 +66,7 @@ impl Proxy {
             addr,
             open,
             frozen,
+            upstream_frozen,
             links,
             accept,
         }
@@ -86,14 +96,21 @@ impl Proxy {
 
     pub fn thaw(&self) {
         self.frozen.send_replace(false);
+        self.upstream_frozen.send_replace(false);
+    }
+
+    /// Holds what clients send (acks, heartbeats) until `thaw`; what the
+    /// target sends still comes through.
+    pub fn freeze_upstream(&self) {
+        self.upstream_frozen.send_replace(true);
     }
 }
 
-/// Copies `from` to `to`, holding data while frozen.
+/// Copies `from` to `to`, holding data while any of `frozen` is set.
 async fn pump(
     mut from: impl AsyncRead + Unpin,
     mut to: impl AsyncWrite + Unpin,
-    mut frozen: watch::Receiver<bool>,
+    mut frozen: Vec<watch::Receiver<bool>>,
 ) {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
@@ -101,8 +118,10 @@ async fn pump(
             Ok(0) | Err(_) => return,
             Ok(n) => n,
         };
-        if frozen.wait_for(|f| !*f).await.is_err() {
-            return;
+        for switch in &mut frozen {
+            if switch.wait_for(|f| !*f).await.is_err() {
+                return;
+            }
         }
         if to.write_all(&buf[..n]).await.is_err() {
             return;

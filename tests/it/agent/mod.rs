@@ -3,4 +3,5 @@
 
 mod binary;
 mod in_process;
+mod restart_dedup;
 pub(crate) mod support;

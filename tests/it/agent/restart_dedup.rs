@@ -1,0 +1,138 @@
+//! The agent's dedup journal (`agent.dedup_path`) across kill -9: a message
+//! printed but whose ack never reached the broker comes back after the
+//! restart and is not printed again; without the journal it is (the control
+//! that shows the test can fail). The agent reaches the broker through a
+//! proxy that holds its acks, so "printed, not acked" is certain, not timed.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::process::Stdio;
+
+use herald::config::QueueType;
+use herald::model::EventName;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
+
+use super::support::*;
+use crate::proxy::Proxy;
+
+/// Starts the agent for `names` through `url`, with the journal at `journal`
+/// (empty: none), and a channel of the `message_id`s it prints.
+fn spawn_agent(
+    names: &Names,
+    dir: &Path,
+    url: &str,
+    journal: &str,
+) -> (Child, mpsc::UnboundedReceiver<String>) {
+    let a = &names.config.amqp;
+    let toml = format!(
+        "[auth]\nmode = \"noauth\"\n\n[amqp]\nurl = \"{url}\"\nexchange = \"{}\"\nqueue_prefix = \"{}\"\n\
+         reconnect_min_backoff = \"50ms\"\nreconnect_max_backoff = \"500ms\"\n\n\
+         [agent]\nwaiter_listen = \"127.0.0.1:0\"\ndedup_path = \"{journal}\"\n",
+        a.exchange, a.queue_prefix
+    );
+    let path = dir.join("herald.toml");
+    std::fs::write(&path, toml).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["agent", "--config"])
+        .arg(&path)
+        .args(["--host", names.host.as_str()])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stdout).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+            let id = value["message_id"].as_str().unwrap_or_default().to_owned();
+            if tx.send(id).is_err() {
+                return;
+            }
+        }
+    });
+    (child, rx)
+}
+
+/// Reads printed ids until `id` comes; returns every id read.
+async fn printed_until(lines: &mut mpsc::UnboundedReceiver<String>, id: &str) -> HashSet<String> {
+    let mut seen = HashSet::new();
+    while !seen.contains(id) {
+        let next = tokio::time::timeout(DEADLINE, lines.recv()).await;
+        seen.insert(next.expect("a line in time").expect("stdout open"));
+    }
+    seen
+}
+
+/// Prints a message with its ack held, kills the agent with -9, restarts it
+/// and returns what the restarted agent printed up to a fresh message.
+async fn reprinted_after_kill(with_journal: bool) -> (String, HashSet<String>) {
+    let names = Names::new(QueueType::Classic);
+    names.declare().await;
+    let conn = connect().await;
+    let proxy = Proxy::start("127.0.0.1:5672".parse().unwrap()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let journal = if with_journal {
+        dir.path().join("dedup.jsonl").display().to_string()
+    } else {
+        String::new()
+    };
+    let (mut doomed, mut lines) = spawn_agent(&names, dir.path(), &proxy.amqp_url(), &journal);
+    let warm_up = message(&names.host, vec![event(EventName::NetworkChanged, None)]);
+    publish(&conn, &names, &warm_up).await;
+    printed_until(&mut lines, &warm_up.message_id).await;
+
+    proxy.freeze_upstream();
+    let held = message(&names.host, vec![event(EventName::NetworkChanged, None)]);
+    publish(&conn, &names, &held).await;
+    printed_until(&mut lines, &held.message_id).await;
+    if with_journal {
+        wait_until("the journal holds the printed id", || async {
+            std::fs::read_to_string(&journal).is_ok_and(|j| j.contains(&held.message_id))
+        })
+        .await;
+    }
+    doomed.start_kill().unwrap();
+    doomed.wait().await.unwrap();
+    // The broker sees the connection go and requeues what was not acked.
+    proxy.cut();
+    proxy.thaw();
+    let queue = names.queue();
+    wait_until("the unacked message is back in the queue", || async {
+        ready_count(&conn, &queue).await >= 1
+    })
+    .await;
+    proxy.restore();
+
+    let (mut next, mut lines) = spawn_agent(&names, dir.path(), &proxy.amqp_url(), &journal);
+    let fresh = message(&names.host, vec![event(EventName::NetworkChanged, None)]);
+    publish(&conn, &names, &fresh).await;
+    let printed = printed_until(&mut lines, &fresh.message_id).await;
+    next.start_kill().unwrap();
+    next.wait().await.unwrap();
+    let _ = conn.close(200, "bye".into()).await;
+    (held.message_id, printed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_journal_a_printed_unacked_message_is_not_printed_again_after_kill_9() {
+    let (held, printed) = reprinted_after_kill(true).await;
+    assert!(
+        !printed.contains(&held),
+        "the restarted agent printed {held} again: {printed:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_journal_the_same_message_is_printed_twice() {
+    let (held, printed) = reprinted_after_kill(false).await;
+    assert!(
+        printed.contains(&held),
+        "without a journal the redelivered {held} is printed again: {printed:?}"
+    );
+}
