@@ -6,12 +6,10 @@
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::process::Stdio;
 
 use herald::config::QueueType;
 use herald::model::EventName;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use tokio::sync::mpsc;
 
 use super::support::*;
@@ -25,31 +23,13 @@ fn spawn_agent(
     url: &str,
     journal: &str,
 ) -> (Child, mpsc::UnboundedReceiver<String>) {
-    let a = &names.config.amqp;
-    let toml = format!(
-        "[auth]\nmode = \"noauth\"\n\n[amqp]\nurl = \"{url}\"\nexchange = \"{}\"\nqueue_prefix = \"{}\"\n\
-         reconnect_min_backoff = \"50ms\"\nreconnect_max_backoff = \"500ms\"\n\n\
-         [agent]\nwaiter_listen = \"127.0.0.1:0\"\ndedup_path = \"{journal}\"\n",
-        a.exchange, a.queue_prefix
-    );
-    let path = dir.join("herald.toml");
-    std::fs::write(&path, toml).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
-        .args(["agent", "--config"])
-        .arg(&path)
-        .args(["--host", names.host.as_str()])
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
+    let agent = format!("dedup_path = \"{journal}\"");
+    let url = format!("\"{url}\"");
+    let (child, mut values) =
+        super::child::spawn(&names.config.amqp, &url, names.host.as_str(), &agent, dir);
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
-        let mut lines = BufReader::new(stdout).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        while let Some(value) = values.recv().await {
             let id = value["message_id"].as_str().unwrap_or_default().to_owned();
             if tx.send(id).is_err() {
                 return;

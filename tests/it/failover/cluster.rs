@@ -3,6 +3,7 @@
 //! follower is killed, then the majority is lost and regained. Every event
 //! answered 200 arrives exactly once; no 200 while the queue has no majority.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -147,5 +148,77 @@ async fn serve_keeps_every_200_across_node_losses_of_a_quorum_cluster() {
          {maybe} of them arrived anyway",
         answers.len() - ok
     );
+    Arc::try_unwrap(app).ok().unwrap().stop().await;
+}
+
+/// Reads the agent's lines until every tag in `want` was printed, counting
+/// how often each tag came.
+async fn printed(
+    lines: &mut tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>,
+    want: &HashSet<String>,
+) -> HashMap<String, usize> {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !want.iter().all(|t| seen.contains_key(t)) {
+        let line = tokio::time::timeout_at(deadline, lines.recv())
+            .await
+            .unwrap_or_else(|_| {
+                let missing = want.iter().filter(|t| !seen.contains_key(*t)).count();
+                panic!("{missing} events answered 200 never printed")
+            })
+            .expect("the agent's stdout is open");
+        let tag = line["tag"].as_str().unwrap_or_default().to_owned();
+        *seen.entry(tag).or_default() += 1;
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_consumes_again_on_another_node_when_its_node_dies() {
+    let mut cluster = Cluster::start().await;
+    let urls = cluster.urls();
+    // serve prefers the second node, the agent the first: only the agent's node dies.
+    let serve_urls = vec![urls[1].clone(), urls[2].clone(), urls[0].clone()];
+    let app = TestApp::spawn_with(|c| c.amqp.url = BrokerUrls::Many(serve_urls)).await;
+    app.wait_ready().await;
+    let server = new_uuid();
+    app.put_server(&server, Some("agent-host"), None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let url_toml = format!("{urls:?}");
+    let (mut agent, mut lines) = crate::agent::child::spawn(
+        &app.config.amqp,
+        &url_toml,
+        "agent-host",
+        "queue_type = \"quorum\"",
+        dir.path(),
+    );
+    let app = Arc::new(app);
+    let driver = Driver::start(&app, &server, 2);
+    driver
+        .wait_for_more(200, 30, "the agent's queue is bound")
+        .await;
+
+    cluster.nodes[0].kill().await;
+    let killed = Instant::now();
+    driver
+        .wait_for_more(200, 50, "after the agent's node died")
+        .await;
+    let answers = driver.stop().await;
+    let want: HashSet<String> = answers
+        .iter()
+        .filter(|a| a.code == 200)
+        .map(|a| a.tag.clone())
+        .collect();
+    let seen = printed(&mut lines, &want).await;
+    let twice: Vec<_> = want.iter().filter(|t| seen[*t] > 1).collect();
+    assert!(twice.is_empty(), "printed twice: {twice:?}");
+    eprintln!(
+        "failover: cluster, agent's node killed: every one of {} events answered 200 printed \
+         once, the last {} ms after the kill",
+        want.len(),
+        ms(killed, Instant::now())
+    );
+    agent.start_kill().unwrap();
+    agent.wait().await.unwrap();
     Arc::try_unwrap(app).ok().unwrap().stop().await;
 }
