@@ -3,8 +3,6 @@
 //! refuses new ones until `restore`; `freeze` holds every byte in flight
 //! (a broker that has gone silent) until `thaw`.
 
-#![allow(dead_code)]
-
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
