@@ -380,3 +380,21 @@ fn parse_body(bytes: &[u8]) -> Value {
 pub fn new_uuid() -> String {
     uuid::Uuid::new_v4().to_string()
 }
+
+/// Polls `check` every 50 ms until it holds; panics with `what` once
+/// `within` has passed. The one poll loop of the tests: wait on a
+/// condition, never on a sleep.
+pub async fn poll_until<F, Fut>(what: &str, within: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -208,20 +208,13 @@ pub async fn ready_count(conn: &Connection, queue: &str) -> u32 {
     q.message_count()
 }
 
-/// Polls `check` every 50 ms until it holds; panics with `what` at the deadline.
-pub async fn wait_until<F, Fut>(what: &str, mut check: F)
+/// Polls `check` until it holds; panics with `what` at [`DEADLINE`].
+pub async fn wait_until<F, Fut>(what: &str, check: F)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    crate::support::poll_until(what, DEADLINE, check).await;
 }
 
 /// An agent running in this process, handing messages to a channel.
