@@ -15,6 +15,7 @@ mod directory_store;
 mod end_to_end;
 mod fuzz;
 mod http_edges;
+mod http_wire;
 mod keystone;
 mod load;
 mod nova_cases;
