@@ -10,7 +10,8 @@
 //! - `supervisor`: rebuilds sessions with backoff after any loss.
 //! - [`dedup`], [`store`]: bounded redelivery memory; retained events + waiters.
 //! - [`dedup_journal`]: the file that keeps the dedup memory across restarts.
-//! - [`waiter_api`]: the local HTTP API.
+//! - [`waiter_api`]: the local HTTP API (routes, long-poll).
+//! - [`waiter_query`]: its query strings, parsed and bounded.
 
 pub mod config;
 mod consume;
@@ -22,6 +23,7 @@ mod process;
 pub mod store;
 mod supervisor;
 pub mod waiter_api;
+pub mod waiter_query;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -15,6 +15,7 @@ pub mod ops;
 pub mod outcome;
 pub mod routes;
 pub mod validate;
+mod validate_event;
 pub mod versions;
 
 use std::sync::Arc;

@@ -2,21 +2,16 @@
 //!
 //! Any broken rule refuses the whole batch (400) with a message naming the
 //! event index and the field, in the style of Nova's
-//! `Invalid input for field/attribute ...` messages.
+//! `Invalid input for field/attribute ...` messages. This file holds the
+//! envelope (`{"events": [...]}`); one event's field rules live in
+//! `validate_event`.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+pub use super::validate_event::{Invalid, MAX_TAG_CHARS};
+use super::validate_event::{kind, validate_event};
 use crate::microversion::Microversion;
-use crate::model::{Event, EventName, EventStatus, ServerId};
-
-/// Longest accepted tag, in characters (JSON Schema's `maxLength`).
-pub const MAX_TAG_CHARS: usize = 255;
-const EVENT_KEYS: [&str; 4] = ["name", "server_uuid", "status", "tag"];
-
-/// Why a body is refused; the text is the 400 message.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct Invalid(pub String);
+use crate::model::Event;
 
 /// Parses and validates a request body at `version`.
 pub fn parse_batch(body: &[u8], version: Microversion) -> Result<Vec<Event>, Invalid> {
@@ -63,121 +58,10 @@ pub fn validate_batch(value: &Value, version: Microversion) -> Result<Vec<Event>
         .collect()
 }
 
-fn validate_event(index: usize, item: &Value, version: Microversion) -> Result<Event, Invalid> {
-    let fields = item.as_object().ok_or_else(|| {
-        Invalid(format!(
-            "Invalid input for field/attribute events[{index}]. Value: {item}. {} is not of type 'object'",
-            kind(item)
-        ))
-    })?;
-    if let Some(extra) = fields.keys().find(|k| !EVENT_KEYS.contains(&k.as_str())) {
-        return Err(Invalid(format!(
-            "Invalid input for field/attribute events[{index}]. Additional properties are not allowed ('{extra}' was unexpected)"
-        )));
-    }
-    let field_error = |field: &str, value: &Value, why: String| {
-        Invalid(format!(
-            "Invalid input for field/attribute events[{index}].{field}. Value: {value}. {why}"
-        ))
-    };
-    let name_value = required(fields, index, "name")?;
-    let name_text = string(name_value)
-        .ok_or_else(|| field_error("name", name_value, not_string(name_value)))?;
-    let name = EventName::parse(name_text)
-        .filter(|n| n.introduced_in() <= version)
-        .ok_or_else(|| {
-            let allowed: Vec<_> = EventName::allowed_at(version)
-                .map(|n| format!("'{n}'"))
-                .collect();
-            field_error(
-                "name",
-                name_value,
-                format!(
-                    "'{name_text}' is not one of [{}] at microversion {version}",
-                    allowed.join(", ")
-                ),
-            )
-        })?;
-    let uuid_value = required(fields, index, "server_uuid")?;
-    let uuid_text = string(uuid_value)
-        .ok_or_else(|| field_error("server_uuid", uuid_value, not_string(uuid_value)))?;
-    let server = ServerId::parse(uuid_text).ok_or_else(|| {
-        field_error(
-            "server_uuid",
-            uuid_value,
-            format!("'{uuid_text}' is not a 'uuid'"),
-        )
-    })?;
-    let status = match fields.get("status") {
-        None => None,
-        Some(v) => {
-            let text = string(v).ok_or_else(|| field_error("status", v, not_string(v)))?;
-            Some(EventStatus::parse(text).ok_or_else(|| {
-                field_error(
-                    "status",
-                    v,
-                    format!("'{text}' is not one of ['failed', 'completed', 'in-progress']"),
-                )
-            })?)
-        }
-    };
-    let tag = match fields.get("tag") {
-        None => None,
-        Some(v) => {
-            let text = string(v).ok_or_else(|| field_error("tag", v, not_string(v)))?;
-            if text.chars().count() > MAX_TAG_CHARS {
-                return Err(field_error(
-                    "tag",
-                    v,
-                    format!("'{text}' is too long (at most {MAX_TAG_CHARS} characters)"),
-                ));
-            }
-            Some(text.to_owned())
-        }
-    };
-    Ok(Event {
-        name,
-        server,
-        server_uuid_as_sent: uuid_text.to_owned(),
-        status: status.unwrap_or_default(),
-        tag,
-    })
-}
-
-fn required<'a>(
-    fields: &'a Map<String, Value>,
-    index: usize,
-    field: &str,
-) -> Result<&'a Value, Invalid> {
-    fields.get(field).ok_or_else(|| {
-        Invalid(format!(
-            "Invalid input for field/attribute events[{index}]. '{field}' is a required property"
-        ))
-    })
-}
-
-fn string(value: &Value) -> Option<&str> {
-    value.as_str()
-}
-
-fn not_string(value: &Value) -> String {
-    format!("{} is not of type 'string'", kind(value))
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::EventStatus;
     use serde_json::json;
 
     const U1: &str = "00000000-0000-0000-0000-000000000001";

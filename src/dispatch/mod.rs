@@ -4,12 +4,14 @@
 //!
 //! [`Dispatcher`] is what the API uses: it groups a request's events per
 //! host, sends them (coalesced per host in [`lane`], or one version 1
-//! message per host), and says which hosts confirmed.
+//! message per host), and says which hosts confirmed; a lane's waiting
+//! requests and how a message's group is taken live in `lane_queue`.
 
 pub mod account;
 pub mod channels;
 pub mod group;
 pub mod lane;
+mod lane_queue;
 pub mod link;
 pub mod publish;
 

@@ -25,7 +25,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/nova_clients.py");
-const DEFAULT_AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 const START_DEADLINE: Duration = Duration::from_secs(30);
 const CLIENTS_DEADLINE: Duration = Duration::from_secs(180);
 const STOP_DEADLINE: Duration = Duration::from_secs(40);
@@ -36,7 +35,7 @@ async fn novaclient_and_openstacksdk_drive_herald() -> Result<()> {
         "HERALD_TEST_PYTHON is not set: run scripts/test.sh, which sets up the Python clients",
     )?;
     let amqp_url =
-        std::env::var("HERALD_TEST_AMQP_URL").unwrap_or_else(|_| DEFAULT_AMQP_URL.into());
+        std::env::var("HERALD_TEST_AMQP_URL").unwrap_or_else(|_| crate::support::BROKER.into());
 
     let unique = uuid::Uuid::new_v4().simple().to_string();
     let host = HostName::parse(&format!("compute-{unique}")).context("test host name")?;

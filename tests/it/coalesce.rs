@@ -22,19 +22,13 @@ fn event_for(server: &str) -> Value {
 
 /// Waits until `/metrics` shows `line` (a metric and its value).
 async fn wait_for_metric(app: &TestApp, line: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
+    let shows = || async {
         let reply = app.request(http::Method::GET, "/metrics", None, &[]).await;
         let text = reply.body.as_str().unwrap_or_default().to_owned();
-        if text.lines().any(|l| l == line) {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "/metrics never showed `{line}`:\n{text}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        text.lines().any(|l| l == line)
+    };
+    let what = format!("/metrics shows `{line}`");
+    crate::support::poll_until(&what, Duration::from_secs(15), shows).await;
 }
 
 fn request_id(reply: &Reply) -> String {

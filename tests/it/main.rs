@@ -18,6 +18,7 @@ mod failover;
 mod fuzz;
 mod hostile;
 mod http_edges;
+mod http_wire;
 mod keystone;
 mod load;
 mod nova_cases;

@@ -5,8 +5,6 @@
 //! only what the client sends (its acks never reach the broker) while the
 //! broker's deliveries still come through.
 
-#![allow(dead_code)]
-
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

@@ -2,21 +2,18 @@
 //! RabbitMQ and a temp SQLite file, with unique broker names per test and
 //! cleanup of everything the test declared.
 
-#![allow(dead_code)]
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::StreamExt;
 use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use lapin::options::{
-    BasicConsumeOptions, BasicGetOptions, ExchangeDeleteOptions, QueueBindOptions,
-    QueueDeclareOptions, QueueDeleteOptions,
+    BasicGetOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
+    QueueDeleteOptions,
 };
 use lapin::types::FieldTable;
 use lapin::{Connection, ConnectionProperties};
@@ -370,31 +367,6 @@ pub async fn drain(queue: &str, at_least: usize) -> Vec<lapin::message::Delivery
     got
 }
 
-/// Consumes one message from `queue` (used where order of arrival matters).
-pub async fn next_message(queue: &str) -> lapin::message::Delivery {
-    let conn = broker().await;
-    let channel = conn.create_channel().await.expect("channel");
-    let mut consumer = channel
-        .basic_consume(
-            queue.into(),
-            "".into(),
-            BasicConsumeOptions {
-                no_ack: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .expect("consume");
-    let delivery = tokio::time::timeout(Duration::from_secs(10), consumer.next())
-        .await
-        .expect("a message arrives in time")
-        .expect("stream open")
-        .expect("delivery");
-    let _ = conn.close(200, "done".into()).await;
-    delivery
-}
-
 /// JSON bodies as JSON, anything else as a JSON string, nothing as null.
 fn parse_body(bytes: &[u8]) -> Value {
     if bytes.is_empty() {
@@ -407,4 +379,22 @@ fn parse_body(bytes: &[u8]) -> Value {
 /// A fresh server uuid.
 pub fn new_uuid() -> String {
     uuid::Uuid::new_v4().to_string()
+}
+
+/// Polls `check` every 50 ms until it holds; panics with `what` once
+/// `within` has passed. The one poll loop of the tests: wait on a
+/// condition, never on a sleep.
+pub async fn poll_until<F, Fut>(what: &str, within: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

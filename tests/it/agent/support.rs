@@ -22,7 +22,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub const URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+use crate::support::BROKER;
+
 /// Generous: the broker and the build share two cores with other people.
 pub const DEADLINE: Duration = Duration::from_secs(30);
 
@@ -36,7 +37,7 @@ impl Names {
     pub fn new(queue_type: QueueType) -> Self {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let mut config = Config::default();
-        config.amqp.url = URL.into();
+        config.amqp.url = BROKER.into();
         config.amqp.exchange = format!("ht-{id}");
         config.amqp.queue_prefix = format!("ht-{id}.q");
         config.amqp.reconnect_min_backoff = Duration::from_millis(50);
@@ -86,7 +87,7 @@ impl Names {
     }
 
     async fn cleanup(queues: Vec<String>, exchanges: Vec<String>) {
-        let Ok(conn) = Connection::connect(URL, ConnectionProperties::default()).await else {
+        let Ok(conn) = Connection::connect(BROKER, ConnectionProperties::default()).await else {
             return;
         };
         for q in queues {
@@ -128,7 +129,7 @@ impl Drop for Names {
 }
 
 pub async fn connect() -> Connection {
-    Connection::connect(URL, ConnectionProperties::default())
+    Connection::connect(BROKER, ConnectionProperties::default())
         .await
         .expect("the test broker at 127.0.0.1:5672")
 }
@@ -207,20 +208,13 @@ pub async fn ready_count(conn: &Connection, queue: &str) -> u32 {
     q.message_count()
 }
 
-/// Polls `check` every 50 ms until it holds; panics with `what` at the deadline.
-pub async fn wait_until<F, Fut>(what: &str, mut check: F)
+/// Polls `check` until it holds; panics with `what` at [`DEADLINE`].
+pub async fn wait_until<F, Fut>(what: &str, check: F)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    crate::support::poll_until(what, DEADLINE, check).await;
 }
 
 /// An agent running in this process, handing messages to a channel.
