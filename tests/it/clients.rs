@@ -21,8 +21,6 @@ use lapin::options::{
 };
 use lapin::types::FieldTable;
 use lapin::{Connection, ConnectionProperties, ExchangeKind};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/nova_clients.py");
 const START_DEADLINE: Duration = Duration::from_secs(30);
@@ -235,14 +233,9 @@ impl Drop for Server {
     }
 }
 
-/// One plain HTTP/1.1 request; true on a 200.
+/// True when `GET /healthz` answers 200.
 async fn healthz(addr: SocketAddr) -> Result<bool> {
-    let mut stream = TcpStream::connect(addr).await?;
-    let request = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await?;
-    let mut head = [0u8; 12];
-    stream.read_exact(&mut head).await?;
-    Ok(head.starts_with(b"HTTP/1.1 200") || head.starts_with(b"HTTP/1.0 200"))
+    Ok(crate::support::get(addr, "/healthz").await.0 == 200)
 }
 
 /// The test's exchange and a queue bound on it for one host; both are deleted

@@ -1,5 +1,6 @@
 //! Helpers of the agent tests: unique names and their cleanup, publishing,
-//! an in-process agent with a channel handler, a tiny HTTP GET, rabbitmqctl.
+//! an in-process agent with a channel handler, rabbitmqctl. The plain GET
+//! is `crate::support::get`, shared with the clients test.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -16,8 +17,8 @@ use lapin::options::{
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -292,29 +293,7 @@ impl InProcessAgent {
     }
 }
 
-/// `GET path` on `addr`: status and JSON body (`Null` when not JSON).
-pub async fn get(addr: SocketAddr, path: &str) -> (u16, serde_json::Value) {
-    let Ok(mut stream) = TcpStream::connect(addr).await else {
-        return (0, serde_json::Value::Null);
-    };
-    let request = format!("GET {path} HTTP/1.1\r\nHost: agent\r\nConnection: close\r\n\r\n");
-    if stream.write_all(request.as_bytes()).await.is_err() {
-        return (0, serde_json::Value::Null);
-    }
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw).await;
-    let text = String::from_utf8_lossy(&raw);
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-    (
-        status,
-        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
-    )
-}
+pub use crate::support::get;
 
 /// The broker's pid of the connection named `name`, if any.
 pub async fn connection_pid(name: &str) -> Option<String> {
