@@ -1,14 +1,16 @@
-//! Consuming the host queues for a run: one consumer per queue on load's own
-//! connection, explicit acks, and a count of the events that arrived with
-//! their end-to-end latency from the message's `sent_at`.
+//! Consuming the host queues for a run, through broker loss: a connection
+//! of its own (the first node of `amqp.url` that answers), one consumer per
+//! queue, explicit acks; when the connection goes, it connects again at once
+//! and then with the reconnect backoff, and consumes every queue again. Each
+//! arrival is recorded by its event number in the [`Arrivals`], with its
+//! end-to-end latency from the message's `sent_at`.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use hdrhistogram::Histogram;
-use lapin::Channel;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions, BasicRejectOptions};
 use lapin::types::FieldTable;
 use tokio::sync::watch;
@@ -16,85 +18,197 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::LoadError;
+use super::broker_error::{broker, name};
+use super::ledger::Arrivals;
 use super::report::{self, BrokerReport, Percentiles};
-use super::verify::{broker, name};
-use crate::broker::Topology;
-use crate::model::HostName;
+use crate::broker::{AmqpConfig, Backoff};
+
+/// What the consumers share: arrivals, latencies and counts.
+#[derive(Default)]
+struct Shared {
+    arrivals: Mutex<Arrivals>,
+    e2e: Mutex<Option<Histogram<u64>>>,
+    messages: AtomicU64,
+    undecodable: AtomicU64,
+    reconnects: AtomicU64,
+}
+
+impl Shared {
+    fn arrivals(&self) -> std::sync::MutexGuard<'_, Arrivals> {
+        self.arrivals.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
 
 /// The running consumers and what they counted.
 pub struct Consumers {
     stop: CancellationToken,
-    tasks: JoinSet<Histogram<u64>>,
-    /// Events delivered so far.
+    task: tokio::task::JoinHandle<()>,
+    /// Distinct events arrived so far (changes on every arrival).
     pub delivered: watch::Receiver<u64>,
-    counts: Arc<Counts>,
-}
-
-#[derive(Default)]
-struct Counts {
-    messages: AtomicU64,
-    undecodable: AtomicU64,
+    shared: Arc<Shared>,
 }
 
 impl Consumers {
-    /// Consumes the queue of every host in `hosts`, `prefetch` unacked deliveries each.
+    /// Consumes `queues`, `prefetch` unacked deliveries each, until stopped;
+    /// fails only when the first connection cannot be made.
     pub async fn start(
-        channel: &Channel,
-        topology: &Topology,
-        hosts: &[HostName],
+        amqp: &AmqpConfig,
+        queues: Vec<String>,
         prefetch: u16,
     ) -> Result<Self, LoadError> {
+        let shared = Arc::new(Shared::default());
+        let (tx, delivered) = watch::channel(0u64);
+        let stop = CancellationToken::new();
+        let first = Session::open(amqp, &queues, prefetch, &stop, &shared, &tx).await?;
+        let task = tokio::spawn(supervise(
+            first,
+            amqp.clone(),
+            queues,
+            prefetch,
+            stop.clone(),
+            shared.clone(),
+            tx,
+        ));
+        Ok(Self {
+            stop,
+            task,
+            delivered,
+            shared,
+        })
+    }
+
+    /// Arrivals so far, read under the lock by `read`.
+    pub fn with_arrivals<T>(&self, read: impl FnOnce(&Arrivals) -> T) -> T {
+        read(&self.shared.arrivals())
+    }
+
+    /// Stops consuming and summarises what arrived; `lost` and
+    /// `answered_503_delivered` come from the ledger and are left 0 here.
+    pub async fn stop(self) -> (BrokerReport, Arrivals) {
+        self.stop.cancel();
+        if let Err(error) = self.task.await {
+            tracing::warn!(%error, "the consumer task failed");
+        }
+        let e2e = self
+            .shared
+            .e2e
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .unwrap_or_else(report::histogram);
+        let arrivals = std::mem::take(&mut *self.shared.arrivals());
+        let report = BrokerReport {
+            delivered: arrivals.distinct(),
+            messages: self.shared.messages.load(Ordering::Relaxed),
+            undecodable: self.shared.undecodable.load(Ordering::Relaxed),
+            lost: 0,
+            duplicates: arrivals.duplicates(),
+            answered_503_delivered: 0,
+            reconnects: self.shared.reconnects.load(Ordering::Relaxed),
+            end_to_end_ms: Percentiles::of(&e2e),
+        };
+        (report, arrivals)
+    }
+}
+
+/// One connection's consumers.
+struct Session {
+    connection: lapin::Connection,
+    tasks: JoinSet<()>,
+}
+
+impl Session {
+    async fn open(
+        amqp: &AmqpConfig,
+        queues: &[String],
+        prefetch: u16,
+        stop: &CancellationToken,
+        shared: &Arc<Shared>,
+        delivered: &watch::Sender<u64>,
+    ) -> Result<Self, LoadError> {
+        let connection = crate::broker::connect::connect(amqp, "herald-load-consumer")
+            .await?
+            .conn;
+        let channel = connection
+            .create_channel()
+            .await
+            .map_err(broker("opening a channel"))?;
         channel
             .basic_qos(prefetch, BasicQosOptions { global: false })
             .await
             .map_err(broker("setting prefetch"))?;
-        let (tx, delivered) = watch::channel(0u64);
-        let tx = Arc::new(tx);
-        let counts = Arc::new(Counts::default());
-        let stop = CancellationToken::new();
         let mut tasks = JoinSet::new();
-        for host in hosts {
-            let queue = topology.queue(host);
+        for queue in queues {
             // no_ack false: every delivery is acked (or rejected) explicitly.
-            let options = BasicConsumeOptions {
-                no_local: false,
-                no_ack: false,
-                exclusive: false,
-                nowait: false,
-            };
             let consumer = channel
-                .basic_consume(name(&queue)?, "".into(), options, FieldTable::default())
+                .basic_consume(
+                    name(queue)?,
+                    "".into(),
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                )
                 .await
                 .map_err(broker(format!("consuming queue {queue}")))?;
-            tasks.spawn(consume(consumer, stop.clone(), tx.clone(), counts.clone()));
+            tasks.spawn(consume(
+                consumer,
+                stop.clone(),
+                shared.clone(),
+                delivered.clone(),
+            ));
         }
-        Ok(Self {
-            stop,
-            tasks,
-            delivered,
-            counts,
-        })
+        Ok(Self { connection, tasks })
     }
 
-    /// Stops consuming and summarises what arrived.
-    pub async fn stop(mut self, accepted: u64) -> BrokerReport {
-        self.stop.cancel();
-        let mut e2e = report::histogram();
-        while let Some(joined) = self.tasks.join_next().await {
-            match joined {
-                Ok(h) => e2e
-                    .add(&h)
-                    .expect("histograms built by report::histogram() have equal bounds"),
-                Err(error) => tracing::warn!(%error, "a consumer task failed"),
-            }
+    /// Runs until stopped (true) or until a consumer ends (false: the
+    /// connection or channel is gone).
+    async fn run(mut self, stop: &CancellationToken) -> bool {
+        tokio::select! {
+            () = stop.cancelled() => {}
+            _ = self.tasks.join_next() => {}
         }
-        let delivered = *self.delivered.borrow();
-        BrokerReport {
-            delivered,
-            messages: self.counts.messages.load(Ordering::Relaxed),
-            undecodable: self.counts.undecodable.load(Ordering::Relaxed),
-            lost: accepted.saturating_sub(delivered),
-            end_to_end_ms: Percentiles::of(&e2e),
+        let stopped = stop.is_cancelled();
+        if stopped {
+            while self.tasks.join_next().await.is_some() {}
+            self.connection
+                .close(200, "load run finished".into())
+                .await
+                .ok();
+        } else {
+            self.tasks.abort_all();
+        }
+        stopped
+    }
+}
+
+async fn supervise(
+    first: Session,
+    amqp: AmqpConfig,
+    queues: Vec<String>,
+    prefetch: u16,
+    stop: CancellationToken,
+    shared: Arc<Shared>,
+    delivered: watch::Sender<u64>,
+) {
+    let mut backoff = Backoff::new(amqp.reconnect_min_backoff, amqp.reconnect_max_backoff);
+    let mut session = Some(first);
+    loop {
+        if let Some(s) = session.take() {
+            if s.run(&stop).await {
+                return;
+            }
+            tracing::warn!("load's consumers lost the broker; consuming again");
+            shared.reconnects.fetch_add(1, Ordering::Relaxed);
+            backoff.reset();
+        }
+        match Session::open(&amqp, &queues, prefetch, &stop, &shared, &delivered).await {
+            Ok(s) => session = Some(s),
+            Err(error) => {
+                tracing::debug!(%error, "load's consumers cannot consume yet");
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = tokio::time::sleep(backoff.next_delay()) => {}
+                }
+            }
         }
     }
 }
@@ -102,24 +216,34 @@ impl Consumers {
 async fn consume(
     mut consumer: lapin::Consumer,
     stop: CancellationToken,
-    delivered: Arc<watch::Sender<u64>>,
-    counts: Arc<Counts>,
-) -> Histogram<u64> {
+    shared: Arc<Shared>,
+    delivered: watch::Sender<u64>,
+) {
     let mut e2e = report::histogram();
     loop {
         let delivery = tokio::select! {
             () = stop.cancelled() => break,
             next = consumer.next() => match next {
                 Some(Ok(d)) => d,
-                Some(Err(error)) => { tracing::warn!(%error, "consumer failed"); break }
+                Some(Err(error)) => { tracing::debug!(%error, "consumer ended"); break }
                 None => break,
             },
         };
         let received = time::OffsetDateTime::now_utc();
         match crate::wire::decode(&delivery.data) {
             Ok(message) => {
-                counts.messages.fetch_add(1, Ordering::Relaxed);
-                delivered.send_modify(|d| *d += message.events.len() as u64);
+                shared.messages.fetch_add(1, Ordering::Relaxed);
+                let distinct = {
+                    let mut arrivals = shared.arrivals();
+                    for event in &message.events {
+                        // An event without a number is not this run's.
+                        if let Some(n) = event.tag.as_deref().and_then(|t| t.parse().ok()) {
+                            arrivals.record(n);
+                        }
+                    }
+                    arrivals.distinct()
+                };
+                delivered.send_replace(distinct);
                 if let Some(latency) = since(&message.sent_at, received) {
                     report::record(&mut e2e, latency);
                 }
@@ -128,11 +252,11 @@ async fn consume(
                     .ack(BasicAckOptions { multiple: false })
                     .await
                 {
-                    tracing::warn!(%error, "ack failed");
+                    tracing::debug!(%error, "ack failed (the redelivery counts as a duplicate)");
                 }
             }
             Err(error) => {
-                counts.undecodable.fetch_add(1, Ordering::Relaxed);
+                shared.undecodable.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(%error, "undecodable message rejected");
                 // requeue false: a body we cannot read will not get better.
                 delivery
@@ -143,7 +267,13 @@ async fn consume(
             }
         }
     }
-    e2e
+    let mut total = shared.e2e.lock().unwrap_or_else(PoisonError::into_inner);
+    match total.as_mut() {
+        Some(t) => t
+            .add(&e2e)
+            .expect("histograms built by report::histogram() have equal bounds"),
+        None => *total = Some(e2e),
+    }
 }
 
 /// How long before `received` an RFC 3339 `sent_at` was; `None` if unreadable.

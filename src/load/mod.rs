@@ -10,20 +10,26 @@
 //! - [`plan`]: hosts, servers and batch bodies (pure).
 //! - [`schedule`]: closed vs open loop as one enum, and the ticket dispenser.
 //! - [`client`]: the keep-alive HTTP client and the loopback check.
-//! - [`verify`]: the broker side: declare and delete the host queues.
-//! - [`consume`]: consume them, count what arrives, end-to-end latency.
+//! - [`broker_side`]: set-up and tear-down: declare and delete the host queues.
+//! - [`consume`]: consume them across broker loss, count what arrives, end-to-end latency.
+//! - [`ledger`]: which event got which answer and which arrived (pure).
+//! - [`tally`]: what each worker counts, lock-free, merged at the end.
+//! - [`broker_error`]: how a broker failure is worded.
 //! - [`report`]: tallies, percentiles, text and JSON.
 //! - [`run`](mod@run): the driver tying them together.
 
 pub mod args;
 pub mod auth;
+pub mod broker_error;
+pub mod broker_side;
 pub mod client;
 pub mod consume;
+pub mod ledger;
 pub mod plan;
 pub mod report;
 pub mod run;
 pub mod schedule;
-pub mod verify;
+pub mod tally;
 
 pub use args::LoadArgs;
 pub use report::Report;
@@ -83,9 +89,11 @@ pub enum LoadError {
         source: crate::broker::NameTooLong,
     },
     #[error(
-        "lost events: {delivered} of {accepted} accepted events arrived within the drain timeout"
+        "lost events: {lost} of {accepted} events answered 200 did not arrive within the drain timeout"
     )]
-    Lost { accepted: u64, delivered: u64 },
+    Lost { accepted: u64, lost: u64 },
+    #[error("the run could not count everything: {}", problems.join("; "))]
+    Problems { problems: Vec<String> },
     #[error("no request got an answer ({failures} transport errors)")]
     NoAnswers { failures: u64 },
     #[error("no event was accepted with code 200 (codes: {codes:?})")]
@@ -111,7 +119,10 @@ impl Report {
         match &self.broker {
             Some(b) if b.lost > 0 => Err(LoadError::Lost {
                 accepted: self.accepted,
-                delivered: b.delivered,
+                lost: b.lost,
+            }),
+            _ if !self.problems.is_empty() => Err(LoadError::Problems {
+                problems: self.problems.clone(),
             }),
             _ => Ok(()),
         }
@@ -139,6 +150,9 @@ mod tests {
             messages: delivered,
             undecodable: 0,
             lost: r.accepted.saturating_sub(delivered),
+            duplicates: 0,
+            answered_503_delivered: 0,
+            reconnects: 0,
             end_to_end_ms: Percentiles::of(&histogram()),
         });
         r
@@ -155,12 +169,19 @@ mod tests {
             lost,
             LoadError::Lost {
                 accepted: 2,
-                delivered: 1
+                lost: 1
             }
         ));
         assert_eq!(
             lost.to_string(),
-            "lost events: 1 of 2 accepted events arrived within the drain timeout"
+            "lost events: 1 of 2 events answered 200 did not arrive within the drain timeout"
+        );
+        let mut r = report(&t, Some(2));
+        r.problems
+            .push("deleting queue q: connection refused".into());
+        assert_eq!(
+            r.verdict().unwrap_err().to_string(),
+            "the run could not count everything: deleting queue q: connection refused"
         );
     }
 

@@ -12,8 +12,9 @@ use uuid::Uuid;
 
 use crate::model::{EventName, HostName, HostNameError, ServerId};
 
-/// The event every generated batch carries: allowed at every microversion
-/// and needing no tag, so each event's code depends only on herald.
+/// The event every generated batch carries: allowed at every microversion,
+/// so each event's code depends only on herald (its tag is optional, and
+/// load sets it to the event's number).
 pub const EVENT: EventName = EventName::NetworkVifPlugged;
 
 /// Why the flags cannot make a plan.
@@ -46,6 +47,7 @@ struct WireEvent<'a> {
     name: &'static str,
     server_uuid: &'a ServerId,
     status: &'static str,
+    tag: String,
 }
 
 impl Plan {
@@ -135,6 +137,7 @@ impl Plan {
                 name: EVENT.as_str(),
                 server_uuid: self.event_target(n).1,
                 status: "completed",
+                tag: n.to_string(),
             })
             .collect();
         json_body(&serde_json::json!({ "events": events }))

@@ -1,6 +1,6 @@
-//! Counting what happened and saying it: per-worker [`Tally`]s merged at the
-//! end (no locks on the hot path), turned into a [`Report`] with rates and
-//! latency percentiles, printed as text or JSON.
+//! Saying what happened: the merged [`Tally`] and the [`super::ledger`]'s
+//! figures turned into a [`Report`] with rates, latency percentiles, what
+//! became of the events and what went wrong, printed as text or JSON.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -9,94 +9,10 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use super::ledger::{self, Windows};
 use super::schedule::{Bounds, Schedule};
 
-/// Longest latency a histogram holds, in microseconds (one hour); longer ones are clamped.
-const MAX_MICROS: u64 = 3_600_000_000;
-
-/// A latency histogram in microseconds, 3 significant digits.
-pub fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, MAX_MICROS, 3).expect("1..1h at 3 digits is a valid histogram")
-}
-
-/// Records `d` into `h`, clamped into the histogram's range.
-pub fn record(h: &mut Histogram<u64>, d: Duration) {
-    let micros = u64::try_from(d.as_micros())
-        .unwrap_or(u64::MAX)
-        .clamp(1, MAX_MICROS);
-    h.record(micros)
-        .expect("the value was clamped into the histogram's range");
-}
-
-/// What one worker saw.
-#[derive(Debug, Clone)]
-pub struct Tally {
-    /// Requests answered, by HTTP status.
-    pub statuses: BTreeMap<u16, u64>,
-    /// Events answered, by per-event code.
-    pub codes: BTreeMap<u16, u64>,
-    /// Requests that got no HTTP answer (connection refused, reset, bad body).
-    pub failures: u64,
-    /// Latency of every request, answered or not, from its due time.
-    pub latency: Histogram<u64>,
-}
-
-impl Default for Tally {
-    fn default() -> Self {
-        Self {
-            statuses: BTreeMap::new(),
-            codes: BTreeMap::new(),
-            failures: 0,
-            latency: histogram(),
-        }
-    }
-}
-
-impl Tally {
-    /// One answered request and the per-event codes of its body.
-    pub fn answered(
-        &mut self,
-        status: u16,
-        codes: impl IntoIterator<Item = u16>,
-        latency: Duration,
-    ) {
-        *self.statuses.entry(status).or_default() += 1;
-        for code in codes {
-            *self.codes.entry(code).or_default() += 1;
-        }
-        record(&mut self.latency, latency);
-    }
-
-    /// One request that got no usable answer.
-    pub fn failed(&mut self, latency: Duration) {
-        self.failures += 1;
-        record(&mut self.latency, latency);
-    }
-
-    /// Adds `other` into `self`.
-    pub fn merge(&mut self, other: &Tally) {
-        for (k, v) in &other.statuses {
-            *self.statuses.entry(*k).or_default() += v;
-        }
-        for (k, v) in &other.codes {
-            *self.codes.entry(*k).or_default() += v;
-        }
-        self.failures += other.failures;
-        self.latency
-            .add(&other.latency)
-            .expect("histograms built by histogram() have equal bounds");
-    }
-
-    /// Requests sent, answered or not.
-    pub fn requests(&self) -> u64 {
-        self.statuses.values().sum::<u64>() + self.failures
-    }
-
-    /// Events the API acknowledged with per-event code 200.
-    pub fn accepted(&self) -> u64 {
-        self.codes.get(&200).copied().unwrap_or(0)
-    }
-}
+pub use super::tally::{Tally, histogram, record};
 
 /// Latency percentiles in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -140,8 +56,15 @@ pub struct BrokerReport {
     pub messages: u64,
     /// Messages that were not a herald body (rejected).
     pub undecodable: u64,
-    /// Accepted events that never arrived (0 when all did).
+    /// Events answered 200 that never arrived (0 when all did).
     pub lost: u64,
+    /// Arrivals of an event that had arrived already (at-least-once).
+    pub duplicates: u64,
+    /// Events answered 503 that arrived anyway (a confirm that timed out or
+    /// a connection lost after the broker took the message).
+    pub answered_503_delivered: u64,
+    /// Times the consumers lost their connection and consumed again.
+    pub reconnects: u64,
     /// From each message's `sent_at` to its arrival here.
     pub end_to_end_ms: Percentiles,
 }
@@ -162,6 +85,12 @@ pub struct Report {
     pub requests_per_sec: f64,
     pub events_per_sec: f64,
     pub latency_ms: Percentiles,
+    /// The outage figures read off the answers' times.
+    #[serde(flatten)]
+    pub windows: Windows,
+    /// What kept the run from counting everything (e.g. the broker gone at
+    /// the end); a run with problems fails.
+    pub problems: Vec<String>,
     /// `None` when agents consume the queues (`--agents-running`) or `--consume false`.
     pub broker: Option<BrokerReport>,
 }
@@ -191,6 +120,8 @@ impl Report {
             requests_per_sec: requests as f64 / secs,
             events_per_sec: events_sent as f64 / secs,
             latency_ms: Percentiles::of(&tally.latency),
+            windows: ledger::windows(&tally.answers, elapsed),
+            problems: Vec::new(),
             broker: None,
         }
     }
@@ -235,6 +166,19 @@ impl fmt::Display for Report {
         )?;
         writeln!(f, "codes:      {}", counts(&self.event_codes))?;
         writeln!(f, "latency:    {}", self.latency_ms)?;
+        let w = &self.windows;
+        write!(
+            f,
+            "outage:     longest without a 200 {:.0} ms",
+            w.longest_without_200_ms
+        )?;
+        match w.first_503_to_next_200_ms {
+            Some(ms) => writeln!(f, ", first 503 to next 200 {ms:.0} ms")?,
+            None => writeln!(f, ", no 503 followed by a 200")?,
+        }
+        for problem in &self.problems {
+            writeln!(f, "problem:    {problem}")?;
+        }
         match &self.broker {
             None => writeln!(
                 f,
@@ -245,6 +189,11 @@ impl fmt::Display for Report {
                     f,
                     "delivered:  {} of {} accepted in {} messages, lost {}, undecodable {}",
                     b.delivered, self.accepted, b.messages, b.lost, b.undecodable
+                )?;
+                writeln!(
+                    f,
+                    "at-least-once: {} duplicates, {} answered 503 arrived anyway, {} consumer reconnects",
+                    b.duplicates, b.answered_503_delivered, b.reconnects
                 )?;
                 writeln!(f, "end-to-end: {}", b.end_to_end_ms)
             }
@@ -331,6 +280,9 @@ mod tests {
             messages: 1,
             undecodable: 0,
             lost: 0,
+            duplicates: 0,
+            answered_503_delivered: 0,
+            reconnects: 0,
             end_to_end_ms: Percentiles::of(&histogram()),
         });
         let text = r.to_string();

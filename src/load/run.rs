@@ -12,11 +12,11 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::auth;
+use super::broker_side::{BrokerRole, BrokerSide};
 use super::client::{self, Api};
 use super::plan::Plan;
 use super::report::{Report, Tally};
 use super::schedule::{Bounds, Schedule, Tickets};
-use super::verify::{BrokerRole, BrokerSide};
 use super::{LoadArgs, LoadError};
 use crate::config::{AgentConfig, AmqpConfig, Config};
 
@@ -60,18 +60,23 @@ pub async fn run(args: LoadArgs, shutdown: CancellationToken) -> Result<Report, 
         Ok(()) => Ok(drive(&api, &plan, schedule, bounds, shutdown).await),
         Err(error) => Err(error),
     };
-    let accepted = sent.as_ref().map_or(0, |(tally, _)| tally.accepted());
+    let no_answers = Vec::new();
+    let answers = sent
+        .as_ref()
+        .map_or(&no_answers, |(tally, _)| &tally.answers);
+    let batch = plan.batch_size();
     if broker.consuming() {
-        let delivered = broker.drain(accepted, args.drain_timeout).await;
-        tracing::debug!(accepted, delivered, "drained");
+        let missing = broker.drain(answers, batch, args.drain_timeout).await;
+        tracing::debug!(missing, "drained");
     }
-    let broker_report = broker.finish(accepted).await;
+    let (broker_report, problems) = broker.finish(answers, batch).await;
     if args.cleanup {
         unseed(&api, &plan, idle).await;
     }
     let (tally, elapsed) = sent?;
-    let mut report = Report::new(schedule, bounds, &tally, plan.batch_size(), elapsed);
-    report.broker = broker_report?;
+    let mut report = Report::new(schedule, bounds, &tally, batch, elapsed);
+    report.broker = broker_report;
+    report.problems = problems;
     Ok(report)
 }
 
@@ -211,11 +216,9 @@ async fn worker(api: Api, plan: Arc<Plan>, tickets: Arc<Tickets>, done: Arc<Atom
         let body = plan.batch_body(ticket.seq);
         match api.send(Method::POST, EVENTS_PATH, Some(body)).await {
             Ok((status, answer)) => {
-                tally.answered(
-                    status.as_u16(),
-                    client::event_codes(&answer),
-                    ticket.due.elapsed(),
-                );
+                let codes = client::event_codes(&answer);
+                tally.answered(status.as_u16(), codes.iter().copied(), ticket.due.elapsed());
+                tally.keep(ticket.seq, tickets.started().elapsed(), codes);
             }
             Err(error) => {
                 tracing::debug!(%error, seq = ticket.seq, "request failed");

@@ -1,6 +1,7 @@
-//! The broker side of a run: declares the host queues (unless agents own
-//! them), has [`super::consume`] count what arrives on them, and removes the
-//! queues it created, and only those, at the end.
+//! Set-up and tear-down of a run on the broker: declares the host queues
+//! (unless agents own them), has [`super::consume`] count what arrives on
+//! them, and removes the queues it created, and only those, at the end. A
+//! broker gone at the end is a problem the report names, not a lost report.
 
 use std::time::Duration;
 
@@ -9,7 +10,9 @@ use lapin::types::FieldTable;
 use lapin::{Channel, Connection};
 
 use super::LoadError;
+use super::broker_error::{broker, name};
 use super::consume::Consumers;
+use super::ledger::{self, Answered};
 use super::report::BrokerReport;
 use crate::broker::{self, Topology};
 use crate::config::{AgentConfig, AmqpConfig};
@@ -28,22 +31,11 @@ pub enum BrokerRole {
 
 /// The broker connection and what load set up on it.
 pub struct BrokerSide {
+    amqp: AmqpConfig,
     connection: Connection,
     /// Queues this run created (pre-existing ones are left alone at the end).
     created: Vec<String>,
     consumers: Option<Consumers>,
-}
-
-pub(super) fn broker(context: impl Into<String>) -> impl FnOnce(lapin::Error) -> LoadError {
-    let context = context.into();
-    move |source| LoadError::Broker { context, source }
-}
-
-pub(super) fn name(text: &str) -> Result<lapin::types::ShortString, LoadError> {
-    broker::short(text).map_err(|source| LoadError::Name {
-        name: text.to_owned(),
-        source,
-    })
 }
 
 impl BrokerSide {
@@ -56,13 +48,14 @@ impl BrokerSide {
     ) -> Result<Self, LoadError> {
         let connection = broker::connect::connect(amqp, "herald-load").await?.conn;
         let mut side = Self {
+            amqp: amqp.clone(),
             connection,
             created: Vec::new(),
             consumers: None,
         };
         if let Err(error) = side.set_up(amqp, agent, hosts, role).await {
             // Leave nothing behind: delete what was declared before the failure.
-            if let Err(cleanup) = side.finish(0).await {
+            if let Err(cleanup) = side.delete_created().await {
                 tracing::warn!(error = %cleanup, "cannot delete the queues declared so far");
             }
             return Err(error);
@@ -87,7 +80,8 @@ impl BrokerSide {
             self.declare_queue(&channel, &topology, agent, host).await?;
         }
         if let BrokerRole::Consume { prefetch } = role {
-            self.consumers = Some(Consumers::start(&channel, &topology, hosts, prefetch).await?);
+            let queues = hosts.iter().map(|h| topology.queue(h)).collect();
+            self.consumers = Some(Consumers::start(amqp, queues, prefetch).await?);
         }
         Ok(())
     }
@@ -134,31 +128,77 @@ impl BrokerSide {
         Ok(exists)
     }
 
-    /// Events delivered so far (0 when not consuming).
-    pub fn delivered(&self) -> u64 {
-        self.consumers.as_ref().map_or(0, |c| *c.delivered.borrow())
-    }
-
     /// Whether this run verifies delivery.
     pub fn consuming(&self) -> bool {
         self.consumers.is_some()
     }
 
-    /// Waits until `accepted` events have arrived or `timeout` passed; returns the count.
-    pub async fn drain(&mut self, accepted: u64, timeout: Duration) -> u64 {
+    /// Waits until every event answered 200 in `answers` has arrived or
+    /// `timeout` passed; returns how many are still missing.
+    pub async fn drain(&mut self, answers: &[Answered], batch: usize, timeout: Duration) -> u64 {
         let Some(c) = self.consumers.as_mut() else {
             return 0;
         };
-        let _ = tokio::time::timeout(timeout, c.delivered.wait_for(|d| *d >= accepted)).await;
-        *c.delivered.borrow()
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let missing = c.with_arrivals(|a| ledger::missing(answers, batch, a));
+            if missing == 0 {
+                return 0;
+            }
+            // Only an arrival can change the answer: wait for the next one.
+            let next = tokio::time::timeout_at(deadline, c.delivered.changed()).await;
+            if !matches!(next, Ok(Ok(()))) {
+                return missing;
+            }
+        }
     }
 
-    /// Stops consuming, deletes the queues this run created, closes the connection.
-    pub async fn finish(mut self, accepted: u64) -> Result<Option<BrokerReport>, LoadError> {
+    /// Stops consuming, reads the answers against what arrived, deletes the
+    /// queues this run created and closes the connection; what could not be
+    /// done is in the problems returned beside the report.
+    pub async fn finish(
+        mut self,
+        answers: &[Answered],
+        batch: usize,
+    ) -> (Option<BrokerReport>, Vec<String>) {
         let report = match self.consumers.take() {
-            Some(c) => Some(c.stop(accepted).await),
+            Some(c) => {
+                let (mut report, arrivals) = c.stop().await;
+                let fates = ledger::fates(answers, batch, &arrivals);
+                report.lost = fates.lost;
+                report.answered_503_delivered = fates.answered_503_delivered;
+                Some(report)
+            }
             None => None,
         };
+        let mut problems = Vec::new();
+        if let Err(first) = self.delete_created().await {
+            // The connection may be gone with a broker that came back: once more on a new one.
+            match broker::connect::connect(&self.amqp, "herald-load").await {
+                Ok(connected) => {
+                    self.connection = connected.conn;
+                    if let Err(error) = self.delete_created().await {
+                        problems.push(crate::error_chain::error_chain(&error));
+                    }
+                }
+                Err(error) => problems.push(format!(
+                    "{}; then {}",
+                    crate::error_chain::error_chain(&first),
+                    crate::error_chain::error_chain(&error)
+                )),
+            }
+        }
+        self.connection
+            .close(200, "load run finished".into())
+            .await
+            .ok();
+        (report, problems)
+    }
+
+    async fn delete_created(&self) -> Result<(), LoadError> {
+        if self.created.is_empty() {
+            return Ok(());
+        }
         let channel = self.channel().await?;
         for queue in &self.created {
             let options = QueueDeleteOptions {
@@ -171,10 +211,6 @@ impl BrokerSide {
                 .await
                 .map_err(broker(format!("deleting queue {queue}")))?;
         }
-        self.connection
-            .close(200, "load run finished".into())
-            .await
-            .ok();
-        Ok(report)
+        Ok(())
     }
 }
