@@ -7,4 +7,5 @@
 
 mod cluster;
 mod driver;
+mod load_run;
 mod solo;
