@@ -27,8 +27,8 @@ pub struct NodeLabels {
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct FailureLabels {
-    /// Why a message was not confirmed: `timeout` (may still have been
-    /// delivered), `nacked`, `unroutable`, `connection`, `broker_unavailable`,
+    /// Why a message was not confirmed: `timeout` and `connection` (may
+    /// still have been delivered), `nacked`, `unroutable`, `broker_unavailable`,
     /// `no_channel`, `overloaded`, `name`.
     pub reason: &'static str,
 }
@@ -113,7 +113,7 @@ impl Metrics {
         );
         registry.register(
             "messages_failed",
-            "Messages not confirmed, by reason; only `timeout` may still have been delivered",
+            "Messages not confirmed, by reason; only `timeout` and `connection` may still have been delivered",
             messages_failed.clone(),
         );
         registry.register(
