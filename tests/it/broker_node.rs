@@ -2,7 +2,7 @@
 //! installed `rabbitmq-server` on loopback ports of its own, with its own
 //! node name, config file (its one listener), empty env and enabled-plugins
 //! files, mnesia and log dirs, and a `HOME` of its own so its Erlang cookie
-//! is the test's. A test can kill -9 and restart a node, and
+//! is the test's. A test can kill -9, freeze (SIGSTOP), thaw and restart a node, and
 //! join three into a cluster; drop kills every node and removes its files.
 //!
 //! A node runs in a process group of its own (the start script, beam and its
@@ -182,6 +182,17 @@ impl BrokerNode {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// SIGSTOP of the whole group: the node keeps its sockets open and
+    /// answers nothing, as a frozen VM or a stalled disk would.
+    pub fn freeze(&self) {
+        self.signal_group("-STOP");
+    }
+
+    /// SIGCONT after [`freeze`](Self::freeze).
+    pub fn thaw(&self) {
+        self.signal_group("-CONT");
     }
 
     /// Starts a killed node again with its own files and ports, and waits
