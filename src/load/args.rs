@@ -51,7 +51,7 @@ pub struct LoadArgs {
     pub microversion: Option<String>,
 
     /// Server UUIDs to seed into the directory.
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
     pub servers: u32,
 
     /// Hosts the servers are spread over, round-robin.
@@ -125,6 +125,19 @@ pub struct LoadArgs {
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+
+    /// Percent of events for servers the directory does not know (each a 404).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub unknown_percent: u8,
+
+    /// Percent of events for servers seeded with no host (each a 422).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub unassigned_percent: u8,
+
+    /// Allow a --url that is not this machine. Off by default: load is made
+    /// to be pointed at a test deployment on purpose, never by accident.
+    #[arg(long)]
+    pub allow_remote: bool,
 }
 
 impl LoadArgs {

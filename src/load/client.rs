@@ -45,6 +45,11 @@ pub fn is_loopback(host: &str) -> bool {
 
 /// Parses `--url`, refusing anything but plain HTTP to a loopback host.
 pub fn loopback_base(url: &str) -> Result<String, LoadError> {
+    target_base(url, false)
+}
+
+/// Parses `--url`: plain HTTP, to a loopback host unless `allow_remote`.
+pub fn target_base(url: &str, allow_remote: bool) -> Result<String, LoadError> {
     let bad = |reason: &str| LoadError::Target {
         url: url.to_owned(),
         reason: reason.to_owned(),
@@ -54,9 +59,9 @@ pub fn loopback_base(url: &str) -> Result<String, LoadError> {
         return Err(bad("only http:// is supported"));
     }
     let host = uri.host().ok_or_else(|| bad("no host"))?;
-    if !is_loopback(host) {
+    if !allow_remote && !is_loopback(host) {
         return Err(bad(
-            "load only targets this machine (127.0.0.0/8, ::1 or localhost)",
+            "load only targets this machine (127.0.0.0/8, ::1 or localhost) unless --allow-remote",
         ));
     }
     if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
@@ -213,6 +218,13 @@ mod tests {
                 "{bad}"
             );
         }
+        // Only on purpose: --allow-remote lifts the loopback check, nothing else.
+        assert_eq!(
+            target_base("http://10.1.1.1:8774", true).unwrap(),
+            "http://10.1.1.1:8774"
+        );
+        assert!(target_base("https://10.1.1.1", true).is_err());
+        assert!(target_base("http://10.1.1.1:8774", false).is_err());
     }
 
     #[test]

@@ -24,6 +24,57 @@ pub enum PlanError {
     HostName(#[source] HostNameError),
     #[error("--servers {servers} is fewer than --hosts {hosts}: every host needs a server")]
     TooFewServers { servers: u32, hosts: u32 },
+    #[error(
+        "--unknown-percent {unknown} and --unassigned-percent {unassigned} add up to more than 100"
+    )]
+    Mix { unknown: u8, unassigned: u8 },
+}
+
+/// How many servers of the directory's pools the mix keeps aside.
+const POOL: usize = 100;
+
+/// Shares of events aimed at servers the directory does not know (404 per
+/// event) and at servers known with no host (422), in percent; the rest go
+/// to seeded servers on hosts (200 when the broker takes them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Mix {
+    unknown: u8,
+    unassigned: u8,
+}
+
+impl Mix {
+    pub fn new(unknown: u8, unassigned: u8) -> Result<Self, PlanError> {
+        if u16::from(unknown) + u16::from(unassigned) > 100 {
+            return Err(PlanError::Mix {
+                unknown,
+                unassigned,
+            });
+        }
+        Ok(Self {
+            unknown,
+            unassigned,
+        })
+    }
+
+    /// Which kind of server event `n` goes to: scattered, not in runs, and
+    /// the same for the same `n` in every run.
+    fn kind(self, n: u64) -> Kind {
+        let r = (n.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) % 100;
+        if r < u64::from(self.unknown) {
+            Kind::Unknown
+        } else if r < u64::from(self.unknown) + u64::from(self.unassigned) {
+            Kind::Unassigned
+        } else {
+            Kind::OnHost
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    OnHost,
+    Unknown,
+    Unassigned,
 }
 
 /// Hosts, their servers, and the batch shape.
@@ -33,12 +84,17 @@ pub struct Plan {
     /// `by_host[h]` are the servers seeded on `hosts[h]`.
     by_host: Vec<Vec<ServerId>>,
     batch_size: usize,
+    mix: Mix,
+    /// Seeded with no host: events for them answer 422.
+    unassigned: Vec<ServerId>,
+    /// Never seeded: events for them answer 404.
+    unknown: Vec<ServerId>,
 }
 
 #[derive(Serialize)]
 struct SeedEntry<'a> {
     uuid: &'a ServerId,
-    host: &'a HostName,
+    host: Option<&'a HostName>,
     migration: Option<()>,
 }
 
@@ -86,7 +142,19 @@ impl Plan {
             hosts,
             by_host,
             batch_size: batch_size as usize,
+            mix: Mix::default(),
+            unassigned: Vec::new(),
+            unknown: Vec::new(),
         })
+    }
+
+    /// The plan with `mix`'s shares of events for unknown and unassigned
+    /// servers, their ids from `next_id`.
+    pub fn with_mix(mut self, mix: Mix, mut next_id: impl FnMut() -> ServerId) -> Self {
+        self.mix = mix;
+        self.unassigned = (0..POOL).map(|_| next_id()).collect();
+        self.unknown = (0..POOL).map(|_| next_id()).collect();
+        self
     }
 
     pub fn hosts(&self) -> &[HostName] {
@@ -97,12 +165,13 @@ impl Plan {
         self.batch_size
     }
 
-    /// Every seeded server with its host.
-    pub fn servers(&self) -> impl Iterator<Item = (&ServerId, &HostName)> {
+    /// Every seeded server with its host (none for the unassigned ones).
+    pub fn servers(&self) -> impl Iterator<Item = (&ServerId, Option<&HostName>)> {
         self.hosts
             .iter()
             .zip(&self.by_host)
-            .flat_map(|(host, ids)| ids.iter().map(move |id| (id, host)))
+            .flat_map(|(host, ids)| ids.iter().map(move |id| (id, Some(host))))
+            .chain(self.unassigned.iter().map(|id| (id, None)))
     }
 
     /// Bodies for `POST /directory/servers`, `chunk` entries each.
@@ -121,6 +190,17 @@ impl Plan {
             .collect()
     }
 
+    /// The server event `n` is for, after the mix.
+    pub fn event_server(&self, n: u64) -> &ServerId {
+        let pool: &[ServerId] = match self.mix.kind(n) {
+            Kind::OnHost => &[],
+            Kind::Unknown => &self.unknown,
+            Kind::Unassigned => &self.unassigned,
+        };
+        let aside = pool.get((n % pool.len().max(1) as u64) as usize);
+        aside.unwrap_or_else(|| self.event_target(n).1)
+    }
+
     /// The host and server of event `n` of the run.
     pub fn event_target(&self, n: u64) -> (&HostName, &ServerId) {
         let h = (n % self.hosts.len() as u64) as usize;
@@ -135,7 +215,7 @@ impl Plan {
         let events: Vec<WireEvent<'_>> = (first..first + self.batch_size as u64)
             .map(|n| WireEvent {
                 name: EVENT.as_str(),
-                server_uuid: self.event_target(n).1,
+                server_uuid: self.event_server(n),
                 status: "completed",
                 tag: n.to_string(),
             })
@@ -151,6 +231,39 @@ fn json_body(value: &serde_json::Value) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_mix_sends_its_shares_to_unknown_and_unassigned_servers() {
+        assert!(matches!(Mix::new(60, 41), Err(PlanError::Mix { .. })));
+        let mut next = 0u128;
+        let p = plan(10, 2, 1).with_mix(Mix::new(20, 10).unwrap(), || {
+            next += 1_000;
+            ServerId::from_uuid(Uuid::from_u128(next))
+        });
+        let (mut unknown, mut unassigned) = (0, 0);
+        for n in 0..10_000 {
+            let id = p.event_server(n);
+            if p.unknown.contains(id) {
+                unknown += 1;
+            } else if p.unassigned.contains(id) {
+                unassigned += 1;
+            }
+        }
+        assert!((1_700..2_300).contains(&unknown), "{unknown}");
+        assert!((700..1_300).contains(&unassigned), "{unassigned}");
+        // The unassigned are seeded with no host; the unknown never are.
+        let seeded: Vec<_> = p.servers().collect();
+        assert_eq!(seeded.len(), 10 + POOL);
+        assert!(
+            seeded
+                .iter()
+                .all(|(id, host)| host.is_none() == p.unassigned.contains(id))
+        );
+        assert!(seeded.iter().all(|(id, _)| !p.unknown.contains(id)));
+        // Without a mix every event goes to a server on a host.
+        let plain = plan(10, 2, 1);
+        assert!((0..100).all(|n| plain.event_server(n) == plain.event_target(n).1));
+    }
 
     fn plan(servers: u32, hosts: u32, batch: u32) -> Plan {
         let mut next = 0u128;

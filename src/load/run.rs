@@ -1,7 +1,6 @@
 //! The driver of a run: check the target, set up the broker side, seed the
 //! directory, let the workers send until the bounds, drain, clean up, report.
 
-use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -14,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::auth;
 use super::broker_side::{BrokerRole, BrokerSide};
 use super::client::{self, Api};
-use super::plan::Plan;
+use super::plan::{Mix, Plan};
 use super::report::{Report, Tally};
 use super::schedule::{Bounds, Schedule, Tickets};
 use super::{LoadArgs, LoadError};
@@ -32,18 +31,18 @@ const READY_WAIT: Duration = Duration::from_secs(5);
 /// Runs one load test as `args` describe; `shutdown` ends the sending early
 /// (the drain, clean-up and report still happen).
 pub async fn run(args: LoadArgs, shutdown: CancellationToken) -> Result<Report, LoadError> {
-    let base = client::loopback_base(&args.url)?;
+    let base = client::target_base(&args.url, args.allow_remote)?;
     let schedule = Schedule::new(args.rate, args.concurrency as usize)?;
     let bounds = Bounds {
         requests: args.request_limit(),
         duration: args.duration,
     };
-    let plan = Arc::new(Plan::random(
-        args.servers,
-        args.hosts,
-        &args.host_prefix,
-        args.batch_size,
-    )?);
+    let plan = Arc::new(
+        Plan::random(args.servers, args.hosts, &args.host_prefix, args.batch_size)?.with_mix(
+            Mix::new(args.unknown_percent, args.unassigned_percent)?,
+            || crate::model::ServerId::from_uuid(uuid::Uuid::new_v4()),
+        ),
+    );
     let (amqp, agent) = broker_config(&args)?;
     let idle = args.concurrency as usize;
     let token = auth::token(&args).await?;
@@ -188,7 +187,7 @@ async fn drive(
             .expect("bounds come from LoadArgs::request_limit, never both empty"),
     );
     let done = Arc::new(AtomicU64::new(0));
-    let stop_progress = progress(done.clone(), tickets.started());
+    let stop_progress = progress(done.clone());
     let workers: Vec<_> = (0..schedule.workers())
         .map(|_| {
             tokio::spawn(worker(
@@ -230,25 +229,27 @@ async fn worker(api: Api, plan: Arc<Plan>, tickets: Arc<Tickets>, done: Arc<Atom
     tally
 }
 
-/// A once-a-second progress line on stderr, only when stderr is a terminal.
-fn progress(done: Arc<AtomicU64>, started: Instant) -> CancellationToken {
+/// A progress line on stderr (indicatif: drawn only when stderr is a
+/// terminal, at most a few times a second), ended by the returned token.
+fn progress(done: Arc<AtomicU64>) -> CancellationToken {
     let stop = CancellationToken::new();
-    if !std::io::stderr().is_terminal() {
+    let bar =
+        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+    if bar.is_hidden() {
         return stop;
     }
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {elapsed} {pos} requests ({per_sec})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
     let token = stop.clone();
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        tick.tick().await;
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
         loop {
             tokio::select! {
-                _ = tick.tick() => {
-                    let n = done.load(Ordering::Relaxed);
-                    let secs = started.elapsed().as_secs_f64();
-                    eprint!("\r{n} requests, {:.0} req/s, {secs:.0} s ", n as f64 / secs);
-                }
+                _ = tick.tick() => bar.set_position(done.load(Ordering::Relaxed)),
                 () = token.cancelled() => {
-                    eprint!("\r\x1b[K");
+                    bar.finish_and_clear();
                     break;
                 }
             }

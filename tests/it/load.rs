@@ -129,3 +129,39 @@ async fn open_loop_every_accepted_event_arrives() {
     ];
     run_and_check(&flags, 3).await;
 }
+
+#[tokio::test]
+async fn a_mix_of_unknown_and_unassigned_servers_answers_404_and_422_and_loses_nothing() {
+    let app = TestApp::spawn().await;
+    app.wait_ready().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let extra = [
+        "--servers",
+        "20",
+        "--hosts",
+        "2",
+        "--requests",
+        "200",
+        "--batch-size",
+        "5",
+        "--unknown-percent",
+        "20",
+        "--unassigned-percent",
+        "10",
+        "--cleanup",
+    ];
+    let args = load_args(&app, &config_file(&app, &dir), &extra);
+    let report = herald::load::run(args, CancellationToken::new())
+        .await
+        .expect("the run completes");
+    let code = |c: u16| report.event_codes.get(&c).copied().unwrap_or(0);
+    // 1,000 events: about 200 unknown, 100 unassigned, the rest on hosts.
+    assert!((120..280).contains(&code(404)), "{report}");
+    assert!((50..160).contains(&code(422)), "{report}");
+    assert_eq!(code(404) + code(422) + code(200), 1000, "{report}");
+    let broker_side = report.broker.as_ref().expect("load consumed the queues");
+    assert_eq!(broker_side.lost, 0, "{report}");
+    assert_eq!(broker_side.delivered, report.accepted, "{report}");
+    report.verdict().expect("the run passes");
+    app.stop().await;
+}
