@@ -11,21 +11,23 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use lapin::options::{
-    BasicGetOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
-    QueueDeleteOptions,
-};
+use lapin::options::{QueueBindOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
-use lapin::{Connection, ConnectionProperties};
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use herald::config::{AuthMode, Config, TokenConfig};
 use herald::dispatch::Topology;
 use herald::model::HostName;
+
+mod probe;
+mod shared_broker;
+
+pub use probe::{get, new_uuid, poll_until};
+use shared_broker::cleanup;
+pub use shared_broker::{broker, drain};
 
 pub const BROKER: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 pub const ADMIN_TOKEN: &str = "admin-secret";
@@ -316,58 +318,6 @@ impl Drop for TestApp {
     }
 }
 
-pub async fn broker() -> Connection {
-    Connection::connect(BROKER, ConnectionProperties::default())
-        .await
-        .expect("the test broker at 127.0.0.1:5672 answers (scripts/test.sh starts it)")
-}
-
-async fn cleanup(exchange: &str, queues: &[String]) {
-    let Ok(conn) = Connection::connect(BROKER, ConnectionProperties::default()).await else {
-        return;
-    };
-    if let Ok(channel) = conn.create_channel().await {
-        for q in queues {
-            let _ = channel
-                .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
-                .await;
-        }
-        let _ = channel
-            .exchange_delete(exchange.into(), ExchangeDeleteOptions::default())
-            .await;
-    }
-    let _ = conn.close(200, "test cleanup".into()).await;
-}
-
-/// Takes every message now in `queue` (basic.get until empty), waiting up to
-/// a deadline for at least `at_least` of them.
-pub async fn drain(queue: &str, at_least: usize) -> Vec<lapin::message::Delivery> {
-    let conn = broker().await;
-    let channel = conn.create_channel().await.expect("channel");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let mut got = Vec::new();
-    loop {
-        match channel
-            .basic_get(queue.into(), BasicGetOptions { no_ack: true })
-            .await
-            .expect("basic.get")
-        {
-            Some(message) => got.push(message.delivery),
-            None if got.len() >= at_least => break,
-            None => {
-                assert!(
-                    tokio::time::Instant::now() < deadline,
-                    "only {} of {at_least} messages in {queue}",
-                    got.len()
-                );
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        }
-    }
-    let _ = conn.close(200, "drained".into()).await;
-    got
-}
-
 /// JSON bodies as JSON, anything else as a JSON string, nothing as null.
 fn parse_body(bytes: &[u8]) -> Value {
     if bytes.is_empty() {
@@ -375,52 +325,4 @@ fn parse_body(bytes: &[u8]) -> Value {
     }
     serde_json::from_slice(bytes)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into()))
-}
-
-/// A fresh server uuid.
-pub fn new_uuid() -> String {
-    uuid::Uuid::new_v4().to_string()
-}
-
-/// Polls `check` every 50 ms until it holds; panics with `what` once
-/// `within` has passed. The one poll loop of the tests: wait on a
-/// condition, never on a sleep.
-pub async fn poll_until<F, Fut>(what: &str, within: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + within;
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// `GET path` on `addr` over a plain socket (for processes that are not a
-/// [`TestApp`]): status (0 when unreachable) and JSON body (`Null` when not JSON).
-pub async fn get(addr: SocketAddr, path: &str) -> (u16, serde_json::Value) {
-    let Ok(mut stream) = TcpStream::connect(addr).await else {
-        return (0, serde_json::Value::Null);
-    };
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    if stream.write_all(request.as_bytes()).await.is_err() {
-        return (0, serde_json::Value::Null);
-    }
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw).await;
-    let text = String::from_utf8_lossy(&raw);
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-    (
-        status,
-        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
-    )
 }
