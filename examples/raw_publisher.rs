@@ -1,0 +1,134 @@
+//! The broker's own limit, for `bench/run.sh` to compare herald against: a
+//! minimal lapin publisher with confirms, persistent and mandatory, sending
+//! herald's v1 body (one event per message) round-robin to HOSTS host queues
+//! declared exactly as an agent declares them, with IN_FLIGHT confirms
+//! outstanding, for SECONDS. Prints one JSON line (events/s, confirm
+//! latency percentiles), then deletes what it declared. Local broker only.
+//!
+//! `raw_publisher SECONDS HOSTS IN_FLIGHT [classic|quorum] [AMQP_URL]`
+
+#![allow(clippy::unwrap_used)] // a measuring tool: a failed unwrap is its error message
+
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use herald::broker::{QueueType, Topology};
+use herald::config::Config;
+use herald::model::{EventName, EventStatus, HostName, ServerId};
+use herald::wire::{Message, WireEvent, now_rfc3339};
+use lapin::options::{
+    BasicPublishOptions, ConfirmSelectOptions, ExchangeDeleteOptions, QueueDeleteOptions,
+};
+use lapin::{BasicProperties, Connection, ConnectionProperties};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let arg = |i: usize, default: u64| args.get(i).map_or(Ok(default), |s| s.parse::<u64>());
+    let seconds = arg(1, 10)?.clamp(1, 600);
+    let hosts = arg(2, 10)?.clamp(1, 1000) as usize;
+    let in_flight = arg(3, 64)?.clamp(1, 10_000) as usize;
+    let quorum = args.get(4).is_some_and(|t| t == "quorum");
+    let url = args
+        .get(5)
+        .cloned()
+        .unwrap_or_else(|| "amqp://guest:guest@127.0.0.1:5672/%2f".into());
+
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let mut config = Config::default();
+    config.amqp.exchange = format!("bench-raw-{id}");
+    config.amqp.queue_prefix = format!("bench-raw-{id}.q");
+    if quorum {
+        config.agent.queue_type = QueueType::Quorum;
+    }
+    let topology = Topology::new(&config.amqp);
+    let hosts: Vec<HostName> = (0..hosts)
+        .map(|i| HostName::parse(&format!("raw-{i}")).unwrap())
+        .collect();
+    let conn = Connection::connect(&url, ConnectionProperties::default()).await?;
+    let channel = conn.create_channel().await?;
+    for host in &hosts {
+        herald::broker::declare_topology(&channel, &topology, &config.agent.queue_settings(), host)
+            .await?;
+    }
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
+
+    let mut confirm_us = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let started = Instant::now();
+    let until = started + Duration::from_secs(seconds);
+    let mut pending = FuturesUnordered::new();
+    let (mut sent, mut acked) = (0u64, 0u64);
+    while Instant::now() < until || !pending.is_empty() {
+        while pending.len() < in_flight && Instant::now() < until {
+            let host = &hosts[sent as usize % hosts.len()];
+            let body = message(host).encode();
+            let confirm = channel
+                .basic_publish(
+                    topology.exchange().into(),
+                    topology.routing_key(host).as_str().into(),
+                    BasicPublishOptions {
+                        mandatory: true,
+                        immediate: false,
+                    },
+                    &body,
+                    BasicProperties::default()
+                        .with_delivery_mode(2)
+                        .with_content_type("application/json".into()),
+                )
+                .await?;
+            let at = Instant::now();
+            pending.push(async move { (confirm.await, at) });
+            sent += 1;
+        }
+        if let Some((confirmed, at)) = pending.next().await {
+            anyhow::ensure!(confirmed?.is_ack(), "the broker refused a message");
+            confirm_us.saturating_record(at.elapsed().as_micros() as u64);
+            acked += 1;
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let ms = |q: f64| confirm_us.value_at_quantile(q) as f64 / 1000.0;
+    println!(
+        "{}",
+        serde_json::json!({
+            "path": "raw", "hosts": hosts.len(), "in_flight": in_flight,
+            "queue_type": if quorum { "quorum" } else { "classic" },
+            "seconds": secs, "events": acked, "events_per_sec": acked as f64 / secs,
+            "confirm_ms": {"p50": ms(0.5), "p90": ms(0.9), "p99": ms(0.99), "max": ms(1.0)},
+        })
+    );
+    for host in &hosts {
+        let _ = channel
+            .queue_delete(
+                topology.queue(host).as_str().into(),
+                QueueDeleteOptions::default(),
+            )
+            .await;
+    }
+    let _ = channel
+        .exchange_delete(topology.exchange().into(), ExchangeDeleteOptions::default())
+        .await;
+    let _ = conn.close(200, "bye".into()).await;
+    Ok(())
+}
+
+/// herald's v1 body with one event, as serve sends it without coalescing.
+fn message(host: &HostName) -> Message {
+    Message {
+        version: 1,
+        message_id: uuid::Uuid::new_v4().to_string(),
+        request_id: format!("req-{}", uuid::Uuid::new_v4()),
+        global_request_id: None,
+        host: host.clone(),
+        sent_at: now_rfc3339(),
+        events: vec![WireEvent {
+            name: EventName::NetworkVifPlugged,
+            server_uuid: ServerId::from_uuid(uuid::Uuid::new_v4()),
+            status: EventStatus::Completed,
+            tag: None,
+        }],
+    }
+}
