@@ -8,11 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use herald::broker::nodes::BrokerUrls;
-use herald::config::Config;
 use http::Method;
 use tokio::time::Instant;
 
-use super::driver::{Driver, bind_queue, check_delivery, ms, tags_in};
+use super::driver::{Driver, bind_queue, check_delivery, ms, serve_on, tags_in};
 use crate::broker_node::Cluster;
 use crate::support::{TestApp, new_uuid};
 
@@ -54,15 +53,10 @@ fn index_of(cluster: &Cluster, label: &str) -> usize {
 async fn serve_keeps_every_200_across_node_losses_of_a_quorum_cluster() {
     let mut cluster = Cluster::start().await;
     let urls = cluster.urls();
-    let defaults = Config::default().amqp;
-    let app = TestApp::spawn_with(|c| {
-        c.amqp.url = BrokerUrls::Many(urls);
-        c.amqp.reconnect_min_backoff = defaults.reconnect_min_backoff;
-        c.amqp.reconnect_max_backoff = defaults.reconnect_max_backoff;
-        c.amqp.confirm_timeout = CONFIRM_TIMEOUT;
+    let app = serve_on(BrokerUrls::Many(urls), |c| {
+        c.amqp.confirm_timeout = CONFIRM_TIMEOUT
     })
     .await;
-    app.wait_ready().await;
     assert_eq!(serve_node(&app).await, cluster.nodes[0].label());
     let server = new_uuid();
     app.put_server(&server, Some("cluster-host"), None).await;

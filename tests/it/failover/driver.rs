@@ -113,6 +113,24 @@ impl Driver {
     }
 }
 
+/// serve on `urls` with the reconnect backoff a deployment gets by default
+/// (the tests' own config makes it shorter), adjusted by `adjust`, ready.
+pub async fn serve_on(
+    urls: herald::broker::nodes::BrokerUrls,
+    adjust: impl FnOnce(&mut herald::config::Config),
+) -> TestApp {
+    let defaults = herald::config::Config::default().amqp;
+    let app = TestApp::spawn_with(|c| {
+        c.amqp.url = urls;
+        c.amqp.reconnect_min_backoff = defaults.reconnect_min_backoff;
+        c.amqp.reconnect_max_backoff = defaults.reconnect_max_backoff;
+        adjust(c);
+    })
+    .await;
+    app.wait_ready().await;
+    app
+}
+
 /// Declares the host's queue on `conn` (quorum when asked) and binds it.
 pub async fn bind_queue(conn: &Connection, app: &TestApp, host: &str, quorum: bool) -> String {
     let host = herald::model::HostName::parse(host).unwrap();

@@ -8,9 +8,9 @@ use clap::Parser;
 use http::Method;
 use tokio_util::sync::CancellationToken;
 
-use herald::config::Config;
 use herald::load::LoadArgs;
 
+use super::driver::serve_on;
 use crate::broker_node::OwnNode;
 use crate::support::{ADMIN_TOKEN, TestApp, poll_until};
 
@@ -33,15 +33,7 @@ async fn events_answered(app: &TestApp) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_reports_through_a_broker_kill_and_restart_with_nothing_lost() {
     let mut own = OwnNode::start().await;
-    let url = own.node.url();
-    let defaults = Config::default().amqp;
-    let app = TestApp::spawn_with(|c| {
-        c.amqp.url = url.into();
-        c.amqp.reconnect_min_backoff = defaults.reconnect_min_backoff;
-        c.amqp.reconnect_max_backoff = defaults.reconnect_max_backoff;
-    })
-    .await;
-    app.wait_ready().await;
+    let app = serve_on(own.node.url().into(), |_| {}).await;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("herald.toml");
     std::fs::write(&config, toml::to_string(&app.config).unwrap()).unwrap();

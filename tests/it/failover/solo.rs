@@ -6,24 +6,14 @@
 
 use std::sync::Arc;
 
-use herald::config::Config;
-
-use super::driver::{Driver, bind_queue, check_delivery, ms, tags_in};
+use super::driver::{Driver, bind_queue, check_delivery, ms, serve_on, tags_in};
 use crate::broker_node::OwnNode;
-use crate::support::{TestApp, new_uuid};
+use crate::support::new_uuid;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_answers_200_again_soon_after_its_node_restarts() {
     let mut own = OwnNode::start().await;
-    let url = own.node.url();
-    let defaults = Config::default().amqp;
-    let app = TestApp::spawn_with(|c| {
-        c.amqp.url = url.into();
-        c.amqp.reconnect_min_backoff = defaults.reconnect_min_backoff;
-        c.amqp.reconnect_max_backoff = defaults.reconnect_max_backoff;
-    })
-    .await;
-    app.wait_ready().await;
+    let app = serve_on(own.node.url().into(), |_| {}).await;
     let server = new_uuid();
     app.put_server(&server, Some("solo-host"), None).await;
     let queue = bind_queue(&own.node.connect().await, &app, "solo-host", false).await;
@@ -68,13 +58,10 @@ async fn serve_answers_200_again_soon_after_its_node_restarts() {
 async fn a_frozen_node_is_503_at_the_confirm_timeout_and_loses_nothing() {
     const FREEZE: std::time::Duration = std::time::Duration::from_secs(8);
     let own = OwnNode::start().await;
-    let url = own.node.url();
-    let app = TestApp::spawn_with(|c| {
-        c.amqp.url = url.into();
+    let app = serve_on(own.node.url().into(), |c| {
         c.amqp.confirm_timeout = std::time::Duration::from_secs(2);
     })
     .await;
-    app.wait_ready().await;
     let server = new_uuid();
     app.put_server(&server, Some("frozen-host"), None).await;
     let queue = bind_queue(&own.node.connect().await, &app, "frozen-host", false).await;
