@@ -96,6 +96,16 @@ impl Driver {
         }
     }
 
+    /// When the first answer with `code` at or after `since` came.
+    pub fn first_since(&self, code: u64, since: Instant) -> Option<Instant> {
+        let answers = self.answers.lock().unwrap();
+        answers
+            .iter()
+            .filter(|a| a.code == code && a.at >= since)
+            .map(|a| a.at)
+            .min()
+    }
+
     /// Answers with `code` between `from` and `to`.
     pub fn count_between(&self, code: u64, from: Instant, to: Instant) -> usize {
         let answers = self.answers.lock().unwrap();
@@ -225,7 +235,17 @@ pub fn check_delivery(answers: &[Answer], tags: &HashMap<String, usize>, scenari
     maybe
 }
 
-/// Milliseconds between two instants, for the figures.
+/// Milliseconds from `from` to `to`, for the figures.
 pub fn ms(from: Instant, to: Instant) -> u128 {
     to.saturating_duration_since(from).as_millis()
+}
+
+/// Signed milliseconds from `from` to `to`: the test sees a restarted node
+/// up only at its next poll, so serve can be back before the test knows.
+pub fn signed_ms(from: Instant, to: Instant) -> i128 {
+    if to >= from {
+        ms(from, to) as i128
+    } else {
+        -(ms(to, from) as i128)
+    }
 }

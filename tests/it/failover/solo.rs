@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use super::driver::{Driver, bind_queue, check_delivery, ms, serve_on, tags_in};
+use super::driver::{Driver, bind_queue, check_delivery, ms, serve_on, signed_ms, tags_in};
 use crate::broker_node::OwnNode;
 use crate::support::new_uuid;
 
@@ -27,21 +27,25 @@ async fn serve_answers_200_again_soon_after_its_node_restarts() {
         .wait_for_more(503, 20, "while the node is gone")
         .await;
     let down_200s = driver.count(200);
-    own.node.restart().await;
-    let up = tokio::time::Instant::now();
+    // The node cannot take a connection before it is started again.
+    let restarting = tokio::time::Instant::now();
     assert_eq!(
-        driver.count_between(200, killed + std::time::Duration::from_secs(1), up),
+        driver.count_between(200, killed + std::time::Duration::from_secs(1), restarting),
         0,
         "no 200 while the node was down"
     );
-    let first_200 = driver.wait_for_more(200, 1, "after the restart").await;
+    own.node.restart().await;
+    let up = tokio::time::Instant::now();
     driver.wait_for_more(200, 50, "after the restart").await;
+    let first_200 = driver.first_since(200, restarting).unwrap();
     let answers = driver.stop().await;
     eprintln!(
-        "failover: solo kill -9 + restart: node down {} ms; first 200 {} ms after the node took \
-         connections again; {} answered 200 before the kill, {} in all, {} answered 503",
-        ms(killed, up),
-        ms(up, first_200),
+        "failover: solo kill -9 + restart: node down {} ms; the test saw it take connections {} ms \
+         after starting it, serve's first 200 came {} ms after that; {} answered 200 before the \
+         kill, {} in all, {} answered 503",
+        ms(killed, restarting),
+        ms(restarting, up),
+        signed_ms(up, first_200),
         down_200s,
         answers.iter().filter(|a| a.code == 200).count(),
         answers.iter().filter(|a| a.code == 503).count(),
