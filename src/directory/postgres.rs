@@ -4,6 +4,9 @@
 
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::Connection;
 
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions};
 use tokio::sync::OnceCell;
@@ -12,6 +15,9 @@ use super::error::{DirectoryError, classify};
 use super::row::{Columns, RawRow};
 use super::{schema, sql};
 use crate::config::DirectoryConfig;
+
+/// A pooled connection idle this long is pinged before it is handed out.
+const PING_WHEN_IDLE: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone)]
 pub(crate) struct PgStore {
@@ -35,6 +41,19 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(config.max_connections)
             .acquire_timeout(config.acquire_timeout)
+            // Not a ping before every query (a second round trip per
+            // lookup): only a connection idle long enough to have been cut
+            // unseen is checked. One that died while busy is caught by the
+            // ping sqlx runs when a connection is released.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_WHEN_IDLE {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_lazy_with(options);
         Ok(Self {
             pool,
@@ -62,14 +81,22 @@ impl PgStore {
     /// Rows of `uuids` (distinct), in one query whatever their number.
     pub async fn lookup(&self, uuids: &[String]) -> Result<Vec<RawRow>, DirectoryError> {
         self.ensure_schema().await?;
-        let query = sqlx::query_as::<_, RawRow>(sql::LOOKUP_ANY).bind(uuids);
-        query.fetch_all(&self.pool).await.map_err(classify)
+        read_retrying(&self.pool, || {
+            sqlx::query_as::<_, RawRow>(sql::LOOKUP_ANY)
+                .bind(uuids)
+                .fetch_all(&self.pool)
+        })
+        .await
     }
 
     pub async fn get(&self, uuid: String) -> Result<Option<RawRow>, DirectoryError> {
         self.ensure_schema().await?;
-        let query = sqlx::query_as::<_, RawRow>(sql::GET).bind(uuid);
-        query.fetch_optional(&self.pool).await.map_err(classify)
+        read_retrying(&self.pool, || {
+            sqlx::query_as::<_, RawRow>(sql::GET)
+                .bind(uuid.as_str())
+                .fetch_optional(&self.pool)
+        })
+        .await
     }
 
     pub async fn put(&self, row: Columns) -> Result<(), DirectoryError> {
@@ -124,6 +151,42 @@ impl PgStore {
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// Runs a read, and runs it again when it failed on a connection that was
+/// already dead (the server restarted or cut it while it sat in the pool):
+/// the pool discards that one, and a read is safe to repeat. Every pooled
+/// connection may be dead, so up to one attempt more than the pool holds;
+/// a dead connection fails at once, and the last attempt opens a new one.
+async fn read_retrying<T, F, Fut>(pool: &PgPool, read: F) -> Result<T, DirectoryError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<T, sqlx::Error>>,
+{
+    let attempts = pool.options().get_max_connections() + 1;
+    let mut attempt = 1;
+    loop {
+        match read().await {
+            Err(error) if attempt < attempts && died_with_its_connection(&error) => {
+                tracing::debug!(%error, attempt, "directory read failed on a dead connection; reading again");
+                attempt += 1;
+            }
+            result => return result.map_err(classify),
+        }
+    }
+}
+
+/// The connection broke under the query (I/O, TLS, or the server saying it
+/// is shutting the session down), as opposed to the query failing or the
+/// pool having no connection to give.
+fn died_with_its_connection(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code == "57P01"),
+        _ => false,
     }
 }
 

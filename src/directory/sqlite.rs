@@ -18,9 +18,6 @@ use super::row::{Columns, RawRow};
 use super::{schema, sql};
 use crate::config::DirectoryConfig;
 
-/// SQLite's default limit on bound variables per statement.
-const MAX_VARIABLES: usize = 32_766;
-
 /// How long a writer waits for another connection's lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -69,17 +66,14 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Rows of `uuids` (distinct), in one query unless above SQLite's limit.
+    /// Rows of `uuids` (distinct), in one query with one fixed statement.
     pub async fn lookup(&self, uuids: &[String]) -> Result<Vec<RawRow>, DirectoryError> {
-        let mut rows = Vec::with_capacity(uuids.len());
-        for chunk in uuids.chunks(MAX_VARIABLES) {
-            let mut query = sqlx::query_as::<_, RawRow>(sql::lookup_in(chunk.len()));
-            for uuid in chunk {
-                query = query.bind(uuid.as_str());
-            }
-            rows.extend(query.fetch_all(&self.pool).await.map_err(classify)?);
-        }
-        Ok(rows)
+        let ids = serde_json::Value::from(uuids).to_string();
+        sqlx::query_as::<_, RawRow>(sql::LOOKUP_JSON)
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(classify)
     }
 
     pub async fn get(&self, uuid: String) -> Result<Option<RawRow>, DirectoryError> {

@@ -5,6 +5,7 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`, used to create and drop the
 //! per-test databases); when it is down the tests fail, they do not skip.
 
+mod dead_connections;
 pub(crate) mod harness;
 mod opening;
 

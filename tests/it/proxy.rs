@@ -75,6 +75,12 @@ impl Proxy {
         format!("amqp://guest:guest@{}/%2f", self.addr)
     }
 
+    /// How many connections the proxy has accepted (and still holds, or
+    /// held until a cut).
+    pub fn connections(&self) -> usize {
+        self.links.lock().expect("lock").len() / 2
+    }
+
     /// Drops every live connection and refuses new ones.
     pub fn cut(&self) {
         self.open.store(false, Ordering::SeqCst);
