@@ -5,12 +5,13 @@
 //! together under one deadline: never one round trip per message.
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::future::join_all;
 use lapin::Confirmation;
 use lapin::options::BasicPublishOptions;
+use lapin::types::ShortString;
 use lapin::{BasicProperties, PublisherConfirm};
 use tokio::time::{Instant, timeout_at};
 
@@ -111,9 +112,24 @@ pub async fn publish_batch(
     let started = Instant::now();
     let _unconfirmed = Unconfirmed::count(&metrics.unconfirmed, messages.len());
     let mut healthy = true;
+    let exchange = match short(exchange) {
+        Ok(name) => name,
+        Err(error) => {
+            return vec![PublishOutcome::Failed(Failure::Name(error)); messages.len()];
+        }
+    };
+    // Every message is handed to the channel before any write is awaited,
+    // so a batch's frames go out together instead of one write at a time.
+    // `join_all` polls in order, so the confirm order is the message order.
+    let publishes = join_all(
+        messages
+            .iter()
+            .map(|message| timeout_at(deadline, publish_one(&channel, &exchange, message))),
+    )
+    .await;
     let mut confirms = Vec::with_capacity(messages.len());
-    for message in messages {
-        match timeout_at(deadline, publish_one(&channel, exchange, message)).await {
+    for published in publishes {
+        match published {
             Ok(Ok(confirm)) => confirms.push(Ok(confirm)),
             Ok(Err(failure)) => {
                 healthy = false;
@@ -172,7 +188,7 @@ impl Drop for Unconfirmed {
 
 async fn publish_one(
     channel: &lapin::Channel,
-    exchange: &str,
+    exchange: &ShortString,
     message: &Outgoing,
 ) -> Result<PublisherConfirm, Failure> {
     let name = Failure::Name;
@@ -182,7 +198,7 @@ async fn publish_one(
     };
     channel
         .basic_publish(
-            short(exchange).map_err(name)?,
+            exchange.clone(),
             short(&message.routing_key).map_err(name)?,
             options,
             &message.body,
@@ -192,17 +208,24 @@ async fn publish_one(
         .map_err(|e| Failure::Publish(Arc::new(e)))
 }
 
+/// The properties every message shares, built once.
+static COMMON_PROPERTIES: LazyLock<BasicProperties> = LazyLock::new(|| {
+    // Constants well under the 255-byte limit (checked by a test).
+    BasicProperties::default()
+        .with_content_type(ShortString::from(wire::CONTENT_TYPE))
+        .with_delivery_mode(2) // persistent: survives a broker restart in a durable queue
+        .with_type(ShortString::from(wire::MESSAGE_TYPE))
+        .with_app_id(ShortString::from(wire::APP_ID))
+});
+
 fn properties(message: &Outgoing) -> Result<BasicProperties, crate::broker::NameTooLong> {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let properties = BasicProperties::default()
-        .with_content_type(short(wire::CONTENT_TYPE)?)
-        .with_delivery_mode(2) // persistent: survives a broker restart in a durable queue
+    let properties = COMMON_PROPERTIES
+        .clone()
         .with_message_id(short(&message.message_id)?)
-        .with_timestamp(now)
-        .with_type(short(wire::MESSAGE_TYPE)?)
-        .with_app_id(short(wire::APP_ID)?);
+        .with_timestamp(now);
     Ok(match &message.correlation_id {
         Some(id) => properties.with_correlation_id(short(id)?),
         None => properties,
@@ -265,5 +288,18 @@ async fn await_confirm(
             resolved: true,
         },
         Confirmation::NotRequested => failed(Failure::NotInConfirmMode, true),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_common_properties_fit_amqp_short_strings() {
+        for constant in [wire::CONTENT_TYPE, wire::MESSAGE_TYPE, wire::APP_ID] {
+            assert!(short(constant).is_ok(), "{constant}");
+        }
+        assert_eq!(COMMON_PROPERTIES.delivery_mode(), &Some(2));
     }
 }
