@@ -64,16 +64,34 @@ async fn answer(
         .zip(&verdicts)
         .map(|(event, verdict)| {
             let code = outcome::code(verdict, &deliveries);
-            app.metrics.events.get_or_create(&CodeLabels { code }).inc();
             tracing::debug!(name = %event.name, server = %event.server, code, "event judged");
             EventResult::new(event, code)
         })
         .collect();
+    count_codes(app, &results);
     let status = outcome::overall(results.iter().map(|r| r.code));
     Ok(json_response(
         status,
         &serde_json::json!({ "events": results }),
     ))
+}
+
+/// Counts the batch's codes: the metric family's lock is taken once per
+/// distinct code, not once per event.
+fn count_codes(app: &App, results: &[EventResult]) {
+    let mut counts: Vec<(u16, u64)> = Vec::with_capacity(4);
+    for result in results {
+        match counts.iter_mut().find(|(code, _)| *code == result.code) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((result.code, 1)),
+        }
+    }
+    for (code, n) in counts {
+        app.metrics
+            .events
+            .get_or_create(&CodeLabels { code })
+            .inc_by(n);
+    }
 }
 
 /// Adds the microversion headers every events response carries.
