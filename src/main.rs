@@ -111,7 +111,7 @@ async fn bind(addr: SocketAddr, key: &str) -> Result<TcpListener> {
 
 async fn serve(path: &Path) -> Result<()> {
     let config = load_config(path)?;
-    herald::telemetry::init(&config.log);
+    let _log = herald::telemetry::init(&config.log);
     herald::limits::raise_open_files_limit();
     let listener = bind(config.http.listen, "http.listen").await?;
     let shutdown = CancellationToken::new();
@@ -123,7 +123,7 @@ async fn serve(path: &Path) -> Result<()> {
 async fn agent(path: &Path, host: &str) -> Result<()> {
     let config = load_config(path)?;
     let host = HostName::parse(host).with_context(|| format!("--host {host:?}"))?;
-    herald::telemetry::init(&config.log);
+    let _log = herald::telemetry::init(&config.log);
     herald::limits::raise_open_files_limit();
     let waiter = bind(config.agent.waiter_listen, "agent.waiter_listen").await?;
     let shutdown = CancellationToken::new();
@@ -133,7 +133,7 @@ async fn agent(path: &Path, host: &str) -> Result<()> {
 }
 
 async fn load(args: herald::load::LoadArgs) -> Result<()> {
-    herald::telemetry::init(&herald::config::LogConfig {
+    let _log = herald::telemetry::init(&herald::config::LogConfig {
         level: "warn".into(),
         ..Default::default()
     });

@@ -43,18 +43,35 @@ impl LogConfig {
     }
 }
 
+/// Keeps the log writer thread alive; dropping it writes out what is queued.
+/// Hold it until the command returns.
+#[must_use = "dropping the guard stops the log writer"]
+pub struct LogGuard {
+    _writer: tracing_appender::non_blocking::WorkerGuard,
+}
+
 /// Installs the global subscriber. Call once, from `main`.
-pub fn init(log: &LogConfig) {
+///
+/// Lines are handed to a writer thread of their own, so a request's access
+/// line never waits on stderr inside a runtime worker. The queue is not
+/// lossy: when it is full (a stalled reader), logging waits rather than
+/// drops lines.
+pub fn init(log: &LogConfig) -> LogGuard {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(with_quiet_lapin(&log.level)))
         .unwrap_or_else(|_| EnvFilter::new("info"));
+    let ansi = std::io::stderr().is_terminal();
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("herald-log")
+        .finish(std::io::stderr());
     let registry = tracing_subscriber::registry().with(filter);
     match log.format {
         LogFormat::Text => registry
             .with(
                 fmt::layer()
-                    .with_writer(std::io::stderr)
-                    .with_ansi(std::io::stderr().is_terminal())
+                    .with_writer(writer)
+                    .with_ansi(ansi)
                     .with_target(false),
             )
             .init(),
@@ -62,12 +79,13 @@ pub fn init(log: &LogConfig) {
             .with(
                 fmt::layer()
                     .json()
-                    .with_writer(std::io::stderr)
+                    .with_writer(writer)
                     .with_current_span(true)
                     .with_span_list(false),
             )
             .init(),
     }
+    LogGuard { _writer: guard }
 }
 
 /// lapin logs every closed channel at ERROR and every returned message at
