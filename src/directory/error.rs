@@ -3,6 +3,8 @@
 //! Every variant keeps its cause as a `#[source]`; nothing is flattened
 //! into a string.
 
+use std::sync::Arc;
+
 use crate::model::HostNameError;
 
 /// Why the directory could not answer. Every variant means "unavailable" to
@@ -26,6 +28,13 @@ pub enum DirectoryError {
         #[source]
         source: std::io::Error,
     },
+    /// The failure of a query shared by several requests' lookups.
+    #[error(transparent)]
+    Shared(Arc<DirectoryError>),
+    /// The shared query a lookup waited on ended without an answer (the
+    /// runtime is shutting down).
+    #[error("the directory query was abandoned")]
+    Abandoned,
     /// A stored row no longer holds valid values (written by something else).
     #[error("directory row {uuid:?} is corrupt: {source}")]
     Corrupt {
@@ -53,10 +62,22 @@ pub enum CorruptRow {
 }
 
 impl DirectoryError {
+    /// The error itself, seen through a shared query's wrapper.
+    pub fn unshared(&self) -> &DirectoryError {
+        match self {
+            Self::Shared(inner) => inner.unshared(),
+            other => other,
+        }
+    }
+
     /// Whether the failure is about reaching the database rather than the
     /// query itself; both are a 503 for the API, this only helps logs.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, Self::Unavailable(_))
+        match self {
+            Self::Unavailable(_) | Self::Abandoned => true,
+            Self::Shared(inner) => inner.is_unavailable(),
+            _ => false,
+        }
     }
 }
 

@@ -14,16 +14,19 @@ mod error;
 mod postgres;
 mod row;
 mod schema;
+mod shared_lookup;
 mod sql;
 mod sqlite;
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use serde::Serialize;
 
 pub use self::error::{CorruptRow, DirectoryError};
 use self::postgres::PgStore;
 use self::row::Columns;
+use self::shared_lookup::SharedLookups;
 use self::sqlite::SqliteStore;
 use crate::config::{DirectoryBackend, DirectoryConfig};
 use crate::model::{HostName, Migration, Placement, ServerId};
@@ -57,6 +60,8 @@ pub struct Page {
 #[derive(Debug, Clone)]
 pub struct Directory {
     backend: Backend,
+    /// Batch lookups of concurrent requests share queries through here.
+    lookups: Arc<SharedLookups>,
 }
 
 #[derive(Debug, Clone)]
@@ -84,7 +89,22 @@ impl Directory {
             DirectoryBackend::Sqlite => Backend::Sqlite(SqliteStore::open(config).await?),
             DirectoryBackend::Postgres => Backend::Postgres(PgStore::open(config)?),
         };
-        Ok(Self { backend })
+        let fetch: shared_lookup::Fetch = {
+            let backend = backend.clone();
+            Arc::new(move |uuids: Vec<String>| {
+                let backend = backend.clone();
+                Box::pin(async move {
+                    match &backend {
+                        Backend::Sqlite(store) => store.lookup(&uuids).await,
+                        Backend::Postgres(store) => store.lookup(&uuids).await,
+                    }
+                })
+            })
+        };
+        Ok(Self {
+            backend,
+            lookups: Arc::new(SharedLookups::new(fetch)),
+        })
     }
 
     /// A fresh, private in-memory SQLite directory, for tests of other modules.
@@ -96,7 +116,9 @@ impl Directory {
         Self::open(&config).await
     }
 
-    /// Placement of each known server of `ids`, in ONE query whatever the count.
+    /// Placement of each known server of `ids`, in ONE query whatever the
+    /// count, shared with the lookups of concurrent requests
+    /// ([`shared_lookup`]).
     pub async fn lookup(
         &self,
         ids: &[ServerId],
@@ -106,8 +128,18 @@ impl Directory {
         }
         let distinct: BTreeSet<ServerId> = ids.iter().copied().collect();
         let uuids: Vec<String> = distinct.iter().map(ServerId::canonical).collect();
-        let rows = on_backend!(self, store => store.lookup(&uuids).await)?;
-        rows.into_iter().map(row::placement).collect()
+        let found = self.lookups.find(uuids.clone()).await?;
+        let mut placements = HashMap::with_capacity(uuids.len());
+        for uuid in &uuids {
+            match found.get(uuid) {
+                Some(Ok((id, placement))) => {
+                    placements.insert(*id, placement.clone());
+                }
+                Some(Err(corrupt)) => return Err(DirectoryError::Shared(Arc::clone(corrupt))),
+                None => {}
+            }
+        }
+        Ok(placements)
     }
 
     pub async fn get(&self, id: ServerId) -> Result<Option<Entry>, DirectoryError> {

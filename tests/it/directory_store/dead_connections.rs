@@ -34,16 +34,16 @@ async fn postgres_reads_survive_connections_cut_while_idle() {
                 .await
                 .expect("put");
 
-            // Fill the pool: with the proxy frozen, every concurrent lookup
-            // opens a connection of its own; thawed, all complete and stay idle.
+            // Fill the pool: with the proxy frozen, every concurrent get (gets
+            // are not shared) opens a connection of its own; thawed, all
+            // complete and stay idle.
             proxy.freeze();
             let size = config.max_connections as usize;
             let filling = tokio::spawn({
                 let dir = dir.clone();
                 async move {
-                    let ids = [id];
-                    let lookups = (0..size).map(|_| dir.lookup(&ids));
-                    let results = futures_util::future::join_all(lookups).await;
+                    let gets = (0..size).map(|_| dir.get(id));
+                    let results = futures_util::future::join_all(gets).await;
                     results.iter().all(Result::is_ok)
                 }
             });
@@ -52,7 +52,7 @@ async fn postgres_reads_survive_connections_cut_while_idle() {
             })
             .await;
             proxy.thaw();
-            assert!(filling.await.expect("lookups"), "lookups before the cut");
+            assert!(filling.await.expect("lookups"), "gets before the cut");
 
             proxy.cut();
             proxy.restore();
