@@ -29,8 +29,9 @@ pub(crate) const QUERIES_AT_ONCE: usize = 2;
 pub(crate) const IDS_PER_QUERY: usize = 4096;
 
 /// Runs one batch lookup of canonical uuids against the backend.
-pub(crate) type Fetch =
-    Arc<dyn Fn(Vec<String>) -> BoxFuture<'static, Result<Vec<RawRow>, DirectoryError>> + Send + Sync>;
+pub(crate) type Fetch = Arc<
+    dyn Fn(Vec<String>) -> BoxFuture<'static, Result<Vec<RawRow>, DirectoryError>> + Send + Sync,
+>;
 
 /// A query's rows, checked, by the uuid they were asked for.
 pub(crate) type Found = HashMap<String, Result<(ServerId, Placement), Arc<DirectoryError>>>;
@@ -163,8 +164,10 @@ mod tests {
 
     #[test]
     fn a_group_takes_waiters_while_their_ids_fit() {
-        let mut waiting: VecDeque<Waiter> =
-            [1, 2, IDS_PER_QUERY - 3, 1].into_iter().map(waiter).collect();
+        let mut waiting: VecDeque<Waiter> = [1, 2, IDS_PER_QUERY - 3, 1]
+            .into_iter()
+            .map(waiter)
+            .collect();
         assert_eq!(take_group(&mut waiting).len(), 3);
         assert_eq!(take_group(&mut waiting).len(), 1);
         assert!(take_group(&mut waiting).is_empty());
