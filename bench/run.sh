@@ -4,6 +4,10 @@
 # not in CI:
 #
 #   bench/run.sh [--quick]      (quick: 5 s a run, 10 hosts, classic queues)
+#   bench/run.sh --keystone     (token mode against keystone mode, alternately)
+#   BASELINE=path/to/herald bench/run.sh [--quick]
+#                               (also every serve shape with an older build,
+#                               one after the other: before/after in one run)
 #
 # (a) raw: examples/raw_publisher.rs, lapin with confirms, persistent,
 #     mandatory, herald's v1 body, 1 and 64 confirms in flight;
@@ -13,8 +17,15 @@
 #     serve's peak RSS (VmHWM) per serve, lost events per run;
 # (c) oslo: oslo.messaging RPC casts (bench/oslo_cast.py, in bench/.venv)
 #     from 1 and 4 threads.
+# (d) ceiling: `herald load` against examples/fixed_server.rs (answers
+#     without work), so the generator is shown not to be the bottleneck.
 # Full runs also take 100 hosts and quorum queues. Writes bench/BENCHMARKS.md
 # (the machine, the date, every run, the ratios) and bench/results.jsonl.
+# --keystone instead starts a real Keystone (scripts/keystone.sh) and a
+# second serve in keystone mode on the same broker and directory, and runs
+# one shape alternately through each (token, keystone, twice), writing
+# bench/KEYSTONE.md: what validating Keystone tokens (cached) costs.
+# Exits non-zero when any herald run lost an event (after writing the file).
 # Everything it declares has a unique name and is deleted; only 127.0.0.1 is
 # targeted; every run stops by itself.
 set -euo pipefail
@@ -22,8 +33,20 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 QUICK=false
-[[ "${1:-}" == "--quick" ]] && QUICK=true
-if $QUICK; then
+KEYSTONE=false
+BASELINE="${BASELINE:-}"
+if [[ -n "$BASELINE" && ! -x "$BASELINE" ]]; then
+    echo "bench: BASELINE=$BASELINE is not an executable herald" >&2; exit 2
+fi
+case "${1:-}" in
+    --quick) QUICK=true ;;
+    --keystone) KEYSTONE=true; QUICK=true ;;
+    "") ;;
+    *) echo "usage: bench/run.sh [--quick | --keystone]" >&2; exit 2 ;;
+esac
+if $KEYSTONE; then
+    SECS=10; HOSTS_SET=(10); QUEUE_TYPES=(classic)
+elif $QUICK; then
     SECS=5; HOSTS_SET=(10); QUEUE_TYPES=(classic)
 else
     SECS=15; HOSTS_SET=(10 100); QUEUE_TYPES=(classic quorum)
@@ -31,9 +54,10 @@ fi
 log() { printf 'bench: %s\n' "$*" >&2; }
 
 scripts/ensure-services.sh
-cargo build --release --locked --bin herald --example raw_publisher
+cargo build --release --locked --bin herald --example raw_publisher --example fixed_server
 HERALD="$ROOT/target/release/herald"
 RAW="$ROOT/target/release/examples/raw_publisher"
+FIXED="$ROOT/target/release/examples/fixed_server"
 
 VENV=bench/.venv
 if ! "$VENV/bin/python" -c 'import oslo_messaging' 2>/dev/null; then
@@ -45,7 +69,10 @@ fi
 WORK="$(mktemp -d)"
 RESULTS="$WORK/results.jsonl"
 SERVE_PID=""
+KS_SERVE_PID=""
+FIXED_PID=""
 EXCHANGES=()
+FAILED=()
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 stop_serve() {
     [[ -n "$SERVE_PID" ]] || return 0
@@ -55,6 +82,12 @@ stop_serve() {
 }
 cleanup() {
     stop_serve
+    for pid in "$KS_SERVE_PID" "$FIXED_PID"; do
+        [[ -n "$pid" ]] || continue
+        kill -TERM "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    if $KEYSTONE; then keystone_stop; fi
     for ex in "${EXCHANGES[@]}"; do
         rabbitmqctl -q eval \
             "rabbit_exchange:delete(rabbit_misc:r(<<\"/\">>, exchange, <<\"$ex\">>), false, <<\"herald-bench\">>)." \
@@ -73,7 +106,7 @@ print(json.dumps({"scenario": scenario, "result": json.loads(sys.stdin.read())})
 ' "$@" >>"$RESULTS"
 }
 
-start_serve() { # queue_type coalesce
+start_serve() { # queue_type coalesce [serve binary]
     local port ex
     port="$(free_port)"
     ex="herald-bench-$(python3 -c 'import uuid; print(uuid.uuid4().hex[:12])')"
@@ -97,7 +130,7 @@ url = "$WORK/directory-$ex.sqlite3"
 [log]
 level = "warn"
 TOML
-    "$HERALD" serve --config "$WORK/herald.toml" 2>"$WORK/serve-$ex.log" &
+    "${3:-$HERALD}" serve --config "$WORK/herald.toml" 2>"$WORK/serve-$ex.log" &
     SERVE_PID=$!
     URL="http://127.0.0.1:$port"
     for _ in $(seq 100); do
@@ -116,6 +149,92 @@ load() { # hosts batch extra...
         --duration "${SECS}s" --json --cleanup "$@"
 }
 
+# measure SCENARIO... -- COMMAND... : runs a `herald load` command, records
+# its report under the scenario, and remembers a run that failed (a lost
+# event, or no report) so the script can exit non-zero at the end.
+measure() {
+    local scenario=()
+    while [[ "$1" != "--" ]]; do scenario+=("$1"); shift; done
+    shift
+    local out rc=0
+    out="$("$@")" || rc=$?
+    if [[ $rc -ne 0 ]]; then
+        FAILED+=("${scenario[*]}: herald load exited $rc")
+        log "FAILED: ${scenario[*]} (exit $rc)"
+    fi
+    if [[ -n "$out" ]]; then
+        echo "$out" | record "${scenario[@]}"
+        LAST="$out"
+    fi
+}
+
+if $KEYSTONE; then
+    # shellcheck source=scripts/keystone.sh
+    source scripts/keystone.sh
+    keystone_start
+    start_serve classic true
+    KS_PORT="$(free_port)"
+    sed -e "s/^listen = .*/listen = \"127.0.0.1:$KS_PORT\"/" \
+        -e '/^\[\[auth.tokens\]\]/,/^roles/d' "$WORK/herald.toml" >"$WORK/keystone.toml"
+    cat >>"$WORK/keystone.toml" <<TOML
+[auth]
+mode = "keystone"
+auth_url = "$HERALD_TEST_KEYSTONE_URL"
+username = "admin"
+project_name = "admin"
+TOML
+    HERALD__AUTH__PASSWORD="$HERALD_TEST_KEYSTONE_ADMIN_PASSWORD" \
+        "$HERALD" serve --config "$WORK/keystone.toml" 2>"$WORK/serve-keystone.log" &
+    KS_SERVE_PID=$!
+    for _ in $(seq 100); do
+        curl -sf "http://127.0.0.1:$KS_PORT/readyz" >/dev/null && break
+        sleep 0.1
+    done
+    curl -sf "http://127.0.0.1:$KS_PORT/readyz" >/dev/null ||
+        { log "keystone-mode serve never became ready"; cat "$WORK/serve-keystone.log" >&2; exit 1; }
+    keystone_load() {
+        OS_PASSWORD="$HERALD_TEST_KEYSTONE_ADMIN_PASSWORD" \
+            HERALD__AUTH__PASSWORD="$HERALD_TEST_KEYSTONE_ADMIN_PASSWORD" "$HERALD" load \
+            --url "http://127.0.0.1:$KS_PORT" --config "$WORK/keystone.toml" \
+            --os-auth-url "$HERALD_TEST_KEYSTONE_URL" --os-username admin --os-project-name admin \
+            --servers 100 --hosts 10 --batch-size 10 --concurrency 32 \
+            --duration "${SECS}s" --json --cleanup
+    }
+    for round in 1 2; do
+        log "keystone comparison, round $round: token mode"
+        measure path=auth mode=token round="$round" -- load 10 10 --concurrency 32
+        log "keystone comparison, round $round: keystone mode"
+        measure path=auth mode=keystone round="$round" -- keystone_load
+    done
+    cp "$RESULTS" bench/results-keystone.jsonl
+    python3 bench/summarize.py --keystone bench/results-keystone.jsonl "$SECS" >bench/KEYSTONE.md
+    log "wrote bench/KEYSTONE.md"
+    cat bench/KEYSTONE.md
+    if [[ ${#FAILED[@]} -gt 0 ]]; then
+        printf 'bench: failed: %s\n' "${FAILED[@]}" >&2
+        exit 1
+    fi
+    exit 0
+fi
+
+log "ceiling: herald load against a server that does no work"
+"$FIXED" 600 >"$WORK/fixed.out" &
+FIXED_PID=$!
+for _ in $(seq 100); do
+    grep -q '^listening ' "$WORK/fixed.out" 2>/dev/null && break
+    sleep 0.05
+done
+FIXED_URL="http://$(awk '/^listening / {print $2}' "$WORK/fixed.out")"
+for batch in 1 10; do
+    measure path=ceiling batch="$batch" connections=64 -- \
+        "$HERALD" load --url "$FIXED_URL" --token none --agents-running \
+        --servers 100 --hosts 10 --batch-size "$batch" --concurrency 64 \
+        --duration "${SECS}s" --json
+done
+kill -TERM "$FIXED_PID" 2>/dev/null || true
+wait "$FIXED_PID" 2>/dev/null || true
+FIXED_PID=""
+
 for qt in "${QUEUE_TYPES[@]}"; do
     for hosts in "${HOSTS_SET[@]}"; do
         for inflight in 1 64; do
@@ -123,26 +242,36 @@ for qt in "${QUEUE_TYPES[@]}"; do
             "$RAW" "$SECS" "$hosts" "$inflight" "$qt" | record path=raw queue_type="$qt" hosts="$hosts" in_flight="$inflight" batch=1
         done
         best=0
+        builds=(current)
+        [[ -n "$BASELINE" ]] && builds+=(baseline)
         for coalesce in true false; do
-            start_serve "$qt" "$coalesce"
+          for build in "${builds[@]}"; do
+            serve_bin="$HERALD"
+            [[ "$build" == baseline ]] && serve_bin="$BASELINE"
+            start_serve "$qt" "$coalesce" "$serve_bin"
             for batch in 1 10; do
                 for conns in 16 64; do
-                    log "herald: $qt, $hosts hosts, coalesce $coalesce, batch $batch, $conns connections"
-                    out="$(load "$hosts" "$batch" --concurrency "$conns")"
-                    echo "$out" | record path=herald queue_type="$qt" hosts="$hosts" coalesce="$coalesce" batch="$batch" connections="$conns" loop=closed
-                    if [[ "$coalesce" == true && "$batch" == 1 ]]; then
-                        best="$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(max(float(sys.argv[2]), r["requests_per_sec"]))' "$out" "$best")"
+                    log "herald ($build): $qt, $hosts hosts, coalesce $coalesce, batch $batch, $conns connections"
+                    LAST=""
+                    measure path=herald build="$build" queue_type="$qt" hosts="$hosts" coalesce="$coalesce" batch="$batch" connections="$conns" loop=closed -- \
+                        load "$hosts" "$batch" --concurrency "$conns"
+                    if [[ "$build" == current && "$coalesce" == true && "$batch" == 1 && -n "$LAST" ]]; then
+                        best="$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(max(float(sys.argv[2]), r["requests_per_sec"]))' "$LAST" "$best")"
                     fi
                 done
             done
-            if [[ "$coalesce" == true ]]; then
+            if [[ "$build" == current && "$coalesce" == true ]]; then
                 rate="$(python3 -c "print(max(1, round($best / 2)))")"
                 log "herald: open loop at $rate req/s (half the best 1-event rate)"
-                load "$hosts" 1 --rate "$rate" --concurrency 256 |
-                    record path=herald queue_type="$qt" hosts="$hosts" coalesce=true batch=1 loop=open rate="$rate"
+                measure path=herald build="$build" queue_type="$qt" hosts="$hosts" coalesce=true batch=1 loop=open rate="$rate" -- \
+                    load "$hosts" 1 --rate "$rate" --concurrency 256
+                log "raw: open loop at the same $rate events/s"
+                "$RAW" "$SECS" "$hosts" 64 "$qt" "amqp://guest:guest@127.0.0.1:5672/%2f" "$rate" |
+                    record path=raw queue_type="$qt" hosts="$hosts" in_flight=open rate="$rate" batch=1
             fi
-            echo "{\"vm_hwm_kb\": $(serve_hwm_kb)}" | record path=serve-rss queue_type="$qt" hosts="$hosts" coalesce="$coalesce"
+            echo "{\"vm_hwm_kb\": $(serve_hwm_kb)}" | record path=serve-rss build="$build" queue_type="$qt" hosts="$hosts" coalesce="$coalesce"
             stop_serve
+          done
         done
     done
 done
@@ -158,3 +287,7 @@ cp "$RESULTS" bench/results.jsonl
 python3 bench/summarize.py bench/results.jsonl "$SECS" >bench/BENCHMARKS.md
 log "wrote bench/BENCHMARKS.md"
 cat bench/BENCHMARKS.md
+if [[ ${#FAILED[@]} -gt 0 ]]; then
+    printf 'bench: failed: %s\n' "${FAILED[@]}" >&2
+    exit 1
+fi

@@ -2,6 +2,7 @@
 date, every run, and the ratios herald/raw and herald/oslo from the same run.
 
     python3 summarize.py results.jsonl SECONDS_PER_RUN > BENCHMARKS.md
+    python3 summarize.py --keystone results-keystone.jsonl SECONDS > KEYSTONE.md
 """
 
 import datetime
@@ -34,7 +35,85 @@ def machine():
     ]
 
 
+def keystone(rows, secs):
+    out = ["# herald: keystone mode against token mode", "",
+           "Written by `bench/run.sh --keystone`; do not edit by hand.", ""]
+    out += machine()
+    out += ["", f"{secs} s per run, batches of 10 over 10 hosts, 32 connections, coalescing on, "
+            "the same broker and directory; the two serves run one after the other, twice. "
+            "Keystone mode validates each caller token once with a real Keystone, then "
+            "serves it from its cache.", "",
+            "| round | auth | events/s | ×token (same round) | HTTP p50 / p99 ms | lost |",
+            "| --- | --- | --- | --- | --- | --- |"]
+    token = {r["scenario"]["round"]: r["result"]["events_per_sec"]
+             for r in rows if r["scenario"]["mode"] == "token"}
+    for r in rows:
+        s, res = r["scenario"], r["result"]
+        base = token.get(s["round"]) or float("nan")
+        lat = res["latency_ms"]
+        out.append(f"| {s['round']} | {s['mode']} | {res['events_per_sec']:,.0f} | "
+                   f"{res['events_per_sec'] / base:.2f} | {lat['p50']:.1f} / {lat['p99']:.1f} | "
+                   f"{(res.get('broker') or {}).get('lost', '?')} |")
+    return out
+
+
+def targets(mine, raw, raw64, osl):
+    """The issue's targets, read off this group's rows (current build)."""
+    cur = [r for r in mine if r["scenario"]["path"] == "herald"
+           and r["scenario"].get("build", "current") == "current"]
+    def closed(batch, conns, coalesce="true"):
+        for r in cur:
+            s = r["scenario"]
+            if (s["loop"], s["batch"], s.get("connections"), s["coalesce"]) == ("closed", batch, conns, coalesce):
+                return r["result"]
+        return None
+    rows = []
+    one, ten = closed("1", "64"), closed("10", "64")
+    if one:
+        rows.append(f"| 1-event, 64 conns, coalescing: events/s ×raw-64 | ≥ 1.0 (aim 2) | "
+                    f"{one['events_per_sec'] / raw64:.2f} |")
+    if ten:
+        rows.append(f"| 10-event, 64 conns, coalescing: events/s ×raw-64 | ≥ 1.0 | "
+                    f"{ten['events_per_sec'] / raw64:.2f} |")
+    if cur:
+        worst = min(r["result"]["events_per_sec"] for r in cur if r["scenario"]["loop"] == "closed")
+        rows.append(f"| every closed-loop herald shape ×oslo-4 (worst) | ≥ 5 | {worst / osl:.2f} |")
+    opened = [r for r in cur if r["scenario"]["loop"] == "open"]
+    if opened and "open" in raw:
+        h = opened[0]["result"]["latency_ms"]["p99"]
+        rp = raw["open"]["confirm_ms"]["p99"]
+        rows.append(f"| open loop at half the best rate: HTTP p99 ÷ raw confirm p99 (same rate) | ≤ 2 | "
+                    f"{h / rp:.2f} ({h:.1f} / {rp:.1f} ms) |")
+    lost = sum((r["result"].get("broker") or {}).get("lost", 0) or 0 for r in cur)
+    rows.append(f"| events lost, all herald runs | 0 | {lost} |")
+    if not rows:
+        return []
+    return ["", "| target | wanted | this run |", "| --- | --- | --- |"] + rows
+
+
+def ceiling(rows, herald_best):
+    mine = [r for r in rows if r["scenario"]["path"] == "ceiling"]
+    if not mine:
+        return []
+    out = ["## the generator's own ceiling", "",
+           "`herald load` against `examples/fixed_server.rs`, a server that answers without "
+           "work, 64 connections: the generator's limit on this machine, beside herald's best.", "",
+           "| batch | requests/s | events/s | ×herald's best events/s at this batch |",
+           "| --- | --- | --- | --- |"]
+    for r in mine:
+        b = r["scenario"]["batch"]
+        res = r["result"]
+        best = herald_best.get(b) or float("nan")
+        out.append(f"| {b} | {res['requests_per_sec']:,.0f} | {res['events_per_sec']:,.0f} | "
+                   f"{res['events_per_sec'] / best:.1f} |")
+    return out + [""]
+
+
 def main():
+    if sys.argv[1] == "--keystone":
+        rows = [json.loads(line) for line in open(sys.argv[2])]
+        print("\n".join(keystone(rows, sys.argv[3])))
+        return
     rows = [json.loads(line) for line in open(sys.argv[1])]
     secs = sys.argv[2]
     out = ["# herald benchmarks", "", "Written by `bench/run.sh`; do not edit by hand.", ""]
@@ -44,7 +123,7 @@ def main():
             "`herald load` consuming and counting every event. The machine is shared: "
             "read the ratios (same run) before the absolute numbers.", ""]
     groups = sorted({(r["scenario"].get("queue_type", "-"), r["scenario"]["hosts"]) for r in rows
-                     if r["scenario"]["path"] != "oslo"})
+                     if r["scenario"]["path"] not in ("oslo", "ceiling")})
     oslo = {(r["scenario"]["hosts"], r["scenario"]["threads"]): r["result"]["events_per_sec"]
             for r in rows if r["scenario"]["path"] == "oslo"}
     for qt, hosts in groups:
@@ -55,25 +134,39 @@ def main():
         out += [f"## {qt} queues, {hosts} hosts", "",
                 "| path | shape | events/s | ×raw-64 | ×oslo-4 | latency p50 / p99 ms | lost | duplicates |",
                 "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-        for k in sorted(raw, key=int):
+        for k in sorted(raw, key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else 0)):
             r = raw[k]
             c = r["confirm_ms"]
-            out.append(f"| raw lapin | {k} in flight, 1 event/msg | {r['events_per_sec']:,.0f} | "
+            shape = (f"{k} in flight, 1 event/msg" if k.isdigit()
+                     else f"open loop {raw[k]['rate']:.0f} msg/s, 1 event/msg")
+            out.append(f"| raw lapin | {shape} | {r['events_per_sec']:,.0f} | "
                        f"{r['events_per_sec'] / raw64:.2f} | {r['events_per_sec'] / osl:.2f} | "
                        f"confirm {c['p50']:.1f} / {c['p99']:.1f} | – | – |")
         for r in (r for r in mine if r["scenario"]["path"] == "herald"):
             s, res = r["scenario"], r["result"]
             shape = (f"coalesce {s['coalesce']}, batch {s['batch']}, "
                      + (f"{s['connections']} conns" if s["loop"] == "closed" else f"open loop {s['rate']} req/s"))
+            if s.get("build", "current") != "current":
+                shape += f" ({s['build']} build)"
             b = res.get("broker") or {}
             lat = res["latency_ms"]
             out.append(f"| herald | {shape} | {res['events_per_sec']:,.0f} | "
                        f"{res['events_per_sec'] / raw64:.2f} | {res['events_per_sec'] / osl:.2f} | "
                        f"HTTP {lat['p50']:.1f} / {lat['p99']:.1f} | {b.get('lost', '?')} | {b.get('duplicates', '?')} |")
         for r in (r for r in mine if r["scenario"]["path"] == "serve-rss"):
-            out.append(f"| serve peak RSS | coalesce {r['scenario']['coalesce']} | "
+            build = r["scenario"].get("build", "current")
+            label = "" if build == "current" else f" ({build} build)"
+            out.append(f"| serve peak RSS | coalesce {r['scenario']['coalesce']}{label} | "
                        f"{r['result']['vm_hwm_kb'] / 1024:.0f} MiB | | | | | |")
+        out += targets(mine, raw, raw64, osl)
         out.append("")
+    herald_best = {}
+    for r in rows:
+        if (r["scenario"]["path"] == "herald" and r["scenario"].get("loop") == "closed"
+                and r["scenario"].get("build", "current") == "current"):
+            b = r["scenario"]["batch"]
+            herald_best[b] = max(herald_best.get(b, 0), r["result"]["events_per_sec"])
+    out += ceiling(rows, herald_best)
     out += ["## oslo.messaging casts (Nova's own dispatch)", "",
             "No confirms, not mandatory: a cast is fire-and-forget, as Nova's is.", "",
             "| hosts | threads | events/s |", "| --- | --- | --- |"]

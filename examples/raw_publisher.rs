@@ -4,8 +4,10 @@
 //! declared exactly as an agent declares them, with IN_FLIGHT confirms
 //! outstanding, for SECONDS. Prints one JSON line (events/s, confirm
 //! latency percentiles), then deletes what it declared. Local broker only.
+//! With RATE, an open loop instead: one message every 1/RATE s, whatever is
+//! in flight (up to 10,000), for the confirm latency at a given rate.
 //!
-//! `raw_publisher SECONDS HOSTS IN_FLIGHT [classic|quorum] [AMQP_URL]`
+//! `raw_publisher SECONDS HOSTS IN_FLIGHT [classic|quorum] [AMQP_URL] [RATE]`
 
 #![allow(clippy::unwrap_used)] // a measuring tool: a failed unwrap is its error message
 
@@ -34,6 +36,11 @@ async fn main() -> anyhow::Result<()> {
         .get(5)
         .cloned()
         .unwrap_or_else(|| "amqp://guest:guest@127.0.0.1:5672/%2f".into());
+    let rate = match args.get(6) {
+        Some(text) => Some(text.parse::<f64>()?.clamp(1.0, 1_000_000.0)),
+        None => None,
+    };
+    let in_flight = if rate.is_some() { 10_000 } else { in_flight };
 
     let id = uuid::Uuid::new_v4().simple().to_string();
     let mut config = Config::default();
@@ -61,8 +68,13 @@ async fn main() -> anyhow::Result<()> {
     let until = started + Duration::from_secs(seconds);
     let mut pending = FuturesUnordered::new();
     let (mut sent, mut acked) = (0u64, 0u64);
-    while Instant::now() < until || !pending.is_empty() {
-        while pending.len() < in_flight && Instant::now() < until {
+    // The instant message `n` is due in the open loop.
+    let due = |n: u64| rate.map(|r| started + Duration::from_secs_f64(n as f64 / r));
+    loop {
+        while pending.len() < in_flight
+            && Instant::now() < until
+            && due(sent).is_none_or(|at| at <= Instant::now())
+        {
             let host = &hosts[sent as usize % hosts.len()];
             let body = message(host).encode();
             let confirm = channel
@@ -83,10 +95,18 @@ async fn main() -> anyhow::Result<()> {
             pending.push(async move { (confirm.await, at) });
             sent += 1;
         }
-        if let Some((confirmed, at)) = pending.next().await {
-            anyhow::ensure!(confirmed?.is_ack(), "the broker refused a message");
-            confirm_us.saturating_record(at.elapsed().as_micros() as u64);
-            acked += 1;
+        let sending = Instant::now() < until;
+        if !sending && pending.is_empty() {
+            break;
+        }
+        let next_due = due(sent).filter(|_| sending);
+        tokio::select! {
+            Some((confirmed, at)) = pending.next(), if !pending.is_empty() => {
+                anyhow::ensure!(confirmed?.is_ack(), "the broker refused a message");
+                confirm_us.saturating_record(at.elapsed().as_micros() as u64);
+                acked += 1;
+            }
+            () = tokio::time::sleep_until(next_due.unwrap_or(until).into()), if next_due.is_some() => {}
         }
     }
     let secs = started.elapsed().as_secs_f64();
@@ -94,7 +114,7 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "{}",
         serde_json::json!({
-            "path": "raw", "hosts": hosts.len(), "in_flight": in_flight,
+            "path": "raw", "hosts": hosts.len(), "in_flight": in_flight, "rate": rate,
             "queue_type": if quorum { "quorum" } else { "classic" },
             "seconds": secs, "events": acked, "events_per_sec": acked as f64 / secs,
             "confirm_ms": {"p50": ms(0.5), "p90": ms(0.9), "p99": ms(0.99), "max": ms(1.0)},
