@@ -132,6 +132,13 @@ impl Tickets {
         if self.bounds.duration.is_some_and(|d| due >= self.start + d) {
             return None;
         }
+        if due <= Instant::now() {
+            // Due already (always, in a closed loop): no timer. A sleep until
+            // an instant already past still waits for the timer's next 1 ms
+            // tick, which added about a millisecond to every closed-loop
+            // request.
+            return Some(Ticket { seq, due });
+        }
         tokio::select! {
             () = tokio::time::sleep_until(due) => Some(Ticket { seq, due }),
             () = self.stop.cancelled() => None,
@@ -206,6 +213,18 @@ mod tests {
         assert!(t.next().await.is_some());
         tokio::time::advance(Duration::from_secs(1)).await;
         assert!(t.next().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_due_ticket_is_handed_out_without_a_timer() {
+        // A timer, even for an instant already past, waits for the next
+        // 1 ms tick: a closed loop must not pay it on every request.
+        use futures_util::FutureExt;
+        let s = Schedule::new(None, 1).unwrap();
+        let t = Tickets::start(s, bounds(Some(100), None), CancellationToken::new()).unwrap();
+        for _ in 0..100 {
+            assert!(t.next().now_or_never().flatten().is_some());
+        }
     }
 
     #[tokio::test(start_paused = true)]
