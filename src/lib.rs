@@ -23,6 +23,7 @@
 //! - [`telemetry`], [`shutdown`]: logs and signals.
 //! - [`limits`]: the open-files limit raised at start-up.
 //! - [`error_chain`]: one line for an error and its causes.
+//! - [`rate_log`]: a log line that cannot flood (first, then a count per interval).
 
 pub mod agent;
 pub mod api;
@@ -38,6 +39,7 @@ pub mod load;
 pub mod metrics;
 pub mod microversion;
 pub mod model;
+pub mod rate_log;
 pub mod shutdown;
 pub mod telemetry;
 pub mod web;

@@ -1,7 +1,9 @@
 //! What became of each message, told to the operator: the published and
 //! failed counters (by reason) and the log line of a failure. A host
 //! without a queue warns once, then is counted, with a summary line at most
-//! once a minute.
+//! once a minute. Other failures (nack, timeout, a lost connection) warn in
+//! full once, then are counted into a summary line at most every 10 s, so
+//! an outage cannot flood the log; each one is still a DEBUG line.
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -9,11 +11,32 @@ use std::time::{Duration, Instant};
 
 use super::publish::{Failure, Outgoing, PublishOutcome};
 use crate::metrics::{FailureLabels, Metrics};
+use crate::rate_log::{RateLog, Verdict};
+
+/// How often, at most, failures other than unroutable are summarised.
+const FAILURE_SUMMARY_EVERY: Duration = Duration::from_secs(10);
+
+/// The log state of failed messages, shared by every publisher.
+#[derive(Debug)]
+pub struct FailureLog {
+    unroutable: Unroutable,
+    others: RateLog,
+}
+
+impl Default for FailureLog {
+    fn default() -> Self {
+        Self {
+            unroutable: Unroutable::default(),
+            others: RateLog::new(FAILURE_SUMMARY_EVERY),
+        }
+    }
+}
 
 /// Routing keys whose unroutable messages were logged at WARN. Bounded, so
-/// that a flood of bad hosts cannot grow it.
+/// that a flood of bad hosts cannot grow it: past the bound, a new host's
+/// messages are only counted.
 #[derive(Debug, Default)]
-pub struct Unroutable {
+struct Unroutable {
     state: Mutex<UnroutableState>,
 }
 
@@ -36,10 +59,7 @@ impl Unroutable {
             .state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if !state.warned.contains(routing_key) {
-            if state.warned.len() >= Self::MAX {
-                state.warned.clear();
-            }
+        if !state.warned.contains(routing_key) && state.warned.len() < Self::MAX {
             state.warned.insert(routing_key.to_owned());
             return true;
         }
@@ -60,30 +80,36 @@ impl Unroutable {
 }
 
 /// Counts and logs what became of one message.
-pub fn record(
-    metrics: &Metrics,
-    unroutable: &Unroutable,
-    message: &Outgoing,
-    outcome: &PublishOutcome,
-) {
-    match outcome {
-        PublishOutcome::Confirmed => {
-            metrics.messages_published.inc();
+pub fn record(metrics: &Metrics, log: &FailureLog, message: &Outgoing, outcome: &PublishOutcome) {
+    let PublishOutcome::Failed(failure) = outcome else {
+        metrics.messages_published.inc();
+        return;
+    };
+    record_failure(metrics, outcome);
+    let routing_key = &message.routing_key;
+    let message_id = &message.message_id;
+    let cause = crate::error_chain::error_chain(failure);
+    if matches!(failure, Failure::Unroutable(_)) {
+        if log.unroutable.first(routing_key) {
+            tracing::warn!(%routing_key, %message_id, failure = %cause, "message not delivered");
+        } else {
+            tracing::debug!(%routing_key, "unroutable again");
         }
-        PublishOutcome::Failed(failure) => {
-            record_failure(metrics, outcome);
-            if matches!(failure, Failure::Unroutable(_)) && !unroutable.first(&message.routing_key)
-            {
-                tracing::debug!(routing_key = %message.routing_key, "unroutable again");
-            } else {
-                tracing::warn!(
-                    routing_key = %message.routing_key,
-                    message_id = %message.message_id,
-                    failure = %crate::error_chain::error_chain(failure),
-                    "message not delivered"
-                );
-            }
+        return;
+    }
+    match log.others.hit(Instant::now()) {
+        Verdict::Log => {
+            tracing::warn!(%routing_key, %message_id, failure = %cause, "message not delivered");
         }
+        Verdict::Counted => {
+            tracing::debug!(%routing_key, %message_id, failure = %cause, "message not delivered");
+        }
+        Verdict::Summary(messages) => tracing::warn!(
+            messages,
+            %routing_key,
+            last_failure = %cause,
+            "messages not delivered since the last such line (see herald_messages_failed_total)"
+        ),
     }
 }
 
@@ -109,5 +135,15 @@ mod tests {
         assert!(u.first("events.a"));
         assert!(!u.first("events.a"));
         assert!(u.first("events.b"));
+    }
+
+    #[test]
+    fn past_the_bound_new_hosts_are_only_counted() {
+        let u = Unroutable::default();
+        for i in 0..Unroutable::MAX {
+            assert!(u.first(&format!("events.h{i}")));
+        }
+        assert!(!u.first("events.one-too-many"));
+        assert!(!u.first("events.h0"), "the remembered hosts are kept");
     }
 }

@@ -50,7 +50,7 @@ pub struct Shared {
     pub topology: Topology,
     pub state: watch::Receiver<Option<Arc<Link>>>,
     pub metrics: Arc<Metrics>,
-    pub unroutable: super::account::Unroutable,
+    pub failure_log: super::account::FailureLog,
 }
 
 /// The lanes of every host with work in progress (an idle host has none).
@@ -201,6 +201,6 @@ async fn publish_group(host: &HostName, group: &[Pending], shared: &Shared) -> P
     .await
     .pop()
     .expect("one outcome per message");
-    super::account::record(&shared.metrics, &shared.unroutable, &message, &outcome);
+    super::account::record(&shared.metrics, &shared.failure_log, &message, &outcome);
     outcome
 }

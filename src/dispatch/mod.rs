@@ -63,7 +63,7 @@ impl Dispatcher {
             topology,
             state,
             metrics,
-            unroutable: account::Unroutable::default(),
+            failure_log: account::FailureLog::default(),
         });
         let lanes = amqp.coalesce.then(|| {
             Lanes::new(
@@ -192,7 +192,7 @@ impl Dispatcher {
         for (message, outcome) in messages.iter().zip(&outcomes) {
             account::record(
                 &self.shared.metrics,
-                &self.shared.unroutable,
+                &self.shared.failure_log,
                 message,
                 outcome,
             );

@@ -4,7 +4,6 @@
 
 pub mod config;
 pub mod fault;
-pub mod rate_log;
 pub mod server;
 pub mod slots;
 

@@ -19,8 +19,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::Body;
-use super::rate_log::{RateLog, Verdict};
 use super::slots::{Busy, ConnectionMetrics, Slots};
+use crate::rate_log::{RateLog, Verdict};
 
 /// Backoff after a failed accept (EMFILE and the like), doubled up to the max.
 const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
