@@ -49,6 +49,10 @@ pub struct AgentConfig {
     /// How long a waiter may take to send a request's headers.
     #[serde(with = "humantime_serde")]
     pub waiter_header_read_timeout: Duration,
+    /// Most waiter API connections open at once; absent: sized from the
+    /// open-files limit, as `http.max_connections` is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiter_max_connections: Option<usize>,
     /// How long the agent may take after a shutdown signal to settle the
     /// messages it holds and answer the waiters it is serving.
     #[serde(with = "humantime_serde")]
@@ -68,6 +72,7 @@ impl Default for AgentConfig {
             dedup_path: PathBuf::new(),
             max_retained_events: 100_000,
             waiter_header_read_timeout: Duration::from_secs(10),
+            waiter_max_connections: None,
             shutdown_grace: Duration::from_secs(30),
         }
     }
@@ -121,6 +126,14 @@ impl AgentConfig {
             if value.is_zero() || value > MAX_TIMEOUT {
                 return Err(invalid(key, "must be between 1ms and 1h"));
             }
+        }
+        if let Some(max) = self.waiter_max_connections
+            && !(1..=crate::web::config::MAX_CONNECTIONS).contains(&max)
+        {
+            return Err(invalid(
+                "agent.waiter_max_connections",
+                "must be between 1 and 1000000",
+            ));
         }
         if let Some(dlx) = &self.dead_letter_exchange {
             check_amqp_name("agent.dead_letter_exchange", dlx)?;

@@ -93,8 +93,7 @@ pub async fn run_with_handler<H: Handler>(
     let options = ServerOptions {
         header_read_timeout: config.agent.waiter_header_read_timeout,
         shutdown_grace: config.agent.shutdown_grace,
-        // The waiter API is local; it takes the default bound.
-        max_connections: crate::limits::connection_cap(None),
+        max_connections: crate::limits::connection_cap(config.agent.waiter_max_connections),
         metrics: crate::web::slots::ConnectionMetrics::default(),
     };
     let api = tokio::spawn(waiter_api::run(waiter, state, options));

@@ -70,8 +70,9 @@ impl HttpConfig {
     }
 }
 
-/// Bound on `http.max_connections`: more is a typo, not a wish.
-const MAX_CONNECTIONS: usize = 1_000_000;
+/// Bound on `http.max_connections` (and the agent's waiter API's): more is
+/// a typo, not a wish.
+pub(crate) const MAX_CONNECTIONS: usize = 1_000_000;
 
 #[cfg(test)]
 mod tests {
