@@ -43,6 +43,9 @@ impl LogConfig {
     }
 }
 
+/// Log lines queued for the writer thread before logging waits.
+const BUFFERED_LINES: usize = 8192;
+
 /// Keeps the log writer thread alive; dropping it writes out what is queued.
 /// Hold it until the command returns.
 #[must_use = "dropping the guard stops the log writer"]
@@ -63,6 +66,9 @@ pub fn init(log: &LogConfig) -> LogGuard {
     let ansi = std::io::stderr().is_terminal();
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
+        // The queue is allocated whole up front: 128,000 lines (the crate's
+        // default) would cost ~5 MiB of RSS that a burst never needs.
+        .buffered_lines_limit(BUFFERED_LINES)
         .thread_name("herald-log")
         .finish(std::io::stderr());
     let registry = tracing_subscriber::registry().with(filter);
