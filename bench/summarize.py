@@ -40,7 +40,7 @@ def keystone(rows, secs):
            "Written by `bench/run.sh --keystone`; do not edit by hand.", ""]
     out += machine()
     out += ["", f"{secs} s per run, batches of 10 over 10 hosts, 32 connections, coalescing on, "
-            "the same broker and directory; the two serves run one after the other, twice. "
+            "the same broker and directory; both serves are up, and the load goes through each in turn, twice. "
             "Keystone mode validates each caller token once with a real Keystone, then "
             "serves it from its cache.", "",
             "| round | auth | events/s | ×token (same round) | HTTP p50 / p99 ms | lost |",
