@@ -99,14 +99,36 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Counts a query task out of `running` if it ends without doing so itself
+/// (it panicked or was cancelled), so the queue does not go on thinking it
+/// runs: the next lookup then starts a task of its own. A task that ends
+/// normally counts itself out under the same lock that saw the queue empty.
+struct Running {
+    queue: Arc<Mutex<Queue>>,
+    armed: bool,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.armed {
+            lock(&self.queue).running -= 1;
+        }
+    }
+}
+
 /// Answers waiting lookups, a shared query at a time, until none wait.
 async fn run(fetch: Fetch, queue: Arc<Mutex<Queue>>) {
+    let mut running = Running {
+        queue: Arc::clone(&queue),
+        armed: true,
+    };
     loop {
         let group = {
             let mut queue = lock(&queue);
             let group = take_group(&mut queue.waiting);
             if group.is_empty() {
                 queue.running -= 1;
+                running.armed = false;
                 return;
             }
             group
@@ -171,6 +193,37 @@ mod tests {
         assert_eq!(take_group(&mut waiting).len(), 3);
         assert_eq!(take_group(&mut waiting).len(), 1);
         assert!(take_group(&mut waiting).is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_query_task_that_panics_does_not_strand_later_lookups() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let calls = Arc::new(AtomicUsize::new(0));
+        let fetch: Fetch = {
+            let calls = Arc::clone(&calls);
+            Arc::new(move |_uuids| {
+                let call = calls.fetch_add(1, Ordering::SeqCst);
+                Box::pin(async move {
+                    assert!(call >= QUERIES_AT_ONCE, "query {call} fails hard");
+                    Ok(Vec::new())
+                })
+            })
+        };
+        let lookups = SharedLookups::new(fetch);
+        for _ in 0..QUERIES_AT_ONCE {
+            let failed = lookups.find(vec!["a".into()]).await;
+            assert!(
+                matches!(failed, Err(DirectoryError::Abandoned)),
+                "{failed:?}"
+            );
+        }
+        let answered = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            lookups.find(vec!["a".into()]),
+        )
+        .await
+        .expect("a later lookup is answered, not stranded");
+        assert!(answered.expect("found").is_empty());
     }
 
     #[test]

@@ -132,18 +132,22 @@ async fn publisher(
     shared: Arc<Shared>,
     lanes: Arc<Mutex<HashMap<HostName, Lane>>>,
 ) {
+    let mut slot = PublisherSlot {
+        host: host.clone(),
+        lanes: Arc::clone(&lanes),
+        armed: true,
+    };
     loop {
         let group = {
             let mut map = lock(&lanes);
             let Some(lane) = map.get_mut(&host) else {
+                slot.armed = false;
                 return;
             };
             let group = take_group(&mut lane.queue, limits.max_events, Instant::now());
             if group.is_empty() {
-                lane.publishers -= 1;
-                if lane.publishers == 0 && lane.queue.is_empty() {
-                    map.remove(&host);
-                }
+                count_out(&mut map, &host);
+                slot.armed = false;
                 return;
             }
             group
@@ -156,6 +160,36 @@ async fn publisher(
         let outcome = publish_group(&host, &group.pending, &shared).await;
         for pending in group.pending {
             let _ = pending.reply.send(outcome.clone());
+        }
+    }
+}
+
+/// Takes a publisher off its lane, and the lane away once nothing is left.
+fn count_out(map: &mut HashMap<HostName, Lane>, host: &HostName) {
+    if let Some(lane) = map.get_mut(host) {
+        lane.publishers -= 1;
+        if lane.publishers == 0 && lane.queue.is_empty() {
+            map.remove(host);
+        }
+    }
+}
+
+/// Counts a publisher off its lane if it ends without doing so itself (it
+/// panicked or was cancelled): otherwise the lane would go on thinking a
+/// publisher runs, and with `coalesce_in_flight = 1` the host's events
+/// would only ever time out. The next request for the host starts a new
+/// one. A publisher that ends normally counts itself out under the same
+/// lock that saw its lane empty.
+struct PublisherSlot {
+    host: HostName,
+    lanes: Arc<Mutex<HashMap<HostName, Lane>>>,
+    armed: bool,
+}
+
+impl Drop for PublisherSlot {
+    fn drop(&mut self) {
+        if self.armed {
+            count_out(&mut lock(&self.lanes), &self.host);
         }
     }
 }
