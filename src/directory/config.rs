@@ -19,6 +19,11 @@ pub struct DirectoryConfig {
     /// How long a query may wait for a connection before the request gets 503.
     #[serde(with = "humantime_serde")]
     pub acquire_timeout: Duration,
+    /// How long one directory operation may take in all (waiting for a
+    /// connection included) before the request gets 503: a database that
+    /// stops answering is an outage, not a hung request.
+    #[serde(with = "humantime_serde")]
+    pub query_timeout: Duration,
 }
 
 impl Default for DirectoryConfig {
@@ -28,9 +33,15 @@ impl Default for DirectoryConfig {
             url: "var/herald.sqlite3".into(),
             max_connections: 8,
             acquire_timeout: Duration::from_secs(3),
+            query_timeout: Duration::from_secs(5),
         }
     }
 }
+
+/// Bound on `directory.max_connections`: more is a typo, not a wish.
+const MAX_CONNECTIONS: u32 = 1000;
+/// Bound on the directory's timeouts.
+const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// Which database holds the instance directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,12 +56,57 @@ impl DirectoryConfig {
         if self.url.trim().is_empty() {
             return Err(invalid("directory.url", "must not be empty"));
         }
-        if self.max_connections == 0 {
+        if !(1..=MAX_CONNECTIONS).contains(&self.max_connections) {
             return Err(invalid(
                 "directory.max_connections",
-                "must be greater than 0",
+                format!("must be between 1 and {MAX_CONNECTIONS}"),
             ));
         }
+        for (key, value) in [
+            ("directory.acquire_timeout", self.acquire_timeout),
+            ("directory.query_timeout", self.query_timeout),
+        ] {
+            if value.is_zero() || value > MAX_TIMEOUT {
+                return Err(invalid(key, "must be between 1ms and 1h"));
+            }
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Edit = fn(&mut DirectoryConfig);
+
+    #[test]
+    fn pool_size_and_timeouts_are_bounded_and_named() {
+        let check = |edit: Edit| {
+            let mut config = DirectoryConfig::default();
+            edit(&mut config);
+            config.validate().map_err(|e| e.to_string())
+        };
+        assert!(check(|_| {}).is_ok());
+        let cases: [(Edit, &str); 5] = [
+            (|c| c.max_connections = 0, "directory.max_connections"),
+            (|c| c.max_connections = 1001, "directory.max_connections"),
+            (
+                |c| c.acquire_timeout = Duration::ZERO,
+                "directory.acquire_timeout",
+            ),
+            (
+                |c| c.query_timeout = Duration::ZERO,
+                "directory.query_timeout",
+            ),
+            (
+                |c| c.query_timeout = Duration::from_secs(3601),
+                "directory.query_timeout",
+            ),
+        ];
+        for (edit, key) in cases {
+            let error = check(edit).expect_err(key);
+            assert!(error.contains(key), "{error}");
+        }
     }
 }

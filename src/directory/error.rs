@@ -31,6 +31,9 @@ pub enum DirectoryError {
     /// The failure of a query shared by several requests' lookups.
     #[error(transparent)]
     Shared(Arc<DirectoryError>),
+    /// The operation did not finish within `directory.query_timeout`.
+    #[error("the directory did not answer within {0:?}")]
+    Timeout(std::time::Duration),
     /// The shared query a lookup waited on ended without an answer (the
     /// runtime is shutting down).
     #[error("the directory query was abandoned")]
@@ -74,7 +77,7 @@ impl DirectoryError {
     /// query itself; both are a 503 for the API, this only helps logs.
     pub fn is_unavailable(&self) -> bool {
         match self {
-            Self::Unavailable(_) | Self::Abandoned => true,
+            Self::Unavailable(_) | Self::Abandoned | Self::Timeout(_) => true,
             Self::Shared(inner) => inner.is_unavailable(),
             _ => false,
         }

@@ -20,6 +20,7 @@ mod sqlite;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -62,6 +63,8 @@ pub struct Directory {
     backend: Backend,
     /// Batch lookups of concurrent requests share queries through here.
     lookups: Arc<SharedLookups>,
+    /// Bound on every operation (`directory.query_timeout`).
+    query_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -70,14 +73,28 @@ enum Backend {
     Postgres(PgStore),
 }
 
-/// Runs the same call on whichever backend is configured.
+/// Runs the same call on whichever backend is configured, within
+/// `directory.query_timeout`.
 macro_rules! on_backend {
     ($self:ident, $store:ident => $call:expr) => {
-        match &$self.backend {
-            Backend::Sqlite($store) => $call,
-            Backend::Postgres($store) => $call,
-        }
+        within($self.query_timeout, async {
+            match &$self.backend {
+                Backend::Sqlite($store) => $call,
+                Backend::Postgres($store) => $call,
+            }
+        })
+        .await
     };
+}
+
+/// `work`, or [`DirectoryError::Timeout`] once `limit` has passed.
+async fn within<T>(
+    limit: Duration,
+    work: impl Future<Output = Result<T, DirectoryError>>,
+) -> Result<T, DirectoryError> {
+    tokio::time::timeout(limit, work)
+        .await
+        .unwrap_or(Err(DirectoryError::Timeout(limit)))
 }
 
 impl Directory {
@@ -89,21 +106,23 @@ impl Directory {
             DirectoryBackend::Sqlite => Backend::Sqlite(SqliteStore::open(config).await?),
             DirectoryBackend::Postgres => Backend::Postgres(PgStore::open(config)?),
         };
+        let query_timeout = config.query_timeout;
         let fetch: shared_lookup::Fetch = {
             let backend = backend.clone();
             Arc::new(move |uuids: Vec<String>| {
                 let backend = backend.clone();
-                Box::pin(async move {
+                Box::pin(within(query_timeout, async move {
                     match &backend {
                         Backend::Sqlite(store) => store.lookup(&uuids).await,
                         Backend::Postgres(store) => store.lookup(&uuids).await,
                     }
-                })
+                }))
             })
         };
         Ok(Self {
             backend,
             lookups: Arc::new(SharedLookups::new(fetch)),
+            query_timeout,
         })
     }
 
@@ -205,6 +224,9 @@ impl Directory {
 
     /// Closes every pooled connection, waiting for those in use.
     pub async fn close(&self) {
-        on_backend!(self, store => store.close().await)
+        match &self.backend {
+            Backend::Sqlite(store) => store.close().await,
+            Backend::Postgres(store) => store.close().await,
+        }
     }
 }

@@ -1,10 +1,11 @@
-//! PostgreSQL connections cut while they sit idle in the pool: the pool no
-//! longer pings before every query, so the directory must find a dead one
-//! out on use and read again, not answer 503 for a database that is up.
+//! PostgreSQL connections that die or go silent: cut while idle in the pool
+//! (the pool no longer pings before every query, so the directory must find
+//! a dead one out on use and read again, not answer 503 for a database that
+//! is up), or frozen (every operation fails within its deadline, not hangs).
 
 use std::time::Duration;
 
-use herald::directory::Directory;
+use herald::directory::{Directory, DirectoryError};
 
 use super::harness::{Harness, entry, new_id, placed};
 use crate::proxy::Proxy;
@@ -67,4 +68,64 @@ async fn postgres_reads_survive_connections_cut_while_idle() {
             dir.close().await;
         })
         .await;
+}
+
+/// A database that stops answering (connections open, nothing comes back)
+/// is an outage: every operation fails within `directory.query_timeout`
+/// instead of holding its request, and the directory answers again once
+/// the database does.
+#[tokio::test]
+async fn postgres_that_stops_answering_fails_within_the_query_timeout() {
+    Harness::postgres()
+        .await
+        .run(async |h: &Harness| {
+            let proxy = Proxy::start("127.0.0.1:5432".parse().expect("address")).await;
+            let mut config = h.config.clone();
+            config.url = config
+                .url
+                .replace("127.0.0.1:5432", &proxy.addr.to_string());
+            config.query_timeout = Duration::from_millis(500);
+            let dir = Directory::open(&config)
+                .await
+                .expect("open through the proxy");
+            let id = new_id();
+            dir.put(entry(id, placed(Some("p"), None)))
+                .await
+                .expect("put");
+
+            proxy.freeze();
+            for what in ["lookup", "get", "ping"] {
+                times_out(&dir, id, what).await;
+            }
+
+            proxy.thaw();
+            poll_until("the directory answers again", WITHIN, || async {
+                dir.lookup(&[id])
+                    .await
+                    .is_ok_and(|found| found.contains_key(&id))
+            })
+            .await;
+            dir.close().await;
+        })
+        .await;
+}
+
+/// Runs `what` against a frozen database: it must fail with a timeout (a
+/// 503 for the API) well before the test's own deadline.
+async fn times_out(dir: &Directory, id: herald::model::ServerId, what: &str) {
+    let outcome = tokio::time::timeout(WITHIN, async {
+        match what {
+            "lookup" => dir.lookup(&[id]).await.map(|_| ()),
+            "get" => dir.get(id).await.map(|_| ()),
+            _ => dir.ping().await,
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{what} hung past {WITHIN:?}"));
+    let error = outcome.expect_err("nothing answers while frozen");
+    assert!(
+        matches!(error.unshared(), DirectoryError::Timeout(_)),
+        "{what}: {error:?}"
+    );
+    assert!(error.is_unavailable(), "{what}: a 503, not a 500");
 }

@@ -204,6 +204,7 @@ pub fn config(backend: DirectoryBackend, url: &str) -> DirectoryConfig {
         url: url.to_owned(),
         max_connections: 4,
         acquire_timeout: Duration::from_secs(5),
+        query_timeout: Duration::from_secs(10),
     }
 }
 
