@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
+use herald::config::DirectoryConfig;
 use herald::directory::{Directory, DirectoryError};
+use herald::model::ServerId;
 
 use super::harness::{Harness, entry, new_id, placed};
 use crate::proxy::Proxy;
@@ -18,22 +20,7 @@ async fn postgres_reads_survive_connections_cut_while_idle() {
     Harness::postgres()
         .await
         .run(async |h: &Harness| {
-            let proxy = Proxy::start("127.0.0.1:5432".parse().expect("address")).await;
-            let mut config = h.config.clone();
-            config.url = config
-                .url
-                .replace("127.0.0.1:5432", &proxy.addr.to_string());
-            assert_ne!(
-                config.url, h.config.url,
-                "the directory goes through the proxy"
-            );
-            let dir = Directory::open(&config)
-                .await
-                .expect("open through the proxy");
-            let id = new_id();
-            dir.put(entry(id, placed(Some("p"), None)))
-                .await
-                .expect("put");
+            let (proxy, config, dir, id) = through_proxy(h, |_| {}).await;
 
             // Fill the pool: with the proxy frozen, every concurrent get (gets
             // are not shared) opens a connection of its own; thawed, all
@@ -79,19 +66,10 @@ async fn postgres_that_stops_answering_fails_within_the_query_timeout() {
     Harness::postgres()
         .await
         .run(async |h: &Harness| {
-            let proxy = Proxy::start("127.0.0.1:5432".parse().expect("address")).await;
-            let mut config = h.config.clone();
-            config.url = config
-                .url
-                .replace("127.0.0.1:5432", &proxy.addr.to_string());
-            config.query_timeout = Duration::from_millis(500);
-            let dir = Directory::open(&config)
-                .await
-                .expect("open through the proxy");
-            let id = new_id();
-            dir.put(entry(id, placed(Some("p"), None)))
-                .await
-                .expect("put");
+            let (proxy, _, dir, id) = through_proxy(h, |c| {
+                c.query_timeout = Duration::from_millis(500);
+            })
+            .await;
 
             proxy.freeze();
             for what in ["lookup", "get", "ping"] {
@@ -110,9 +88,35 @@ async fn postgres_that_stops_answering_fails_within_the_query_timeout() {
         .await;
 }
 
+/// A directory on the harness's database through a proxy the test
+/// controls, `adjust`ed, holding one server.
+async fn through_proxy(
+    h: &Harness,
+    adjust: impl FnOnce(&mut DirectoryConfig),
+) -> (Proxy, DirectoryConfig, Directory, ServerId) {
+    let proxy = Proxy::start("127.0.0.1:5432".parse().expect("address")).await;
+    let mut config = h.config.clone();
+    config.url = config
+        .url
+        .replace("127.0.0.1:5432", &proxy.addr.to_string());
+    assert_ne!(
+        config.url, h.config.url,
+        "the directory goes through the proxy"
+    );
+    adjust(&mut config);
+    let dir = Directory::open(&config)
+        .await
+        .expect("open through the proxy");
+    let id = new_id();
+    dir.put(entry(id, placed(Some("p"), None)))
+        .await
+        .expect("put");
+    (proxy, config, dir, id)
+}
+
 /// Runs `what` against a frozen database: it must fail with a timeout (a
 /// 503 for the API) well before the test's own deadline.
-async fn times_out(dir: &Directory, id: herald::model::ServerId, what: &str) {
+async fn times_out(dir: &Directory, id: ServerId, what: &str) {
     let outcome = tokio::time::timeout(WITHIN, async {
         match what {
             "lookup" => dir.lookup(&[id]).await.map(|_| ()),
