@@ -24,6 +24,7 @@
 //! - [`limits`]: the open-files limit raised at start-up.
 //! - [`error_chain`]: one line for an error and its causes.
 //! - [`rate_log`]: a log line that cannot flood (first, then a count per interval).
+//! - [`plain_lock`]: locking a mutex over plain data, poisoning ignored.
 
 pub mod agent;
 pub mod api;
@@ -39,6 +40,7 @@ pub mod load;
 pub mod metrics;
 pub mod microversion;
 pub mod model;
+pub mod plain_lock;
 pub mod rate_log;
 pub mod shutdown;
 pub mod telemetry;

@@ -22,6 +22,7 @@ use tokio::sync::oneshot;
 use super::error::DirectoryError;
 use super::row::{self, RawRow};
 use crate::model::{Placement, ServerId};
+use crate::plain_lock::lock;
 
 /// Shared queries running at once.
 pub(crate) const QUERIES_AT_ONCE: usize = 2;
@@ -92,11 +93,6 @@ impl SharedLookups {
             Err(_) => Err(DirectoryError::Abandoned),
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // The lock guards plain data and no code panics while holding it.
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Counts a query task out of `running` if it ends without doing so itself

@@ -25,6 +25,7 @@ use super::publish::{self, Failure, Outgoing, PublishOutcome};
 use crate::broker::Topology;
 use crate::metrics::Metrics;
 use crate::model::HostName;
+use crate::plain_lock::lock;
 use crate::wire;
 
 /// Bounds of the lanes, from `[amqp]`.
@@ -117,11 +118,6 @@ impl Lanes {
         }
         outcome
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // The lock guards plain data and no code panics while holding it.
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Publishes the lane's queued requests, a message at a time, until the
