@@ -127,14 +127,10 @@ impl AgentConfig {
                 return Err(invalid(key, "must be between 1ms and 1h"));
             }
         }
-        if let Some(max) = self.waiter_max_connections
-            && !(1..=crate::web::config::MAX_CONNECTIONS).contains(&max)
-        {
-            return Err(invalid(
-                "agent.waiter_max_connections",
-                "must be between 1 and 1000000",
-            ));
-        }
+        crate::web::config::check_connection_cap(
+            "agent.waiter_max_connections",
+            self.waiter_max_connections,
+        )?;
         if let Some(dlx) = &self.dead_letter_exchange {
             check_amqp_name("agent.dead_letter_exchange", dlx)?;
         }

@@ -58,21 +58,26 @@ impl HttpConfig {
                 "must be greater than 0",
             ));
         }
-        if let Some(max) = self.max_connections
-            && !(1..=MAX_CONNECTIONS).contains(&max)
-        {
-            return Err(invalid(
-                "http.max_connections",
-                "must be between 1 and 1000000",
-            ));
-        }
-        Ok(())
+        check_connection_cap("http.max_connections", self.max_connections)
     }
 }
 
-/// Bound on `http.max_connections` (and the agent's waiter API's): more is
-/// a typo, not a wish.
-pub(crate) const MAX_CONNECTIONS: usize = 1_000_000;
+/// Bound on a connection cap (`http.max_connections`, the agent's waiter
+/// API's): more is a typo, not a wish.
+const MAX_CONNECTIONS: usize = 1_000_000;
+
+/// A connection cap, when set, is within 1..=[`MAX_CONNECTIONS`].
+pub(crate) fn check_connection_cap(
+    key: &'static str,
+    cap: Option<usize>,
+) -> Result<(), ConfigError> {
+    match cap {
+        Some(max) if !(1..=MAX_CONNECTIONS).contains(&max) => {
+            Err(invalid(key, "must be between 1 and 1000000"))
+        }
+        _ => Ok(()),
+    }
+}
 
 #[cfg(test)]
 mod tests {
