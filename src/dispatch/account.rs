@@ -88,10 +88,11 @@ pub fn record(metrics: &Metrics, log: &FailureLog, message: &Outgoing, outcome: 
     record_failure(metrics, outcome);
     let routing_key = &message.routing_key;
     let message_id = &message.message_id;
-    let cause = crate::error_chain::error_chain(failure);
+    // Formatted only when a line is written (tracing evaluates fields lazily).
+    let cause = || crate::error_chain::error_chain(failure);
     if matches!(failure, Failure::Unroutable(_)) {
         if log.unroutable.first(routing_key) {
-            tracing::warn!(%routing_key, %message_id, failure = %cause, "message not delivered");
+            tracing::warn!(%routing_key, %message_id, failure = %cause(), "message not delivered");
         } else {
             tracing::debug!(%routing_key, "unroutable again");
         }
@@ -99,15 +100,15 @@ pub fn record(metrics: &Metrics, log: &FailureLog, message: &Outgoing, outcome: 
     }
     match log.others.hit(Instant::now()) {
         Verdict::Log => {
-            tracing::warn!(%routing_key, %message_id, failure = %cause, "message not delivered");
+            tracing::warn!(%routing_key, %message_id, failure = %cause(), "message not delivered");
         }
         Verdict::Counted => {
-            tracing::debug!(%routing_key, %message_id, failure = %cause, "message not delivered");
+            tracing::debug!(%routing_key, %message_id, failure = %cause(), "message not delivered");
         }
         Verdict::Summary(messages) => tracing::warn!(
             messages,
             %routing_key,
-            last_failure = %cause,
+            last_failure = %cause(),
             "messages not delivered since the last such line (see herald_messages_failed_total)"
         ),
     }
