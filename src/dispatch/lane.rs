@@ -1,25 +1,35 @@
-//! Per-host coalescing lanes: events bound for one host from concurrent
-//! requests travel together in one version 2 message.
+//! Per-host coalescing lanes, published in rounds: events bound for one
+//! host from concurrent requests travel together in one version 2
+//! message, and the messages of every host with work go out together on
+//! one channel.
 //!
-//! A request's events for a host join that host's lane. If fewer than
-//! `coalesce_in_flight` messages for the host await their confirms, a
-//! publisher starts at once, so an idle system adds no wait. Otherwise the
-//! events queue, and the next free publisher takes every queued request it
-//! can fit (`coalesce_max_events`) into one message. Each request gets the
-//! outcome of the message its events went in: a confirm covers all of them,
-//! a nack, return or timeout fails exactly those.
+//! A request's events for a host join that host's lane. A round takes one
+//! group from each ready lane (its queued requests that fit in
+//! `coalesce_max_events`, up to `LaneLimits::round_messages` lanes),
+//! publishes them as one batch and awaits their confirms; meanwhile new
+//! requests queue and go in the next round. If fewer than
+//! `LaneLimits::rounds` rounds run, one starts at once, so an idle system
+//! adds no wait. Sharing a channel is what the broker pays least for: its
+//! cost per message falls with the messages in flight on a channel. Each
+//! request gets the outcome of its own message: a confirm covers all of its
+//! events, a nack, return or timeout fails exactly those (returns are
+//! matched by message id within the batch).
 //!
-//! Publishers are tasks of their own, so a request that gives up (its client
-//! went away, its deadline passed) never strands a channel with unresolved
-//! confirms; a request that gave up before its events went out is skipped.
+//! A host whose message timed out publishes alone until one of its
+//! messages is confirmed (see `lane_state`), so a host whose confirms do not
+//! come holds up no other host's events. Publishers are tasks of their own,
+//! so a request that gives up (its client went away, its deadline passed)
+//! never strands a channel with unresolved confirms; a request that gave up
+//! before its events went out is skipped.
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
 
-use super::lane_queue::{Pending, take_group};
+use super::lane_queue::Pending;
+pub use super::lane_state::LaneLimits;
+use super::lane_state::{Start, State};
 use super::link::Link;
 use super::publish::{self, Failure, Outgoing, PublishOutcome};
 use crate::broker::Topology;
@@ -27,23 +37,6 @@ use crate::metrics::Metrics;
 use crate::model::HostName;
 use crate::plain_lock::lock;
 use crate::wire;
-
-/// Bounds of the lanes, from `[amqp]`.
-#[derive(Debug, Clone, Copy)]
-pub struct LaneLimits {
-    /// Messages per host awaiting confirms at once.
-    pub in_flight: usize,
-    /// Events per message (a request with more travels alone).
-    pub max_events: usize,
-    /// Requests waiting per host; past it a request's events answer 503.
-    pub max_queued: usize,
-}
-
-#[derive(Default)]
-struct Lane {
-    queue: VecDeque<Pending>,
-    publishers: usize,
-}
 
 /// Everything a publisher task needs, shared by all lanes.
 #[derive(Debug)]
@@ -56,25 +49,33 @@ pub struct Shared {
 
 /// The lanes of every host with work in progress (an idle host has none).
 pub struct Lanes {
-    limits: LaneLimits,
-    shared: Arc<Shared>,
-    lanes: Arc<Mutex<HashMap<HostName, Lane>>>,
+    tasks: Tasks,
 }
 
 impl std::fmt::Debug for Lanes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Lanes")
-            .field("limits", &self.limits)
+            .field("limits", &self.tasks.limits)
             .finish_non_exhaustive()
     }
+}
+
+/// What every round and solo publisher shares.
+#[derive(Clone)]
+struct Tasks {
+    limits: LaneLimits,
+    shared: Arc<Shared>,
+    state: Arc<Mutex<State>>,
 }
 
 impl Lanes {
     pub fn new(limits: LaneLimits, shared: Arc<Shared>) -> Self {
         Self {
-            limits,
-            shared,
-            lanes: Arc::default(),
+            tasks: Tasks {
+                limits,
+                shared,
+                state: Arc::default(),
+            },
         }
     }
 
@@ -88,117 +89,192 @@ impl Lanes {
     ) -> oneshot::Receiver<PublishOutcome> {
         let (reply, outcome) = oneshot::channel();
         let count = events.len();
-        let start = {
-            let mut lanes = lock(&self.lanes);
-            let lane = lanes.entry(host.clone()).or_default();
-            if lane.queue.len() >= self.limits.max_queued {
-                drop(lanes);
-                let _ = reply.send(PublishOutcome::Failed(Failure::Overloaded));
-                return outcome;
-            }
-            lane.queue.push_back(Pending {
-                events,
-                deadline,
-                reply,
-            });
-            self.shared.metrics.lane_queued.inc_by(count as i64);
-            let start = lane.publishers < self.limits.in_flight;
-            if start {
-                lane.publishers += 1;
-            }
-            start
+        let pending = Pending {
+            events,
+            deadline,
+            reply,
         };
-        if start {
-            tokio::spawn(publisher(
-                host.clone(),
-                self.limits,
-                Arc::clone(&self.shared),
-                Arc::clone(&self.lanes),
-            ));
+        let t = &self.tasks;
+        let submitted = lock(&t.state).submit(host, pending, &t.limits);
+        match submitted {
+            Err(pending) => {
+                let _ = pending
+                    .reply
+                    .send(PublishOutcome::Failed(Failure::Overloaded));
+            }
+            Ok(start) => {
+                t.shared.metrics.lane_queued.inc_by(count as i64);
+                match start {
+                    Start::Nothing => {}
+                    Start::Round => t.spawn_round(),
+                    Start::Solo => t.spawn_solo(host.clone()),
+                }
+            }
         }
         outcome
     }
 }
 
-/// Publishes the lane's queued requests, a message at a time, until the
-/// lane is empty.
-async fn publisher(
-    host: HostName,
-    limits: LaneLimits,
-    shared: Arc<Shared>,
-    lanes: Arc<Mutex<HashMap<HostName, Lane>>>,
-) {
-    let mut slot = PublisherSlot {
-        host: host.clone(),
-        lanes: Arc::clone(&lanes),
-        armed: true,
-    };
-    loop {
-        let group = {
-            let mut map = lock(&lanes);
-            let Some(lane) = map.get_mut(&host) else {
-                slot.armed = false;
+impl Tasks {
+    fn spawn_round(&self) {
+        tokio::spawn(self.clone().round());
+    }
+
+    fn spawn_solo(&self, host: HostName) {
+        tokio::spawn(self.clone().solo(host));
+    }
+
+    /// Publishes rounds until no lane is ready.
+    async fn round(self) {
+        let mut guard = RoundGuard {
+            tasks: self.clone(),
+            hosts: Vec::new(),
+            armed: true,
+        };
+        loop {
+            let taken = lock(&self.state).take_round(&self.limits, Instant::now());
+            self.shared.metrics.lane_queued.dec_by(taken.events as i64);
+            if taken.groups.is_empty() {
+                if taken.events == 0 {
+                    guard.armed = false; // counted out by take_round
+                    return;
+                }
+                continue; // every request taken had given up
+            }
+            guard.hosts = taken.groups.iter().map(|(h, _)| h.clone()).collect();
+            let outcomes = publish_groups(&taken.groups, &self.shared).await;
+            let solos: Vec<HostName> = {
+                let mut state = lock(&self.state);
+                guard.hosts.clear();
+                taken
+                    .groups
+                    .iter()
+                    .zip(&outcomes)
+                    .filter(|((host, _), outcome)| state.finish(host, outcome, &self.limits))
+                    .map(|((host, _), _)| host.clone())
+                    .collect()
+            };
+            for host in solos {
+                self.spawn_solo(host);
+            }
+            reply(taken.groups, outcomes);
+        }
+    }
+
+    /// Publishes a suspect host's messages alone, one at a time.
+    async fn solo(self, host: HostName) {
+        let mut guard = SoloGuard {
+            tasks: self.clone(),
+            host: host.clone(),
+            held: false,
+            armed: true,
+        };
+        loop {
+            let take = lock(&self.state).take_solo(&host, &self.limits, Instant::now());
+            self.shared.metrics.lane_queued.dec_by(take.events as i64);
+            let Some(group) = take.group else {
+                guard.armed = false; // counted out by take_solo
+                if take.start_round {
+                    self.spawn_round();
+                }
                 return;
             };
-            let group = take_group(&mut lane.queue, limits.max_events, Instant::now());
-            if group.is_empty() {
-                count_out(&mut map, &host);
-                slot.armed = false;
-                return;
+            guard.held = true;
+            let groups = vec![(host.clone(), group)];
+            let outcomes = publish_groups(&groups, &self.shared).await;
+            {
+                let mut state = lock(&self.state);
+                guard.held = false;
+                // This publisher goes on, so finish never asks for another.
+                state.finish(&host, &outcomes[0], &self.limits);
             }
-            group
-        };
-        let taken: usize = group.taken_events;
-        shared.metrics.lane_queued.dec_by(taken as i64);
-        if group.pending.is_empty() {
-            continue; // every request taken had given up
-        }
-        let outcome = publish_group(&host, &group.pending, &shared).await;
-        for pending in group.pending {
-            let _ = pending.reply.send(outcome.clone());
+            reply(groups, outcomes);
         }
     }
 }
 
-/// Takes a publisher off its lane, and the lane away once nothing is left.
-fn count_out(map: &mut HashMap<HostName, Lane>, host: &HostName) {
-    if let Some(lane) = map.get_mut(host) {
-        lane.publishers -= 1;
-        if lane.publishers == 0 && lane.queue.is_empty() {
-            map.remove(host);
+fn reply(groups: Vec<(HostName, Vec<Pending>)>, outcomes: Vec<PublishOutcome>) {
+    for ((_, pending), outcome) in groups.into_iter().zip(outcomes) {
+        for p in pending {
+            let _ = p.reply.send(outcome.clone());
         }
     }
 }
 
-/// Counts a publisher off its lane if it ends without doing so itself (it
-/// panicked or was cancelled): otherwise the lane would go on thinking a
-/// publisher runs, and with `coalesce_in_flight = 1` the host's events
-/// would only ever time out. The next request for the host starts a new
-/// one. A publisher that ends normally counts itself out under the same
-/// lock that saw its lane empty.
-struct PublisherSlot {
-    host: HostName,
-    lanes: Arc<Mutex<HashMap<HostName, Lane>>>,
+/// Gives back a round's place and its hosts' messages if it ends without
+/// doing so itself (it panicked or was cancelled): otherwise those hosts
+/// would look in flight for ever and their events would only time out.
+struct RoundGuard {
+    tasks: Tasks,
+    hosts: Vec<HostName>,
     armed: bool,
 }
 
-impl Drop for PublisherSlot {
+impl Drop for RoundGuard {
     fn drop(&mut self) {
         if self.armed {
-            count_out(&mut lock(&self.lanes), &self.host);
+            let t = &self.tasks;
+            lock(&t.state).abandon_round(&self.hosts, &t.limits);
         }
     }
 }
 
-async fn publish_group(host: &HostName, group: &[Pending], shared: &Shared) -> PublishOutcome {
+/// The same for a solo publisher: the next request for its host starts one.
+struct SoloGuard {
+    tasks: Tasks,
+    host: HostName,
+    held: bool,
+    armed: bool,
+}
+
+impl Drop for SoloGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            let t = &self.tasks;
+            lock(&t.state).abandon_solo(&self.host, self.held, &t.limits);
+        }
+    }
+}
+
+/// Publishes one message per group on one channel and awaits their
+/// confirms under the latest of their requests' deadlines.
+async fn publish_groups(
+    groups: &[(HostName, Vec<Pending>)],
+    shared: &Shared,
+) -> Vec<PublishOutcome> {
     let Some(link) = shared.state.borrow().clone() else {
-        return PublishOutcome::Failed(Failure::BrokerUnavailable);
+        let failed = PublishOutcome::Failed(Failure::BrokerUnavailable);
+        for _ in groups {
+            super::account::record_failure(&shared.metrics, &failed);
+        }
+        return vec![failed; groups.len()];
     };
-    let deadline = group
+    let deadline = groups
         .iter()
-        .map(|p| p.deadline)
+        .flat_map(|(_, group)| group.iter().map(|p| p.deadline))
         .max()
-        .expect("a group is never empty");
+        .expect("a round is never empty");
+    let messages: Vec<Outgoing> = groups
+        .iter()
+        .map(|(host, group)| message(host, group, shared))
+        .collect();
+    let timeout = deadline.saturating_duration_since(Instant::now());
+    let outcomes = publish::publish_batch(
+        &link,
+        shared.topology.exchange(),
+        &messages,
+        timeout,
+        &shared.metrics,
+    )
+    .await;
+    for (message, outcome) in messages.iter().zip(&outcomes) {
+        super::account::record(&shared.metrics, &shared.failure_log, message, outcome);
+    }
+    outcomes
+}
+
+/// One host's group as a version 2 message.
+fn message(host: &HostName, group: &[Pending], shared: &Shared) -> Outgoing {
     let events: Vec<wire::WireEventV2> = group.iter().flat_map(|p| p.events.clone()).collect();
     let correlation_id =
         wire::shared_request_id(events.iter().map(|e| e.request_id.as_str())).map(str::to_owned);
@@ -214,23 +290,10 @@ async fn publish_group(host: &HostName, group: &[Pending], shared: &Shared) -> P
         sent_at: wire::now_rfc3339(),
         events,
     };
-    let message = Outgoing {
+    Outgoing {
         routing_key: shared.topology.routing_key(host),
         message_id,
         correlation_id,
         body: body.encode(),
-    };
-    let timeout = deadline.saturating_duration_since(Instant::now());
-    let outcome = publish::publish_batch(
-        &link,
-        shared.topology.exchange(),
-        std::slice::from_ref(&message),
-        timeout,
-        &shared.metrics,
-    )
-    .await
-    .pop()
-    .expect("one outcome per message");
-    super::account::record(&shared.metrics, &shared.failure_log, &message, &outcome);
-    outcome
+    }
 }

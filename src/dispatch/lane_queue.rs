@@ -23,12 +23,6 @@ pub(super) struct Group {
     pub(super) taken_events: usize,
 }
 
-impl Group {
-    pub(super) fn is_empty(&self) -> bool {
-        self.pending.is_empty() && self.taken_events == 0
-    }
-}
-
 /// Takes requests from the front of `queue` while their events fit in
 /// `max_events` (the first one always fits). Requests that gave up are
 /// dropped on the way: their events must not go out after a 503.
@@ -105,7 +99,8 @@ mod tests {
         );
         let g = take_group(&mut queue, 8, now);
         assert_eq!(sizes(&g), vec![1]);
-        assert!(take_group(&mut queue, 8, now).is_empty());
+        let g = take_group(&mut queue, 8, now);
+        assert!(g.pending.is_empty() && g.taken_events == 0);
     }
 
     #[test]
