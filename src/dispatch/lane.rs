@@ -237,7 +237,10 @@ impl Drop for SoloGuard {
 }
 
 /// Publishes one message per group on one channel and awaits their
-/// confirms under the latest of their requests' deadlines.
+/// confirms. A message may wait until its latest request's deadline; the
+/// round stops at the earliest such deadline of its messages, so a host
+/// stalling for the first time keeps the others' answers (confirmed long
+/// before) at most until then, within their requests' own deadlines.
 async fn publish_groups(
     groups: &[(HostName, Vec<Pending>)],
     shared: &Shared,
@@ -251,8 +254,8 @@ async fn publish_groups(
     };
     let deadline = groups
         .iter()
-        .flat_map(|(_, group)| group.iter().map(|p| p.deadline))
-        .max()
+        .filter_map(|(_, group)| group.iter().map(|p| p.deadline).max())
+        .min()
         .expect("a round is never empty");
     let messages: Vec<Outgoing> = groups
         .iter()
