@@ -51,31 +51,35 @@ pub(super) fn take_group(queue: &mut VecDeque<Pending>, max_events: usize, now: 
     }
 }
 
+/// A waiting request of `n` events, for the lanes' tests.
+#[cfg(test)]
+pub(super) fn test_pending(
+    n: usize,
+    deadline: Instant,
+) -> (Pending, oneshot::Receiver<PublishOutcome>) {
+    use crate::model::{EventName, EventStatus, ServerId};
+    let (reply, rx) = oneshot::channel();
+    let event = wire::WireEventV2 {
+        name: EventName::NetworkChanged,
+        server_uuid: ServerId::parse("3df201cf-2451-44f2-8d25-a4ca826fc1f3").expect("a valid uuid"),
+        status: EventStatus::Completed,
+        tag: None,
+        request_id: "req-1".into(),
+        global_request_id: None,
+    };
+    let pending = Pending {
+        events: vec![event; n],
+        deadline,
+        reply,
+    };
+    (pending, rx)
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_pending as pending;
     use super::*;
-    use crate::model::{EventName, EventStatus, ServerId};
     use std::time::Duration;
-
-    fn pending(n: usize, deadline: Instant) -> (Pending, oneshot::Receiver<PublishOutcome>) {
-        let (reply, rx) = oneshot::channel();
-        let event = wire::WireEventV2 {
-            name: EventName::NetworkChanged,
-            server_uuid: ServerId::parse("3df201cf-2451-44f2-8d25-a4ca826fc1f3").unwrap(),
-            status: EventStatus::Completed,
-            tag: None,
-            request_id: "req-1".into(),
-            global_request_id: None,
-        };
-        (
-            Pending {
-                events: vec![event; n],
-                deadline,
-                reply,
-            },
-            rx,
-        )
-    }
 
     #[test]
     fn groups_fill_up_to_the_bound_and_a_big_request_goes_alone() {

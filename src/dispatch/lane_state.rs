@@ -269,9 +269,8 @@ impl State {
 
 #[cfg(test)]
 mod tests {
+    use super::super::lane_queue::test_pending;
     use super::*;
-    use crate::model::{EventName, EventStatus, ServerId};
-    use crate::wire;
     use std::time::Duration;
     use tokio::sync::oneshot;
 
@@ -288,24 +287,7 @@ mod tests {
     }
 
     fn pending(n: usize) -> (Pending, oneshot::Receiver<PublishOutcome>) {
-        let (reply, rx) = oneshot::channel();
-        let event = wire::WireEventV2 {
-            name: EventName::NetworkChanged,
-            server_uuid: ServerId::parse("3df201cf-2451-44f2-8d25-a4ca826fc1f3").unwrap(),
-            status: EventStatus::Completed,
-            tag: None,
-            request_id: "req-1".into(),
-            global_request_id: None,
-        };
-        let deadline = Instant::now() + Duration::from_secs(5);
-        (
-            Pending {
-                events: vec![event; n],
-                deadline,
-                reply,
-            },
-            rx,
-        )
+        test_pending(n, Instant::now() + Duration::from_secs(5))
     }
 
     fn submit(
