@@ -234,7 +234,13 @@ impl State {
     pub(super) fn abandon_round(&mut self, hosts: &[HostName], limits: &LaneLimits) {
         self.rounds = self.rounds.saturating_sub(1);
         for host in hosts {
-            self.finish(host, &PublishOutcome::Failed(Failure::NoChannel), limits);
+            let lost = PublishOutcome::Failed(Failure::NoChannel);
+            if self.finish(host, &lost, limits)
+                && let Some(lane) = self.lanes.get_mut(host)
+            {
+                // No publisher will start from here: the next request does.
+                lane.solo = false;
+            }
         }
     }
 
@@ -444,6 +450,33 @@ mod tests {
             vec![host(1), host(2)],
             "host 1 is free again"
         );
+    }
+
+    #[test]
+    fn an_abandoned_round_leaves_a_suspect_lane_to_start_its_own_publisher() {
+        let limits = LaneLimits {
+            in_flight: 2,
+            ..LIMITS
+        };
+        let mut s = State::default();
+        let mut rx = Vec::new();
+        let now = Instant::now();
+        let mut submit = |s: &mut State| {
+            let (p, r) = pending(1);
+            rx.push(r);
+            s.submit(&host(1), p, &limits).ok().unwrap()
+        };
+        submit(&mut s);
+        let _a = s.take_round(&limits, now);
+        submit(&mut s);
+        let b = s.take_round(&limits, now);
+        submit(&mut s); // both places taken: it waits
+        let timeout = PublishOutcome::Failed(Failure::Timeout);
+        assert!(s.finish(&host(1), &timeout, &limits), "a solo is due");
+        s.abandon_solo(&host(1), false, &limits); // ...and dies at once
+        // The round holding the other message dies too.
+        s.abandon_round(&hosts_of(&b), &limits);
+        assert_eq!(submit(&mut s), Start::Solo, "not left marked as running");
     }
 
     #[test]
