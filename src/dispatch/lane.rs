@@ -95,21 +95,20 @@ impl Lanes {
             reply,
         };
         let t = &self.tasks;
+        // Counted before the lock is let go, so a round that takes these
+        // events at once never counts them out first.
+        t.shared.metrics.lane_queued.inc_by(count as i64);
         let submitted = lock(&t.state).submit(host, pending, &t.limits);
         match submitted {
             Err(pending) => {
+                t.shared.metrics.lane_queued.dec_by(count as i64);
                 let _ = pending
                     .reply
                     .send(PublishOutcome::Failed(Failure::Overloaded));
             }
-            Ok(start) => {
-                t.shared.metrics.lane_queued.inc_by(count as i64);
-                match start {
-                    Start::Nothing => {}
-                    Start::Round => t.spawn_round(),
-                    Start::Solo => t.spawn_solo(host.clone()),
-                }
-            }
+            Ok(Start::Nothing) => {}
+            Ok(Start::Round) => t.spawn_round(),
+            Ok(Start::Solo) => t.spawn_solo(host.clone()),
         }
         outcome
     }

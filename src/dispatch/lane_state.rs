@@ -185,12 +185,6 @@ impl State {
         false
     }
 
-    /// Called by a round that has just finished its messages: whether one
-    /// more round should start (a running one may have ended meanwhile).
-    pub(super) fn more_rounds(&mut self, limits: &LaneLimits) -> bool {
-        self.want_round(limits) == Start::Round
-    }
-
     /// A solo publisher's next group for `host`. It ends (`group: None`)
     /// when the lane is no longer suspect (its work goes back to the
     /// rounds), its queue is empty, or its message limit is reached (then
@@ -225,7 +219,7 @@ impl State {
             self.ready.push_back(host.clone());
         }
         self.forget_if_idle(host);
-        take.start_round = back_to_rounds && self.more_rounds(limits);
+        take.start_round = back_to_rounds && self.want_round(limits) == Start::Round;
         take
     }
 
