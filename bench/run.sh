@@ -260,6 +260,10 @@ for qt in "${QUEUE_TYPES[@]}"; do
                     fi
                 done
             done
+            # Peak RSS after the closed-loop shapes, which every build runs
+            # alike; the open loop (256 connections) only runs on the current
+            # build, so its peak is recorded apart.
+            echo "{\"vm_hwm_kb\": $(serve_hwm_kb)}" | record path=serve-rss build="$build" queue_type="$qt" hosts="$hosts" coalesce="$coalesce" phase=closed
             if [[ "$build" == current && "$coalesce" == true ]]; then
                 rate="$(python3 -c "print(max(1, round($best / 2)))")"
                 log "herald: open loop at $rate req/s (half the best 1-event rate)"
@@ -268,8 +272,8 @@ for qt in "${QUEUE_TYPES[@]}"; do
                 log "raw: open loop at the same $rate events/s"
                 "$RAW" "$SECS" "$hosts" 64 "$qt" "amqp://guest:guest@127.0.0.1:5672/%2f" "$rate" |
                     record path=raw queue_type="$qt" hosts="$hosts" in_flight=open rate="$rate" batch=1
+                echo "{\"vm_hwm_kb\": $(serve_hwm_kb)}" | record path=serve-rss build="$build" queue_type="$qt" hosts="$hosts" coalesce="$coalesce" phase=open
             fi
-            echo "{\"vm_hwm_kb\": $(serve_hwm_kb)}" | record path=serve-rss build="$build" queue_type="$qt" hosts="$hosts" coalesce="$coalesce"
             stop_serve
           done
         done

@@ -156,7 +156,9 @@ def main():
         for r in (r for r in mine if r["scenario"]["path"] == "serve-rss"):
             build = r["scenario"].get("build", "current")
             label = "" if build == "current" else f" ({build} build)"
-            out.append(f"| serve peak RSS | coalesce {r['scenario']['coalesce']}{label} | "
+            phase = {"closed": ", closed loop", "open": ", open loop too"}.get(
+                r["scenario"].get("phase"), "")
+            out.append(f"| serve peak RSS | coalesce {r['scenario']['coalesce']}{phase}{label} | "
                        f"{r['result']['vm_hwm_kb'] / 1024:.0f} MiB | | | | | |")
         out += targets(mine, raw, raw64, osl)
         out.append("")
