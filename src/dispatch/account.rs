@@ -126,6 +126,16 @@ pub fn record_failure(metrics: &Metrics, outcome: &PublishOutcome) {
     }
 }
 
+/// With no broker connection, `n` messages fail at once: each is counted,
+/// and each gets the outcome.
+pub fn broker_unavailable(metrics: &Metrics, n: usize) -> Vec<PublishOutcome> {
+    let failed = PublishOutcome::Failed(super::Failure::BrokerUnavailable);
+    for _ in 0..n {
+        record_failure(metrics, &failed);
+    }
+    vec![failed; n]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

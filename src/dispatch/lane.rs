@@ -48,34 +48,28 @@ pub struct Shared {
 }
 
 /// The lanes of every host with work in progress (an idle host has none).
-pub struct Lanes {
-    tasks: Tasks,
-}
-
-impl std::fmt::Debug for Lanes {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Lanes")
-            .field("limits", &self.tasks.limits)
-            .finish_non_exhaustive()
-    }
-}
-
-/// What every round and solo publisher shares.
+/// Every round and solo publisher holds a clone.
 #[derive(Clone)]
-struct Tasks {
+pub struct Lanes {
     limits: LaneLimits,
     shared: Arc<Shared>,
     state: Arc<Mutex<State>>,
 }
 
+impl std::fmt::Debug for Lanes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lanes")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Lanes {
     pub fn new(limits: LaneLimits, shared: Arc<Shared>) -> Self {
         Self {
-            tasks: Tasks {
-                limits,
-                shared,
-                state: Arc::default(),
-            },
+            limits,
+            shared,
+            state: Arc::default(),
         }
     }
 
@@ -94,27 +88,24 @@ impl Lanes {
             deadline,
             reply,
         };
-        let t = &self.tasks;
         // Counted before the lock is let go, so a round that takes these
         // events at once never counts them out first.
-        t.shared.metrics.lane_queued.inc_by(count as i64);
-        let submitted = lock(&t.state).submit(host, pending, &t.limits);
+        self.shared.metrics.lane_queued.inc_by(count as i64);
+        let submitted = lock(&self.state).submit(host, pending, &self.limits);
         match submitted {
             Err(pending) => {
-                t.shared.metrics.lane_queued.dec_by(count as i64);
+                self.shared.metrics.lane_queued.dec_by(count as i64);
                 let _ = pending
                     .reply
                     .send(PublishOutcome::Failed(Failure::Overloaded));
             }
             Ok(Start::Nothing) => {}
-            Ok(Start::Round) => t.spawn_round(),
-            Ok(Start::Solo) => t.spawn_solo(host.clone()),
+            Ok(Start::Round) => self.spawn_round(),
+            Ok(Start::Solo) => self.spawn_solo(host.clone()),
         }
         outcome
     }
-}
 
-impl Tasks {
     fn spawn_round(&self) {
         tokio::spawn(self.clone().round());
     }
@@ -126,7 +117,7 @@ impl Tasks {
     /// Publishes rounds until no lane is ready.
     async fn round(self) {
         let mut guard = RoundGuard {
-            tasks: self.clone(),
+            lanes: self.clone(),
             hosts: Vec::new(),
             armed: true,
         };
@@ -163,7 +154,7 @@ impl Tasks {
     /// Publishes a suspect host's messages alone, one at a time.
     async fn solo(self, host: HostName) {
         let mut guard = SoloGuard {
-            tasks: self.clone(),
+            lanes: self.clone(),
             host: host.clone(),
             held: false,
             armed: true,
@@ -204,7 +195,7 @@ fn reply(groups: Vec<(HostName, Vec<Pending>)>, outcomes: Vec<PublishOutcome>) {
 /// doing so itself (it panicked or was cancelled): otherwise those hosts
 /// would look in flight for ever and their events would only time out.
 struct RoundGuard {
-    tasks: Tasks,
+    lanes: Lanes,
     hosts: Vec<HostName>,
     armed: bool,
 }
@@ -212,15 +203,15 @@ struct RoundGuard {
 impl Drop for RoundGuard {
     fn drop(&mut self) {
         if self.armed {
-            let t = &self.tasks;
-            lock(&t.state).abandon_round(&self.hosts, &t.limits);
+            let lanes = &self.lanes;
+            lock(&lanes.state).abandon_round(&self.hosts, &lanes.limits);
         }
     }
 }
 
 /// The same for a solo publisher: the next request for its host starts one.
 struct SoloGuard {
-    tasks: Tasks,
+    lanes: Lanes,
     host: HostName,
     held: bool,
     armed: bool,
@@ -229,8 +220,8 @@ struct SoloGuard {
 impl Drop for SoloGuard {
     fn drop(&mut self) {
         if self.armed {
-            let t = &self.tasks;
-            lock(&t.state).abandon_solo(&self.host, self.held, &t.limits);
+            let lanes = &self.lanes;
+            lock(&lanes.state).abandon_solo(&self.host, self.held, &lanes.limits);
         }
     }
 }
@@ -245,11 +236,7 @@ async fn publish_groups(
     shared: &Shared,
 ) -> Vec<PublishOutcome> {
     let Some(link) = shared.state.borrow().clone() else {
-        let failed = PublishOutcome::Failed(Failure::BrokerUnavailable);
-        for _ in groups {
-            super::account::record_failure(&shared.metrics, &failed);
-        }
-        return vec![failed; groups.len()];
+        return super::account::broker_unavailable(&shared.metrics, groups.len());
     };
     let deadline = groups
         .iter()

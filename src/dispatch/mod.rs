@@ -147,11 +147,7 @@ impl Dispatcher {
     ) -> Vec<PublishOutcome> {
         if self.shared.state.borrow().is_none() {
             // Nothing can go out: answer at once rather than queue.
-            let failed = PublishOutcome::Failed(Failure::BrokerUnavailable);
-            for _ in batches {
-                account::record_failure(&self.shared.metrics, &failed);
-            }
-            return vec![failed; batches.len()];
+            return account::broker_unavailable(&self.shared.metrics, batches.len());
         }
         let waits = batches.iter().map(|batch| {
             let wire_events = batch
@@ -182,11 +178,7 @@ impl Dispatcher {
     ) -> Vec<PublishOutcome> {
         let link = self.shared.state.borrow().clone();
         let Some(link) = link else {
-            let failed = PublishOutcome::Failed(Failure::BrokerUnavailable);
-            for _ in batches {
-                account::record_failure(&self.shared.metrics, &failed);
-            }
-            return vec![failed; batches.len()];
+            return account::broker_unavailable(&self.shared.metrics, batches.len());
         };
         let messages: Vec<Outgoing> = batches
             .iter()
