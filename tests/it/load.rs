@@ -13,20 +13,12 @@ use tokio_util::sync::CancellationToken;
 use herald::load::LoadArgs;
 use herald::model::HostName;
 
-use crate::support::{ADMIN_TOKEN, TestApp, broker};
+use crate::support::{ADMIN_TOKEN, TestApp, broker, load_config_file};
 
 #[derive(Parser)]
 struct Cli {
     #[command(flatten)]
     load: LoadArgs,
-}
-
-/// Writes serve's own config where load can read the broker names from it.
-fn config_file(app: &TestApp, dir: &tempfile::TempDir) -> std::path::PathBuf {
-    let path = dir.path().join("herald.toml");
-    let text = toml::to_string(&app.config).expect("the config serialises");
-    std::fs::write(&path, text).expect("temp dir is writable");
-    path
 }
 
 fn load_args(app: &TestApp, config: &Path, extra: &[&str]) -> LoadArgs {
@@ -65,7 +57,7 @@ async fn run_and_check(extra: &[&str], hosts: u32) {
     let app = TestApp::spawn().await;
     app.wait_ready().await;
     let dir = tempfile::tempdir().expect("temp dir");
-    let args = load_args(&app, &config_file(&app, &dir), extra);
+    let args = load_args(&app, &load_config_file(&app, &dir), extra);
 
     let report = herald::load::run(args, CancellationToken::new())
         .await
@@ -150,7 +142,7 @@ async fn a_mix_of_unknown_and_unassigned_servers_answers_404_and_422_and_loses_n
         "10",
         "--cleanup",
     ];
-    let args = load_args(&app, &config_file(&app, &dir), &extra);
+    let args = load_args(&app, &load_config_file(&app, &dir), &extra);
     let report = herald::load::run(args, CancellationToken::new())
         .await
         .expect("the run completes");

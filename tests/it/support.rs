@@ -68,6 +68,19 @@ fn token(value: &str, roles: &[&str]) -> TokenConfig {
     }
 }
 
+/// Writes serve's own config where `herald load` can read the broker names
+/// from it. Serve's tests use a 2 s connect timeout so a broker that is down
+/// is seen fast; `herald load` talks to the healthy machine broker, which on
+/// a busy two-core run may take longer than that to accept a connection.
+pub fn load_config_file(app: &TestApp, dir: &tempfile::TempDir) -> std::path::PathBuf {
+    let mut config = app.config.clone();
+    config.amqp.connect_timeout = Duration::from_secs(30);
+    let path = dir.path().join("herald.toml");
+    let text = toml::to_string(&config).expect("the config serialises");
+    std::fs::write(&path, text).expect("temp dir is writable");
+    path
+}
+
 /// A running `herald serve`.
 pub struct TestApp {
     pub addr: SocketAddr,
