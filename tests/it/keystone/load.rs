@@ -25,9 +25,10 @@ async fn herald_load_gets_its_token_from_keystone() {
     app.wait_ready().await;
     let (user, password) = f.user(&["admin"]).await;
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = crate::support::load_config_file(&app, &dir);
+    let config = crate::support::load_config_file(&app, &dir)
+        .display()
+        .to_string();
     let serve_url = app.url("");
-    let config = config.display().to_string();
     let args = Cli::try_parse_from([
         "load",
         "--url",
