@@ -23,6 +23,14 @@ use lapin::{Connection, ConnectionProperties};
 const SBIN: &str = "/usr/lib/rabbitmq/bin";
 /// How long a node may take to start on a loaded machine.
 const START_DEADLINE: Duration = Duration::from_secs(120);
+/// One AMQP connection attempt. lapin's `Connection::connect` has no
+/// deadline of its own, and while a node is down its port (an ephemeral one)
+/// has no listener: a loopback connect to it can, rarely, connect the socket
+/// to itself (TCP simultaneous open), and lapin then waits forever for a
+/// connection.start. An attempt past this is abandoned and tried again.
+const CONNECT_ATTEMPT: Duration = Duration::from_secs(5);
+/// A connection to a node that is up.
+const CONNECT_DEADLINE: Duration = Duration::from_secs(30);
 
 /// One test-owned RabbitMQ node.
 pub struct BrokerNode {
@@ -121,9 +129,9 @@ impl BrokerNode {
     pub async fn wait_up(&mut self) {
         let deadline = tokio::time::Instant::now() + START_DEADLINE;
         loop {
-            if let Ok(conn) =
-                Connection::connect(&self.url(), ConnectionProperties::default()).await
-            {
+            let url = self.url();
+            let attempt = Connection::connect(&url, ConnectionProperties::default());
+            if let Ok(Ok(conn)) = tokio::time::timeout(CONNECT_ATTEMPT, attempt).await {
                 conn.close(200, "up".into()).await.ok();
                 return;
             }
@@ -149,8 +157,16 @@ impl BrokerNode {
 
     /// A connection to this node.
     pub async fn connect(&self) -> Connection {
-        Connection::connect(&self.url(), ConnectionProperties::default())
+        let url = self.url();
+        let attempt = Connection::connect(&url, ConnectionProperties::default());
+        tokio::time::timeout(CONNECT_DEADLINE, attempt)
             .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "connecting to {}: no answer in {CONNECT_DEADLINE:?}",
+                    self.name
+                )
+            })
             .unwrap_or_else(|e| panic!("connecting to {}: {e}", self.name))
     }
 
@@ -164,13 +180,21 @@ impl BrokerNode {
     }
 
     /// kill -9 of the node's whole process group, then reaps it and waits
-    /// until its port takes no connection.
+    /// until its port takes no connection. Reaping polls, so the runtime's
+    /// workers stay free for the requests the test is driving meanwhile.
     pub async fn kill(&mut self) {
         self.signal_group("-KILL");
-        if let Some(mut child) = self.group.take() {
-            let _ = child.wait();
-        }
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        if let Some(mut child) = self.group.take() {
+            while child.try_wait().ok().flatten().is_none() {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "node {} did not exit after kill -9",
+                    self.name
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
         while tokio::net::TcpStream::connect(("127.0.0.1", self.amqp_port))
             .await
             .is_ok()

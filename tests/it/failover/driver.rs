@@ -18,6 +18,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::support::TestApp;
 
+/// Far past any deadline serve puts on a request (its confirm timeout): a
+/// request unanswered this long is a hang, reported as one.
+const ANSWER_DEADLINE: Duration = Duration::from_secs(60);
+
 /// One answered event: its tag, per-event code, and when the answer came.
 #[derive(Debug, Clone)]
 pub struct Answer {
@@ -54,7 +58,11 @@ impl Driver {
                     let body = json!({"events": [{
                         "name": "network-vif-plugged", "server_uuid": server, "tag": tag
                     }]});
-                    let reply = app.post_events(&body, &[]).await;
+                    let reply = tokio::time::timeout(ANSWER_DEADLINE, app.post_events(&body, &[]))
+                        .await
+                        .unwrap_or_else(|_| {
+                            panic!("serve did not answer request {tag} in {ANSWER_DEADLINE:?}")
+                        });
                     let code = reply.body["events"][0]["code"].as_u64().unwrap_or(0);
                     answers.lock().unwrap().push(Answer {
                         tag,
@@ -69,7 +77,11 @@ impl Driver {
                 }
             });
         }
-        let task = tokio::spawn(async move { while workers.join_next().await.is_some() {} });
+        let task = tokio::spawn(async move {
+            while let Some(worker) = workers.join_next().await {
+                worker.expect("a driver worker");
+            }
+        });
         Self {
             stop,
             answers,
@@ -118,7 +130,10 @@ impl Driver {
     /// Stops sending and returns every answer.
     pub async fn stop(self) -> Vec<Answer> {
         self.stop.cancel();
-        self.task.await.unwrap();
+        tokio::time::timeout(ANSWER_DEADLINE, self.task)
+            .await
+            .expect("the driver's last requests are answered")
+            .unwrap();
         std::mem::take(&mut *self.answers.lock().unwrap())
     }
 }
