@@ -10,7 +10,8 @@
 #                               one after the other: before/after in one run)
 #
 # (a) raw: examples/raw_publisher.rs, lapin with confirms, persistent,
-#     mandatory, herald's v1 body, 1 and 64 confirms in flight;
+#     mandatory, herald's v1 body, 1 and 64 confirms in flight, and 64 with
+#     its queues consumed the way `herald load` consumes herald's;
 # (b) herald: its own `herald serve` (SQLite, coalescing on and off) driven
 #     by `herald load` closed loop at 16 and 64 connections, batches of 1
 #     and 10, then open loop at half the best 1-event rate for latency;
@@ -241,6 +242,11 @@ for qt in "${QUEUE_TYPES[@]}"; do
             log "raw: $qt, $hosts hosts, $inflight in flight"
             "$RAW" "$SECS" "$hosts" "$inflight" "$qt" | record path=raw queue_type="$qt" hosts="$hosts" in_flight="$inflight" batch=1
         done
+        # herald's runs pay the broker for consuming (herald load counts every
+        # event); the same publisher with its queues consumed that way shows
+        # how much of the gap to the bare publisher that is.
+        log "raw: $qt, $hosts hosts, 64 in flight, consumed as herald load consumes"
+        "$RAW" --consume "$SECS" "$hosts" 64 "$qt" | record path=raw queue_type="$qt" hosts="$hosts" in_flight=64+consume batch=1
         best=0
         builds=(current)
         [[ -n "$BASELINE" ]] && builds+=(baseline)

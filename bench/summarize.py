@@ -134,11 +134,18 @@ def main():
         out += [f"## {qt} queues, {hosts} hosts", "",
                 "| path | shape | events/s | ×raw-64 | ×oslo-4 | latency p50 / p99 ms | lost | duplicates |",
                 "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-        for k in sorted(raw, key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else 0)):
+        def raw_shape(k):
+            if k.isdigit():
+                return f"{k} in flight, 1 event/msg"
+            if k.endswith("+consume"):
+                return f"{k.split('+')[0]} in flight, 1 event/msg, consumed as herald load consumes"
+            return f"open loop {raw[k]['rate']:.0f} msg/s, 1 event/msg"
+        order = {"open": 2}
+        for k in sorted(raw, key=lambda k: (order.get(k, 1 if not k.isdigit() else 0),
+                                            int(k) if k.isdigit() else 0)):
             r = raw[k]
             c = r["confirm_ms"]
-            shape = (f"{k} in flight, 1 event/msg" if k.isdigit()
-                     else f"open loop {raw[k]['rate']:.0f} msg/s, 1 event/msg")
+            shape = raw_shape(k)
             out.append(f"| raw lapin | {shape} | {r['events_per_sec']:,.0f} | "
                        f"{r['events_per_sec'] / raw64:.2f} | {r['events_per_sec'] / osl:.2f} | "
                        f"confirm {c['p50']:.1f} / {c['p99']:.1f} | – | – |")
@@ -161,6 +168,16 @@ def main():
             out.append(f"| serve peak RSS | coalesce {r['scenario']['coalesce']}{phase}{label} | "
                        f"{r['result']['vm_hwm_kb'] / 1024:.0f} MiB | | | | | |")
         out += targets(mine, raw, raw64, osl)
+        consumed = raw.get("64+consume", {}).get("events_per_sec")
+        one = next((r["result"] for r in mine if r["scenario"]["path"] == "herald"
+                    and r["scenario"].get("build", "current") == "current"
+                    and (r["scenario"]["loop"], r["scenario"]["batch"], r["scenario"].get("connections"),
+                         r["scenario"]["coalesce"]) == ("closed", "1", "64", "true")), None)
+        if consumed and one:
+            out += ["", f"Beside the targets: 1-event, 64 conns, coalescing ÷ the raw publisher at 64 in "
+                    f"flight with its queues consumed as `herald load` consumes herald's: "
+                    f"**{one['events_per_sec'] / consumed:.2f}×** (the bare publisher's queues are not "
+                    f"consumed while it runs; herald's are)."]
         out.append("")
     herald_best = {}
     for r in rows:

@@ -6,8 +6,12 @@
 //! latency percentiles), then deletes what it declared. Local broker only.
 //! With RATE, an open loop instead: one message every 1/RATE s, whatever is
 //! in flight (up to 10,000), for the confirm latency at a given rate.
+//! With `--consume`, the queues are also consumed while publishing, the way
+//! `herald load` consumes herald's (its own connection, one channel,
+//! prefetch 256, every delivery acked), so the broker does the same work per
+//! message on both sides; the run ends once every confirmed message came back.
 //!
-//! `raw_publisher SECONDS HOSTS IN_FLIGHT [classic|quorum] [AMQP_URL] [RATE]`
+//! `raw_publisher [--consume] SECONDS HOSTS IN_FLIGHT [classic|quorum] [AMQP_URL] [RATE]`
 
 #![allow(clippy::unwrap_used)] // a measuring tool: a failed unwrap is its error message
 
@@ -20,13 +24,17 @@ use herald::config::Config;
 use herald::model::{EventName, EventStatus, HostName, ServerId};
 use herald::wire::{Message, WireEvent, now_rfc3339};
 use lapin::options::{
-    BasicPublishOptions, ConfirmSelectOptions, ExchangeDeleteOptions, QueueDeleteOptions,
+    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
+    ConfirmSelectOptions, ExchangeDeleteOptions, QueueDeleteOptions,
 };
+use lapin::types::FieldTable;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
+    let all: Vec<String> = std::env::args().collect();
+    let consume = all.iter().any(|a| a == "--consume");
+    let args: Vec<String> = all.into_iter().filter(|a| a != "--consume").collect();
     let arg = |i: usize, default: u64| args.get(i).map_or(Ok(default), |s| s.parse::<u64>());
     let seconds = arg(1, 10)?.clamp(1, 600);
     let hosts = arg(2, 10)?.clamp(1, 1000) as usize;
@@ -62,6 +70,12 @@ async fn main() -> anyhow::Result<()> {
     channel
         .confirm_select(ConfirmSelectOptions::default())
         .await?;
+    let consumer = if consume {
+        let queues: Vec<String> = hosts.iter().map(|h| topology.queue(h)).collect();
+        Some(Consumers::start(&url, &queues).await?)
+    } else {
+        None
+    };
 
     let mut confirm_us = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
     let started = Instant::now();
@@ -109,6 +123,10 @@ async fn main() -> anyhow::Result<()> {
             () = tokio::time::sleep_until(next_due.unwrap_or(until).into()), if next_due.is_some() => {}
         }
     }
+    let consumed = match &consumer {
+        Some(c) => Some(c.wait_for(acked, Duration::from_secs(30)).await),
+        None => None,
+    };
     let secs = started.elapsed().as_secs_f64();
     let ms = |q: f64| confirm_us.value_at_quantile(q) as f64 / 1000.0;
     println!(
@@ -116,6 +134,7 @@ async fn main() -> anyhow::Result<()> {
         serde_json::json!({
             "path": "raw", "hosts": hosts.len(), "in_flight": in_flight, "rate": rate,
             "queue_type": if quorum { "quorum" } else { "classic" },
+            "consumed": consumed,
             "seconds": secs, "events": acked, "events_per_sec": acked as f64 / secs,
             "confirm_ms": {"p50": ms(0.5), "p90": ms(0.9), "p99": ms(0.99), "max": ms(1.0)},
         })
@@ -132,7 +151,66 @@ async fn main() -> anyhow::Result<()> {
         .exchange_delete(topology.exchange().into(), ExchangeDeleteOptions::default())
         .await;
     let _ = conn.close(200, "bye".into()).await;
+    if let Some(c) = consumer {
+        c.stop().await;
+    }
     Ok(())
+}
+
+/// Consumers of every host queue on one channel of their own connection,
+/// acking each delivery, as `herald load`'s are.
+struct Consumers {
+    conn: Connection,
+    count: tokio::sync::watch::Receiver<u64>,
+    tasks: tokio::task::JoinSet<()>,
+}
+
+impl Consumers {
+    async fn start(url: &str, queues: &[String]) -> anyhow::Result<Self> {
+        let conn = Connection::connect(url, ConnectionProperties::default()).await?;
+        let channel = conn.create_channel().await?;
+        channel.basic_qos(256, BasicQosOptions::default()).await?;
+        let (tx, count) = tokio::sync::watch::channel(0u64);
+        let mut tasks = tokio::task::JoinSet::new();
+        for queue in queues {
+            let mut consumer = channel
+                .basic_consume(
+                    queue.as_str().into(),
+                    "".into(),
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+            let tx = tx.clone();
+            tasks.spawn(async move {
+                while let Some(Ok(delivery)) = consumer.next().await {
+                    if delivery
+                        .acker
+                        .ack(BasicAckOptions::default())
+                        .await
+                        .is_err()
+                    {
+                        break;
+                    }
+                    tx.send_modify(|n| *n += 1);
+                }
+            });
+        }
+        Ok(Self { conn, count, tasks })
+    }
+
+    /// Waits until `n` deliveries were acked (or `limit` passed); how many were.
+    async fn wait_for(&self, n: u64, limit: Duration) -> u64 {
+        let mut count = self.count.clone();
+        let _ = tokio::time::timeout(limit, count.wait_for(|&c| c >= n)).await;
+        *self.count.borrow()
+    }
+
+    async fn stop(mut self) {
+        let _ = self.conn.close(200, "bye".into()).await;
+        self.tasks.abort_all();
+        while self.tasks.join_next().await.is_some() {}
+    }
 }
 
 /// herald's v1 body with one event, as serve sends it without coalescing.
