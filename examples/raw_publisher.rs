@@ -9,7 +9,9 @@
 //! With `--consume`, the queues are also consumed while publishing, the way
 //! `herald load` consumes herald's (its own connection, one channel,
 //! prefetch 256, every delivery acked), so the broker does the same work per
-//! message on both sides; the run ends once every confirmed message came back.
+//! message on both sides; the run ends once every confirmed message came back
+//! (or 30 s after the last publish), its events/s counted up to then, and
+//! `consumed` says how many did.
 //!
 //! `raw_publisher [--consume] SECONDS HOSTS IN_FLIGHT [classic|quorum] [AMQP_URL] [RATE]`
 
