@@ -68,6 +68,18 @@ fn token(value: &str, roles: &[&str]) -> TokenConfig {
     }
 }
 
+/// `fut`, or a panic naming `what` once `limit` passed: a step that would
+/// hang fails with its name instead of running into nextest's kill.
+pub async fn within<T>(
+    limit: Duration,
+    what: &str,
+    fut: impl std::future::Future<Output = T>,
+) -> T {
+    tokio::time::timeout(limit, fut)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: not done in {limit:?}"))
+}
+
 /// Writes serve's own config where `herald load` can read the broker names
 /// from it. Serve's tests use a 2 s connect timeout so a broker that is down
 /// is seen fast; `herald load` talks to the healthy machine broker, which on

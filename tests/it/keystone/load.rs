@@ -7,7 +7,13 @@ use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
 use super::fixture::{Fixture, herald, keystone_url};
+use crate::support::within;
 use herald::load::LoadArgs;
+
+/// One step of the test against Keystone or serve (CI's slowest: a few s).
+const STEP: Duration = Duration::from_secs(60);
+/// The 20-request run, its drain included (10 s at most) and its token.
+const RUN: Duration = Duration::from_secs(120);
 
 #[derive(Parser)]
 struct Cli {
@@ -20,10 +26,15 @@ async fn herald_load_gets_its_token_from_keystone() {
     let Some((url, admin)) = keystone_url() else {
         return;
     };
-    let mut f = Fixture::new(&url, &admin).await;
-    let app = herald(&mut f, Duration::from_secs(300), None).await;
-    app.wait_ready().await;
-    let (user, password) = f.user(&["admin"]).await;
+    let mut f = within(STEP, "the Keystone fixture", Fixture::new(&url, &admin)).await;
+    let app = within(
+        STEP,
+        "serve in keystone mode",
+        herald(&mut f, Duration::from_secs(300), None),
+    )
+    .await;
+    within(STEP, "serve ready", app.wait_ready()).await;
+    let (user, password) = within(STEP, "a Keystone user", f.user(&["admin"])).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let config = crate::support::load_config_file(&app, &dir)
         .display()
@@ -55,9 +66,13 @@ async fn herald_load_gets_its_token_from_keystone() {
     ])
     .expect("valid flags")
     .load;
-    let report = herald::load::run(args, CancellationToken::new())
-        .await
-        .expect("the run completes");
+    let report = within(
+        RUN,
+        "herald load's run",
+        herald::load::run(args, CancellationToken::new()),
+    )
+    .await
+    .expect("the run completes");
     assert_eq!(report.accepted, report.events_sent, "{report}");
     assert_eq!(report.broker.as_ref().expect("consumed").lost, 0);
     report.verdict().expect("the run passes");
@@ -77,13 +92,17 @@ async fn herald_load_gets_its_token_from_keystone() {
     ])
     .expect("valid flags")
     .load;
-    let error = herald::load::run(refused, CancellationToken::new())
-        .await
-        .expect_err("a wrong password stops the run before it starts");
+    let error = within(
+        STEP,
+        "herald load with a wrong password",
+        herald::load::run(refused, CancellationToken::new()),
+    )
+    .await
+    .expect_err("a wrong password stops the run before it starts");
     assert!(
         error.to_string().contains("--os-auth-url"),
         "names the flag: {error}"
     );
-    app.stop().await;
-    f.cleanup().await;
+    within(STEP, "serve's stop", app.stop()).await;
+    within(STEP, "the fixture's cleanup", f.cleanup()).await;
 }
