@@ -68,6 +68,10 @@ fn token(value: &str, roles: &[&str]) -> TokenConfig {
     }
 }
 
+/// Far past any answer serve gives in a test (its longest wait is a confirm
+/// timeout of a few seconds): a request unanswered this long is a hang.
+pub const ANSWER_DEADLINE: Duration = Duration::from_secs(60);
+
 /// `fut`, or a panic naming `what` once `limit` passed: a step that would
 /// hang fails with its name instead of running into nextest's kill.
 pub async fn within<T>(
@@ -188,7 +192,10 @@ impl TestApp {
     }
 
     pub async fn send(&self, request: Request<Full<Bytes>>) -> Reply {
-        let response = self.client.request(request).await.expect("herald answers");
+        let what = format!("herald answering {} {}", request.method(), request.uri());
+        let response = within(ANSWER_DEADLINE, &what, self.client.request(request))
+            .await
+            .expect("herald answers");
         let (parts, body) = response.into_parts();
         let bytes = body.collect().await.expect("body readable").to_bytes();
         let body = if bytes.is_empty() {
@@ -239,7 +246,8 @@ impl TestApp {
     pub async fn wait_until(&self, ready: impl Fn(&Reply) -> bool, path: &str) -> Reply {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
         loop {
-            if let Ok(response) = self.client.get(self.url(path).parse().expect("uri")).await {
+            let probe = self.client.get(self.url(path).parse().expect("uri"));
+            if let Ok(Ok(response)) = tokio::time::timeout(Duration::from_secs(5), probe).await {
                 let (parts, body) = response.into_parts();
                 let bytes = body
                     .collect()

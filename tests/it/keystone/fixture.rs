@@ -13,7 +13,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, new_uuid};
+use crate::support::{ANSWER_DEADLINE, TestApp, new_uuid, within};
 
 use herald::config::AuthMode;
 
@@ -120,9 +120,9 @@ impl Fixture {
             b = b.header(*k, *v);
         }
         let bytes = body.map(|v| Bytes::from(v.to_string())).unwrap_or_default();
-        let response = self
-            .http
-            .request(b.body(Full::new(bytes)).expect("request"))
+        let request = b.body(Full::new(bytes)).expect("request");
+        let what = format!("Keystone answering {} {}", request.method(), request.uri());
+        let response = within(ANSWER_DEADLINE, &what, self.http.request(request))
             .await
             .expect("Keystone answers");
         let (parts, body) = response.into_parts();
