@@ -68,8 +68,8 @@ fn token(value: &str, roles: &[&str]) -> TokenConfig {
     }
 }
 
-/// Far past any answer serve gives in a test (its longest wait is a confirm
-/// timeout of a few seconds): a request unanswered this long is a hang.
+/// Far past any answer serve gives in a test (the longest confirm timeout a
+/// test sets is 20 s): a request unanswered this long is a hang.
 pub const ANSWER_DEADLINE: Duration = Duration::from_secs(60);
 
 /// `fut`, or a panic naming `what` once `limit` passed: a step that would

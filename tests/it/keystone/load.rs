@@ -10,7 +10,7 @@ use super::fixture::{Fixture, herald, keystone_url};
 use crate::support::within;
 use herald::load::LoadArgs;
 
-/// One step of the test against Keystone or serve (CI's slowest: a few s).
+/// Starting serve, a refused run, serve's stop (CI's slowest: a few s).
 const STEP: Duration = Duration::from_secs(60);
 /// The 20-request run, its drain included (10 s at most) and its token.
 const RUN: Duration = Duration::from_secs(120);
@@ -26,15 +26,16 @@ async fn herald_load_gets_its_token_from_keystone() {
     let Some((url, admin)) = keystone_url() else {
         return;
     };
-    let mut f = within(STEP, "the Keystone fixture", Fixture::new(&url, &admin)).await;
+    // The fixture's and TestApp's requests each have a deadline of their own.
+    let mut f = Fixture::new(&url, &admin).await;
     let app = within(
         STEP,
         "serve in keystone mode",
         herald(&mut f, Duration::from_secs(300), None),
     )
     .await;
-    within(STEP, "serve ready", app.wait_ready()).await;
-    let (user, password) = within(STEP, "a Keystone user", f.user(&["admin"])).await;
+    app.wait_ready().await;
+    let (user, password) = f.user(&["admin"]).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let config = crate::support::load_config_file(&app, &dir)
         .display()
@@ -104,5 +105,5 @@ async fn herald_load_gets_its_token_from_keystone() {
         "names the flag: {error}"
     );
     within(STEP, "serve's stop", app.stop()).await;
-    within(STEP, "the fixture's cleanup", f.cleanup()).await;
+    f.cleanup().await;
 }
