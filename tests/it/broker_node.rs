@@ -18,6 +18,8 @@ use std::time::Duration;
 
 use lapin::{Connection, ConnectionProperties};
 
+use crate::support::poll_until;
+
 /// Where Debian installs RabbitMQ's own scripts (the /usr/sbin wrappers
 /// switch to the rabbitmq user and its HOME, which would share its cookie).
 const SBIN: &str = "/usr/lib/rabbitmq/bin";
@@ -127,32 +129,28 @@ impl BrokerNode {
 
     /// Waits until an AMQP connection to the node opens.
     pub async fn wait_up(&mut self) {
-        let deadline = tokio::time::Instant::now() + START_DEADLINE;
-        loop {
-            let url = self.url();
-            let attempt = Connection::connect(&url, ConnectionProperties::default());
-            if let Ok(Ok(conn)) = tokio::time::timeout(CONNECT_ATTEMPT, attempt).await {
-                conn.close(200, "up".into()).await.ok();
-                return;
-            }
+        let what = format!(
+            "RabbitMQ node {} takes connections; see {}",
+            self.name,
+            self.dir.join("server.out").display()
+        );
+        let url = self.url();
+        poll_until(&what, START_DEADLINE, || {
             let exited = self
                 .group
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten());
-            assert!(
-                exited.is_none(),
-                "RabbitMQ node {} exited ({exited:?}); see {}",
-                self.name,
-                self.dir.join("server.out").display()
-            );
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "RabbitMQ node {} did not start; see {}",
-                self.name,
-                self.dir.join("server.out").display()
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+            assert!(exited.is_none(), "{what}: it exited ({exited:?})");
+            let attempt = Connection::connect(&url, ConnectionProperties::default());
+            async move {
+                let Ok(Ok(conn)) = tokio::time::timeout(CONNECT_ATTEMPT, attempt).await else {
+                    return false;
+                };
+                conn.close(200, "up".into()).await.ok();
+                true
+            }
+        })
+        .await;
     }
 
     /// A connection to this node.
@@ -184,28 +182,22 @@ impl BrokerNode {
     /// workers stay free for the requests the test is driving meanwhile.
     pub async fn kill(&mut self) {
         self.signal_group("-KILL");
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        let limit = Duration::from_secs(20);
         if let Some(mut child) = self.group.take() {
-            while child.try_wait().ok().flatten().is_none() {
-                assert!(
-                    tokio::time::Instant::now() < deadline,
-                    "node {} did not exit after kill -9",
-                    self.name
-                );
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
+            let what = format!("node {} exits after kill -9", self.name);
+            poll_until(&what, limit, || {
+                std::future::ready(child.try_wait().ok().flatten().is_some())
+            })
+            .await;
         }
-        while tokio::net::TcpStream::connect(("127.0.0.1", self.amqp_port))
-            .await
-            .is_ok()
-        {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "node {} still takes connections after kill -9",
-                self.name
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let what = format!("node {} takes no connection after kill -9", self.name);
+        let port = self.amqp_port;
+        poll_until(&what, limit, || async move {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_err()
+        })
+        .await;
     }
 
     /// SIGSTOP of the whole group: the node keeps its sockets open and

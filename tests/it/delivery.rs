@@ -38,10 +38,7 @@ async fn one_delivered_message(
         reply.body["events"][0]["status"], "completed",
         "response status is herald's"
     );
-    let request_id = reply.headers["x-openstack-request-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let request_id = reply.request_id();
     assert_eq!(reply.headers["x-compute-request-id"], request_id.as_str());
     assert_ne!(request_id, global, "the local id is always new");
 

@@ -16,21 +16,24 @@ use herald::model::{Placement, ServerId};
 
 use self::harness::{Harness, assert_rfc3339_utc, entry, host, new_id, placed};
 
-/// Declares `$name::sqlite` and `$name::postgres` running the test body `$name`.
+/// Declares each test body `$name` twice, as `sqlite::$name` and
+/// `postgres::$name`: the name says the behaviour, the module the backend.
 macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {$(
             #[tokio::test]
-            async fn sqlite() {
+            async fn $name() {
                 super::Harness::sqlite().await.run(super::$name).await;
             }
+        )*}
 
+        mod postgres {$(
             #[tokio::test]
-            async fn postgres() {
+            async fn $name() {
                 super::Harness::postgres().await.run(super::$name).await;
             }
-        }
-    )*};
+        )*}
+    };
 }
 
 on_both_backends!(

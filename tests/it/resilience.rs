@@ -5,16 +5,11 @@
 use std::time::Duration;
 
 use http::{Method, StatusCode};
-use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::proxy::Proxy;
-use crate::support::{TestApp, drain, new_uuid};
-
-fn event_for(server: &str) -> serde_json::Value {
-    json!({"events": [{"name": "network-vif-plugged", "server_uuid": server, "tag": "p"}]})
-}
+use crate::support::{TestApp, drain, event_for, new_uuid};
 
 #[tokio::test]
 async fn broker_down_at_start_gives_503s_not_a_crash() {
@@ -105,16 +100,7 @@ async fn shutdown_lets_in_flight_requests_finish() {
     );
     stream.write_all(head.as_bytes()).await.unwrap();
     // The request is in flight once the metrics request sees two (itself and it).
-    app.wait_until(
-        |r| {
-            r.status == StatusCode::OK
-                && r.body
-                    .as_str()
-                    .is_some_and(|t| t.contains("herald_http_requests_in_flight 2"))
-        },
-        "/metrics?text",
-    )
-    .await;
+    app.wait_metric("herald_http_requests_in_flight 2").await;
 
     app.shutdown_token().cancel();
     stream.write_all(rest.as_bytes()).await.unwrap();

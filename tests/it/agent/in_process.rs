@@ -39,7 +39,7 @@ async fn round_trip(queue_type: QueueType) {
     );
     publish(&conn, &names, &first).await;
     publish(&conn, &names, &first).await; // a redelivery by another name: same message_id
-    let second = message(&names.host, vec![event(EventName::NetworkChanged, None)]);
+    let second = one_event(&names, EventName::NetworkChanged);
     publish(&conn, &names, &second).await;
 
     assert_eq!(agent.next().await.meta.message_id, first.message_id);
@@ -93,12 +93,7 @@ async fn an_expired_message_lands_in_the_dead_letter_queue() {
     names.config.agent.message_ttl = Some(Duration::from_millis(100));
     names.declare().await; // no agent consumes: the message can only expire
     let conn = connect().await;
-    publish(
-        &conn,
-        &names,
-        &message(&names.host, vec![event(EventName::NetworkChanged, None)]),
-    )
-    .await;
+    publish(&conn, &names, &one_event(&names, EventName::NetworkChanged)).await;
     let dlq = names.dead_letter_queue().expect("a DLX is set");
     wait_until("the message is dead-lettered", || async {
         ready_count(&conn, &dlq).await == 1
@@ -151,7 +146,7 @@ async fn a_forced_connection_close_is_survived_without_loss() {
     let mut agent = InProcessAgent::start(&names).await;
     agent.wait_ready().await;
     let conn = connect().await;
-    let before = message(&names.host, vec![event(EventName::NetworkChanged, None)]);
+    let before = one_event(&names, EventName::NetworkChanged);
     publish(&conn, &names, &before).await;
     assert_eq!(agent.next().await.meta.message_id, before.message_id);
 
@@ -161,7 +156,7 @@ async fn a_forced_connection_close_is_survived_without_loss() {
         .expect("the agent's named connection is listed");
     close_connection(&old_pid).await;
     let during: Vec<_> = (0..5)
-        .map(|_| message(&names.host, vec![event(EventName::NetworkVifDeleted, None)]))
+        .map(|_| one_event(&names, EventName::NetworkVifDeleted))
         .collect();
     for m in &during {
         publish(&conn, &names, m).await;
@@ -184,11 +179,7 @@ async fn a_forced_connection_close_is_survived_without_loss() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_queue_with_other_arguments_is_a_clear_error() {
     let names = Names::new(QueueType::Classic);
-    let mut quorum = Names::new(QueueType::Quorum);
-    quorum.config.amqp = names.config.amqp.clone();
-    quorum.host = names.host.clone();
-    quorum.declare().await; // the same queue, as quorum
-    std::mem::forget(quorum); // `names` deletes the same queue and exchange
+    names.twin(QueueType::Quorum).declare().await; // the same queue, as quorum
     let agent = InProcessAgent::start(&names).await;
     let error = tokio::time::timeout(DEADLINE, agent.task)
         .await
@@ -224,8 +215,7 @@ async fn the_waiter_api_is_up_while_the_broker_is_unreachable() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_queue_is_declared_again_and_consumed() {
-    use lapin::BasicProperties;
-    use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeleteOptions};
+    use lapin::options::QueueDeleteOptions;
 
     let names = Names::new(QueueType::Classic);
     let mut agent = InProcessAgent::start(&names).await;
@@ -239,35 +229,10 @@ async fn a_deleted_queue_is_declared_again_and_consumed() {
     // The broker cancels the consumer; the agent must declare the queue and
     // bind it again. Until the binding is back, a mandatory publish comes
     // back unroutable (and is dropped), so publish until it is routed.
-    let after = message(&names.host, vec![event(EventName::NetworkChanged, None)]);
+    let after = one_event(&names, EventName::NetworkChanged);
     let body = after.encode();
-    let routing_key = names.routing_key();
-    let exchange = names.config.amqp.exchange.clone();
-    wait_until("the agent bound its queue again", || async {
-        let Ok(ch) = conn.create_channel().await else {
-            return false;
-        };
-        let _ = ch.confirm_select(ConfirmSelectOptions::default()).await;
-        let published = ch
-            .basic_publish(
-                exchange.as_str().into(),
-                routing_key.as_str().into(),
-                BasicPublishOptions {
-                    mandatory: true,
-                    immediate: false,
-                },
-                &body,
-                BasicProperties::default().with_delivery_mode(2),
-            )
-            .await;
-        let routed = match published {
-            Ok(confirm) => {
-                matches!(confirm.await, Ok(lapin::Confirmation::Ack(None)))
-            }
-            Err(_) => false,
-        };
-        let _ = ch.close(200, "probe".into()).await;
-        routed
+    wait_until("the agent bound its queue again", || {
+        try_publish(&conn, &names, &body)
     })
     .await;
     assert_eq!(agent.next().await.meta.message_id, after.message_id);

@@ -5,28 +5,27 @@
 //! proxy that holds its acks, so "printed, not acked" is certain, not timed.
 
 use std::collections::HashSet;
-use std::path::Path;
 
 use herald::config::QueueType;
 use herald::model::EventName;
-use tokio::process::Child;
 use tokio::sync::mpsc;
 
 use super::support::*;
 use crate::proxy::Proxy;
+use crate::support::HeraldChild;
 
 /// Starts the agent for `names` through `url`, with the journal at `journal`
 /// (empty: none), and a channel of the `message_id`s it prints.
 fn spawn_agent(
     names: &Names,
-    dir: &Path,
     url: &str,
     journal: &str,
-) -> (Child, mpsc::UnboundedReceiver<String>) {
-    let agent = format!("dedup_path = \"{journal}\"");
-    let url = format!("\"{url}\"");
-    let (child, mut values) =
-        super::child::spawn(&names.config.amqp, &url, names.host.as_str(), &agent, dir);
+) -> (HeraldChild, mpsc::UnboundedReceiver<String>) {
+    let mut config = names.config.clone();
+    config.amqp.url = url.into();
+    config.agent.dedup_path = journal.into();
+    let mut child = HeraldChild::agent(&config, names.host.as_str());
+    let mut values = child.lines();
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         while let Some(value) = values.recv().await {
@@ -62,13 +61,13 @@ async fn reprinted_after_kill(with_journal: bool) -> (String, HashSet<String>) {
     } else {
         String::new()
     };
-    let (mut doomed, mut lines) = spawn_agent(&names, dir.path(), &proxy.amqp_url(), &journal);
-    let warm_up = message(&names.host, vec![event(EventName::NetworkChanged, None)]);
+    let (mut doomed, mut lines) = spawn_agent(&names, &proxy.amqp_url(), &journal);
+    let warm_up = one_event(&names, EventName::NetworkChanged);
     publish(&conn, &names, &warm_up).await;
     printed_until(&mut lines, &warm_up.message_id).await;
 
     proxy.freeze_upstream();
-    let held = message(&names.host, vec![event(EventName::NetworkChanged, None)]);
+    let held = one_event(&names, EventName::NetworkChanged);
     publish(&conn, &names, &held).await;
     printed_until(&mut lines, &held.message_id).await;
     if with_journal {
@@ -77,8 +76,7 @@ async fn reprinted_after_kill(with_journal: bool) -> (String, HashSet<String>) {
         })
         .await;
     }
-    doomed.start_kill().unwrap();
-    doomed.wait().await.unwrap();
+    doomed.kill().await;
     // The broker sees the connection go and requeues what was not acked.
     proxy.cut();
     proxy.thaw();
@@ -89,12 +87,11 @@ async fn reprinted_after_kill(with_journal: bool) -> (String, HashSet<String>) {
     .await;
     proxy.restore();
 
-    let (mut next, mut lines) = spawn_agent(&names, dir.path(), &proxy.amqp_url(), &journal);
-    let fresh = message(&names.host, vec![event(EventName::NetworkChanged, None)]);
+    let (mut next, mut lines) = spawn_agent(&names, &proxy.amqp_url(), &journal);
+    let fresh = one_event(&names, EventName::NetworkChanged);
     publish(&conn, &names, &fresh).await;
     let printed = printed_until(&mut lines, &fresh.message_id).await;
-    next.start_kill().unwrap();
-    next.wait().await.unwrap();
+    next.kill().await;
     let _ = conn.close(200, "bye".into()).await;
     (held.message_id, printed)
 }

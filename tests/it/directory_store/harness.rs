@@ -17,6 +17,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 use tempfile::TempDir;
 use uuid::Uuid;
 
+use crate::support::names::unique_db_name;
+
 const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// A directory under test plus a raw connection to the same database, for
@@ -63,7 +65,7 @@ impl Harness {
 
     pub async fn postgres() -> Self {
         let maintenance = maintenance_pool().await;
-        let name = format!("herald_test_{}", Uuid::new_v4().simple());
+        let name = unique_db_name();
         sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&maintenance)
             .await

@@ -4,42 +4,24 @@
 
 use std::time::Duration;
 
-use clap::Parser;
-use http::Method;
 use tokio_util::sync::CancellationToken;
-
-use herald::load::LoadArgs;
 
 use super::driver::serve_on;
 use crate::broker_node::OwnNode;
-use crate::support::{ADMIN_TOKEN, TestApp, poll_until};
-
-#[derive(Parser)]
-struct Cli {
-    #[command(flatten)]
-    load: LoadArgs,
-}
-
-/// serve's `herald_events_total` sum, from /metrics.
-async fn events_answered(app: &TestApp) -> f64 {
-    let text = app.request(Method::GET, "/metrics?text", None, &[]).await;
-    let text = text.body.as_str().unwrap_or_default().to_owned();
-    text.lines()
-        .filter(|l| l.starts_with("herald_events_total"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
+use crate::support::names::write_config;
+use crate::support::{ADMIN_TOKEN, load_args, poll_until};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_reports_through_a_broker_kill_and_restart_with_nothing_lost() {
     let mut own = OwnNode::start().await;
     let app = serve_on(own.node.url().into(), |_| {}).await;
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("herald.toml");
-    std::fs::write(&config, toml::to_string(&app.config).unwrap()).unwrap();
-    let (base, config) = (app.url(""), config.display().to_string());
+    // serve's config as it runs, 2 s connect timeout included: load's
+    // consumers give up a connect that hangs on the restarting node as
+    // soon as serve does.
+    let config = write_config(&app.config, dir.path()).display().to_string();
+    let base = app.url("");
     let flags = [
-        "load",
         "--url",
         &base,
         "--token",
@@ -58,11 +40,11 @@ async fn load_reports_through_a_broker_kill_and_restart_with_nothing_lost() {
         "30s",
         "--cleanup",
     ];
-    let args = Cli::try_parse_from(flags).unwrap().load;
+    let args = load_args(&flags);
     let run = tokio::spawn(herald::load::run(args, CancellationToken::new()));
 
     poll_until("load is sending", Duration::from_secs(30), || async {
-        events_answered(&app).await >= 200.0
+        app.metric_sum("herald_events_total").await >= 200.0
     })
     .await;
     own.node.kill().await;

@@ -10,10 +10,13 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use http::{Method, StatusCode};
+use http::StatusCode;
 
-use super::fixture::{Fixture, herald, herald_at, keystone_url, probe_path};
-use crate::support::TestApp;
+use super::fixture::{Fixture, herald, herald_at, probe, probe_until, probe_with};
+use crate::support::http::HttpClient;
+use crate::support::listening::listening;
+use crate::support::parts::{self, Keystone, require};
+use crate::support::{poll_for, poll_until};
 
 /// A gunicorn serving Keystone from a config of the test's own.
 struct OwnKeystone {
@@ -25,13 +28,10 @@ struct OwnKeystone {
 }
 
 impl OwnKeystone {
-    /// Starts one on a port the OS picks; `token_lifetime` in seconds.
-    async fn start(token_lifetime: Option<u32>) -> Self {
-        let shared_dir = PathBuf::from(
-            std::env::var("HERALD_TEST_KEYSTONE_DIR").expect("scripts/test.sh exports it"),
-        );
-        let gunicorn =
-            std::env::var("HERALD_TEST_KEYSTONE_GUNICORN").expect("scripts/test.sh exports it");
+    /// Starts one on a port the OS picks, on `shared`'s database and keys;
+    /// `token_lifetime` in seconds.
+    async fn start(shared: &Keystone, token_lifetime: Option<u32>) -> Self {
+        let (shared_dir, gunicorn) = (shared.dir.clone(), shared.gunicorn.clone());
         let dir = tempfile::tempdir().expect("temp dir");
         let conf = std::fs::read_to_string(shared_dir.join("etc/keystone.conf"))
             .expect("the shared keystone.conf");
@@ -89,46 +89,28 @@ impl OwnKeystone {
         self.child = Some(child);
     }
 
-    /// Reads the port from gunicorn's "Listening at: http://127.0.0.1:P".
+    /// The port gunicorn's master bound (its workers share the socket).
     async fn bound_port(&self) -> u16 {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let log = std::fs::read_to_string(self.gunicorn_log()).unwrap_or_default();
-            if let Some(port) = log
-                .lines()
-                .find_map(|l| l.split("Listening at: http://127.0.0.1:").nth(1))
-                .and_then(|rest| rest.split_whitespace().next())
-                .and_then(|p| p.parse().ok())
-            {
-                return port;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "gunicorn never said where it listens:\n{log}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let pid = self.child.as_ref().expect("gunicorn runs").id();
+        let log = self.gunicorn_log();
+        let what = format!("the test's Keystone listens (see {})", log.display());
+        poll_for(&what, Duration::from_secs(30), || {
+            std::future::ready(listening(pid).first().map(|addr| addr.port()))
+        })
+        .await
     }
 
     async fn wait_answering(&self) {
-        let url = format!("{}/", self.url());
-        let client =
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .build_http::<http_body_util::Empty<bytes::Bytes>>();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(r) = client.get(url.parse().expect("uri")).await
-                && r.status().is_success()
-            {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the test's Keystone never answered; see {}",
-                self.gunicorn_log().display()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let (url, http) = (format!("{}/", self.url()), HttpClient::default());
+        let what = format!(
+            "the test's Keystone answers; see {}",
+            self.gunicorn_log().display()
+        );
+        poll_until(&what, Duration::from_secs(60), || async {
+            let reply = http.try_get(&url, Duration::from_secs(5)).await;
+            reply.is_some_and(|r| r.status.is_success())
+        })
+        .await;
     }
 
     fn url(&self) -> String {
@@ -149,17 +131,13 @@ impl OwnKeystone {
 
     /// Waits until nothing accepts connections on its port any more.
     async fn wait_gone(&self) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-            .await
-            .is_ok()
-        {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the test's Keystone still accepts connections after kill -9"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let what = "the test's Keystone takes no connection after kill -9";
+        poll_until(what, Duration::from_secs(10), || async {
+            tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_err()
+        })
+        .await;
     }
 
     /// Starts it again on the same port.
@@ -175,29 +153,20 @@ impl Drop for OwnKeystone {
     }
 }
 
-async fn status_with(app: &TestApp, headers: &[(&str, &str)]) -> StatusCode {
-    app.request(Method::GET, &probe_path(), None, headers)
-        .await
-        .status
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keystone_stopped_mid_run_is_503_then_200_when_back() {
-    let Some((url, admin)) = keystone_url() else {
-        return;
-    };
-    let mut f = Fixture::new(&url, &admin).await;
-    let mut keystone = OwnKeystone::start(None).await;
+    let shared = require!(parts::keystone());
+    let mut f = Fixture::new(&shared).await;
+    let mut keystone = OwnKeystone::start(&shared, None).await;
     // No cache: every request asks Keystone.
     let app = herald_at(&mut f, &keystone.url(), Duration::ZERO, None).await;
     app.wait_ready().await;
     let token = f.user_token(&["admin"]).await;
-    let auth = [("x-auth-token", token.as_str())];
-    assert_eq!(status_with(&app, &auth).await, StatusCode::NOT_FOUND);
+    assert_eq!(probe_with(&app, &token).await.status, StatusCode::NOT_FOUND);
 
     keystone.kill();
     keystone.wait_gone().await;
-    let down = app.request(Method::GET, &probe_path(), None, &auth).await;
+    let down = probe_with(&app, &token).await;
     assert_eq!(
         down.status,
         StatusCode::SERVICE_UNAVAILABLE,
@@ -209,23 +178,19 @@ async fn keystone_stopped_mid_run_is_503_then_200_when_back() {
         "{:?}",
         down.body
     );
-    let ready = app.request(Method::GET, "/readyz", None, &[]).await;
+    let ready = app.get("/readyz").await;
     assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
 
     keystone.restart().await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        match status_with(&app, &auth).await {
-            StatusCode::NOT_FOUND => break,
-            StatusCode::SERVICE_UNAVAILABLE => {}
-            other => panic!("neither through nor 503 while Keystone comes back: {other}"),
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "still 503 after Keystone came back"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    // Neither through nor 503 is a failure while Keystone comes back.
+    let (unavailable, through) = (StatusCode::SERVICE_UNAVAILABLE, StatusCode::NOT_FOUND);
+    probe_until(
+        &app,
+        &token,
+        (unavailable, through),
+        Duration::from_secs(30),
+    )
+    .await;
     app.wait_ready().await;
     app.stop().await;
     f.cleanup().await;
@@ -242,13 +207,11 @@ async fn short_token(f: &mut Fixture, keystone: &OwnKeystone, roles: &[&str]) ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keystone_expired_tokens_are_401_unless_a_service_token_vouches() {
-    let Some((url, admin)) = keystone_url() else {
-        return;
-    };
-    let mut f = Fixture::new(&url, &admin).await;
+    let shared = require!(parts::keystone());
+    let mut f = Fixture::new(&shared).await;
     // Long enough that issuing and first use fit in it on a loaded machine
     // (4 s did not, once, with CI and a benchmark sharing two cores).
-    let keystone = OwnKeystone::start(Some(15)).await;
+    let keystone = OwnKeystone::start(&shared, Some(15)).await;
     // A long cache: an entry must still not outlive its token's expires_at.
     let app = herald(&mut f, Duration::from_secs(300), None).await;
     app.wait_ready().await;
@@ -256,26 +219,14 @@ async fn keystone_expired_tokens_are_401_unless_a_service_token_vouches() {
     let service = f.user_token(&["service"]).await;
     let member = f.user_token(&["member"]).await;
 
-    let auth = [("x-auth-token", user.as_str())];
     assert_eq!(
-        status_with(&app, &auth).await,
+        probe_with(&app, &user).await.status,
         StatusCode::NOT_FOUND,
         "valid before it expires (and now cached)"
     );
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        match status_with(&app, &auth).await {
-            StatusCode::UNAUTHORIZED => break,
-            StatusCode::NOT_FOUND => {}
-            other => panic!("an expiring token got {other}"),
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the expired token stayed accepted"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let expired = app.request(Method::GET, &probe_path(), None, &auth).await;
+    let (valid, expired) = (StatusCode::NOT_FOUND, StatusCode::UNAUTHORIZED);
+    probe_until(&app, &user, (valid, expired), Duration::from_secs(60)).await;
+    let expired = probe_with(&app, &user).await;
     assert_eq!(expired.status, StatusCode::UNAUTHORIZED);
     assert!(expired.headers.contains_key(http::header::WWW_AUTHENTICATE));
 
@@ -285,13 +236,13 @@ async fn keystone_expired_tokens_are_401_unless_a_service_token_vouches() {
         ("x-auth-token", user.as_str()),
         ("x-service-token", service.as_str()),
     ];
-    assert_eq!(status_with(&app, &vouched).await, StatusCode::NOT_FOUND);
+    assert_eq!(probe(&app, &vouched).await.status, StatusCode::NOT_FOUND);
     let not_a_service = [
         ("x-auth-token", user.as_str()),
         ("x-service-token", member.as_str()),
     ];
     assert_eq!(
-        status_with(&app, &not_a_service).await,
+        probe(&app, &not_a_service).await.status,
         StatusCode::UNAUTHORIZED
     );
     app.stop().await;

@@ -1,0 +1,35 @@
+//! `herald load` as the tests drive it: its flags parsed exactly as the
+//! binary parses them, and serve's config written where `load` reads the
+//! broker names from.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use herald::load::LoadArgs;
+
+use super::TestApp;
+use super::names::write_config;
+
+/// The `load` subcommand's flags, as `herald load` takes them.
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    load: LoadArgs,
+}
+
+/// `flags` (without the program name) parsed as `herald load` would.
+pub fn load_args<S: AsRef<str>>(flags: &[S]) -> LoadArgs {
+    let argv = std::iter::once("load").chain(flags.iter().map(AsRef::as_ref));
+    Cli::try_parse_from(argv).expect("valid flags").load
+}
+
+/// Writes serve's own config where `herald load` can read the broker names
+/// from it. Serve's tests use a 2 s connect timeout so a broker that is down
+/// is seen fast; `herald load` talks to the healthy broker, which on a busy
+/// two-core run may take longer than that to accept a connection.
+pub fn load_config_file(app: &TestApp, dir: &tempfile::TempDir) -> PathBuf {
+    let mut config = app.config.clone();
+    config.amqp.connect_timeout = Duration::from_secs(30);
+    write_config(&config, dir.path())
+}

@@ -1,0 +1,109 @@
+//! Parts a test needs beyond the machine's RabbitMQ and PostgreSQL (which
+//! every test simply expects, and scripts/test.sh starts): the Keystone and
+//! the Python clients that scripts/test.sh prepares and names in the
+//! environment. A test asks with [`require!`]: outside CI a missing part
+//! skips the test *visibly* (a `SKIPPED` line saying why, shown by nextest's
+//! default profile); under `CI=true` it fails the test.
+
+use std::path::PathBuf;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use super::within;
+
+/// A part that is not there, and how to get it.
+#[derive(Debug)]
+pub struct Missing(String);
+
+/// The Keystone scripts/test.sh runs (scripts/keystone.sh).
+pub struct Keystone {
+    pub url: String,
+    pub admin_password: String,
+    /// Its directory (config, keys, database), for a Keystone of a test's own.
+    pub dir: PathBuf,
+    /// The gunicorn that serves it.
+    pub gunicorn: String,
+}
+
+/// The running Keystone, or what is missing.
+pub fn keystone() -> Result<Keystone, Missing> {
+    Ok(Keystone {
+        url: var("HERALD_TEST_KEYSTONE_URL", "which starts Keystone")?,
+        admin_password: var(
+            "HERALD_TEST_KEYSTONE_ADMIN_PASSWORD",
+            "which starts Keystone",
+        )?,
+        dir: var("HERALD_TEST_KEYSTONE_DIR", "which starts Keystone")?.into(),
+        gunicorn: var("HERALD_TEST_KEYSTONE_GUNICORN", "which starts Keystone")?,
+    })
+}
+
+/// The Python with the pinned OpenStack clients, or what is missing.
+pub fn python() -> Result<String, Missing> {
+    var("HERALD_TEST_PYTHON", "which sets up the Python clients")
+}
+
+/// Runs `tests/clients/<script> args…` with `python` (its output passes
+/// through to the test's), and its exit status; `limit` bounds it.
+pub async fn run_client_script(
+    python: &str,
+    script: &str,
+    args: &[&str],
+    limit: Duration,
+) -> ExitStatus {
+    let path = format!("{}/tests/clients/{script}", env!("CARGO_MANIFEST_DIR"));
+    let mut child = tokio::process::Command::new(python)
+        .arg(&path)
+        .args(args)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {python} {path}: {e}"));
+    within(limit, &format!("{script} finishes"), child.wait())
+        .await
+        .expect("wait for the script")
+}
+
+fn var(name: &str, why: &str) -> Result<String, Missing> {
+    std::env::var(name)
+        .map_err(|_| Missing(format!("{name} is not set: run scripts/test.sh, {why}")))
+}
+
+/// What a test does without a part: fails under `CI=true`, else says why
+/// it is skipped.
+pub fn skip(missing: Missing) {
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("this test")
+        .to_owned();
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{test} cannot run: {}",
+        missing.0
+    );
+    eprintln!("SKIPPED {test}: {}", missing.0);
+}
+
+/// `require!(parts::keystone())`: the part, or the test ends here, skipped
+/// visibly (outside CI) or failed (under `CI=true`).
+macro_rules! require {
+    ($part:expr) => {
+        match $part {
+            Ok(found) => found,
+            Err(missing) => {
+                $crate::support::parts::skip(missing);
+                return;
+            }
+        }
+    };
+}
+pub(crate) use require;
+
+#[test]
+fn a_missing_part_names_the_variable_and_the_fix() {
+    let missing = var("HERALD_TEST_NO_SUCH_PART", "which provides it").unwrap_err();
+    assert_eq!(
+        missing.0,
+        "HERALD_TEST_NO_SUCH_PART is not set: run scripts/test.sh, which provides it"
+    );
+}
