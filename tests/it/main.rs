@@ -23,6 +23,7 @@ mod keystone;
 mod load;
 mod nova_cases;
 mod proxy;
+mod readme;
 mod replicas;
 mod resilience;
 mod support;

@@ -56,6 +56,12 @@ impl HeraldCommand {
         self
     }
 
+    /// A `HERALD__…` override (or any other variable).
+    pub fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Self {
+        self.command.env(key, value);
+        self
+    }
+
     pub fn spawn(mut self) -> HeraldChild {
         let mut process = self.command.spawn().expect("the herald binary starts");
         let stderr = process.stderr.take().expect("stderr is piped");
