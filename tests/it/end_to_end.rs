@@ -10,7 +10,7 @@ use crate::agent::support::{InProcessAgent, Names, get, wait_until};
 use crate::support::{TestApp, new_uuid};
 
 #[tokio::test]
-async fn serve_to_agent_to_waiters() {
+async fn an_event_goes_from_serve_through_the_broker_to_the_agent_and_its_waiters() {
     let app = TestApp::spawn().await;
     app.wait_ready().await;
     let host = format!("e2e-{}", &new_uuid()[..8]);

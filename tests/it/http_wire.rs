@@ -208,7 +208,7 @@ async fn a_refused_body_gets_its_answer_and_a_close() {
 }
 
 #[tokio::test]
-async fn host_headers_and_transfer_codings() {
+async fn a_missing_or_doubled_host_is_400_and_an_unknown_coding_501() {
     let app = TestApp::spawn().await;
     let body = one_event().to_string();
     let ask = |head: String| {

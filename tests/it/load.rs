@@ -2,7 +2,7 @@
 //! arrives on the host queues, and the run removes the queues and directory
 //! entries it created.
 
-use http::{Method, StatusCode};
+use http::StatusCode;
 use tokio_util::sync::CancellationToken;
 
 use herald::load::LoadArgs;
@@ -44,9 +44,7 @@ async fn run_and_check(extra: &[&str], hosts: u32) {
         let left = queue_depth(&conn, &queue).await;
         assert!(left.is_none(), "{queue} was left behind");
     }
-    let left = app
-        .request(Method::GET, "/directory/servers?host=load-0", None, &[])
-        .await;
+    let left = app.get("/directory/servers?host=load-0").await;
     assert_eq!(left.status, StatusCode::OK);
     assert_eq!(
         left.body["servers"],

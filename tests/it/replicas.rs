@@ -8,7 +8,7 @@ use crate::directory_store::harness::Harness;
 use crate::support::{TestApp, drain, new_uuid};
 
 #[tokio::test]
-async fn two_replicas_share_a_postgres_directory() {
+async fn what_one_replica_writes_in_postgres_the_other_routes_by_at_once() {
     Harness::postgres()
         .await
         .run(async |h| {

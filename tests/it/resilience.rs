@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use http::{Method, StatusCode};
+use http::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -17,7 +17,7 @@ async fn broker_down_at_start_gives_503s_not_a_crash() {
         TestApp::spawn_with(|c| c.amqp.url = "amqp://guest:guest@127.0.0.1:1/%2f".into()).await;
     let server = new_uuid();
     app.put_server(&server, Some("h"), None).await;
-    let ready = app.request(Method::GET, "/readyz", None, &[]).await;
+    let ready = app.get("/readyz").await;
     assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(ready.body["broker"], "disconnected");
     assert!(ready.body["broker_node"].is_null(), "{:?}", ready.body);
@@ -29,12 +29,12 @@ async fn broker_down_at_start_gives_503s_not_a_crash() {
 }
 
 #[tokio::test]
-async fn broker_lost_and_regained() {
+async fn a_lost_broker_is_503_and_200_again_once_regained() {
     let proxy = Proxy::start("127.0.0.1:5672".parse().unwrap()).await;
     let url = proxy.amqp_url();
     let mut app = TestApp::spawn_with(|c| c.amqp.url = url.into()).await;
     app.wait_ready().await;
-    let ready = app.request(Method::GET, "/readyz", None, &[]).await;
+    let ready = app.get("/readyz").await;
     assert_eq!(
         ready.body["broker_node"],
         proxy.addr.to_string(),
@@ -77,7 +77,7 @@ async fn unreachable_directory_is_a_whole_request_503() {
     let reply = app.post_events(&event_for(&new_uuid()), &[]).await;
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(reply.body["serviceUnavailable"]["code"], 503);
-    let ready = app.request(Method::GET, "/readyz", None, &[]).await;
+    let ready = app.get("/readyz").await;
     assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(ready.body["directory"], "unreachable");
     app.stop().await;

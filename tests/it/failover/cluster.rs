@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use herald::broker::nodes::BrokerUrls;
 use herald::config::QueueType;
-use http::Method;
+
 use tokio::time::Instant;
 
 use super::driver::{Driver, bind_queue, check_delivery, ms, serve_on, signed_ms, tags_in};
@@ -20,7 +20,7 @@ const CONFIRM_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The node serve's /readyz names.
 async fn serve_node(app: &TestApp) -> String {
-    let ready = app.request(Method::GET, "/readyz", None, &[]).await;
+    let ready = app.get("/readyz").await;
     ready.body["broker_node"]
         .as_str()
         .unwrap_or_default()
