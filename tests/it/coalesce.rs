@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use http::StatusCode;
 use serde_json::Value;
-use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::proxy::Proxy;
-use crate::support::{ADMIN_TOKEN, Reply, TestApp, drain, event_for, new_uuid};
+use crate::support::raw;
+use crate::support::{Reply, TestApp, drain, event_for};
 
 async fn frozen_app(confirm_timeout: Duration) -> (TestApp, Proxy, String, String) {
     frozen_app_with(confirm_timeout, true).await
@@ -26,17 +26,14 @@ async fn frozen_app_with(
 ) -> (TestApp, Proxy, String, String) {
     let proxy = Proxy::start("127.0.0.1:5672".parse().unwrap()).await;
     let url = proxy.amqp_url();
-    let mut app = TestApp::spawn_with(|c| {
+    let mut app = TestApp::ready_with(|c| {
         c.amqp.url = url.into();
         c.amqp.coalesce = coalesce;
         c.amqp.coalesce_in_flight = 1;
         c.amqp.confirm_timeout = confirm_timeout;
     })
     .await;
-    app.wait_ready().await;
-    let server = new_uuid();
-    app.put_server(&server, Some("h"), None).await;
-    let queue = app.bind_host("h").await;
+    let (server, queue) = app.place_on("h").await;
     // Opening a channel takes a round trip the frozen proxy would hold: one
     // request first leaves a ready channel in the pool.
     let warm = app.post_events(&event_for(&server), &[]).await;
@@ -107,14 +104,9 @@ async fn concurrent_requests_for_one_host_share_a_message() {
 /// Sends one events request on a raw connection and returns it unanswered.
 async fn send_raw(app: &TestApp, body: &Value) -> TcpStream {
     let text = body.to_string();
-    let mut stream = TcpStream::connect(app.addr).await.expect("connect");
-    let head = format!(
-        "POST /os-server-external-events HTTP/1.1\r\nhost: x\r\nx-auth-token: {ADMIN_TOKEN}\r\n\
-         content-type: application/json\r\ncontent-length: {}\r\n\r\n{text}",
-        text.len()
-    );
-    stream.write_all(head.as_bytes()).await.expect("send");
-    stream
+    let length = format!("content-length: {}", text.len());
+    let head = raw::head(raw::EVENTS, &["content-type: application/json", &length]);
+    raw::send(app.addr, (head + &text).as_bytes()).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,12 +11,10 @@ use crate::support::{TestApp, new_uuid};
 
 #[tokio::test]
 async fn an_event_goes_from_serve_through_the_broker_to_the_agent_and_its_waiters() {
-    let app = TestApp::spawn().await;
-    app.wait_ready().await;
+    let app = TestApp::ready().await;
     let host = format!("e2e-{}", &new_uuid()[..8]);
     let names = Names::for_host(app.config.clone(), &host);
-    let mut agent = InProcessAgent::start(&names).await;
-    agent.wait_ready().await;
+    let mut agent = InProcessAgent::ready(&names).await;
 
     let server = new_uuid();
     app.put_server(&server, Some(&host), None).await;

@@ -20,8 +20,7 @@ fn load_flags(app: &TestApp, dir: &tempfile::TempDir, extra: &[&str]) -> LoadArg
 }
 
 async fn run_and_check(extra: &[&str], hosts: u32) {
-    let app = TestApp::spawn().await;
-    app.wait_ready().await;
+    let app = TestApp::ready().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let args = load_flags(&app, &dir, extra);
 
@@ -90,8 +89,7 @@ async fn open_loop_every_accepted_event_arrives() {
 
 #[tokio::test]
 async fn a_mix_of_unknown_and_unassigned_servers_answers_404_and_422_and_loses_nothing() {
-    let app = TestApp::spawn().await;
-    app.wait_ready().await;
+    let app = TestApp::ready().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let extra = [
         "--servers",

@@ -5,11 +5,11 @@
 use std::time::Duration;
 
 use http::StatusCode;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::AsyncWriteExt;
 
 use crate::proxy::Proxy;
-use crate::support::{TestApp, drain, event_for, new_uuid};
+use crate::support::raw;
+use crate::support::{TestApp, drain, event_for, new_uuid, within};
 
 #[tokio::test]
 async fn broker_down_at_start_gives_503s_not_a_crash() {
@@ -32,17 +32,14 @@ async fn broker_down_at_start_gives_503s_not_a_crash() {
 async fn a_lost_broker_is_503_and_200_again_once_regained() {
     let proxy = Proxy::start("127.0.0.1:5672".parse().unwrap()).await;
     let url = proxy.amqp_url();
-    let mut app = TestApp::spawn_with(|c| c.amqp.url = url.into()).await;
-    app.wait_ready().await;
+    let mut app = TestApp::ready_with(|c| c.amqp.url = url.into()).await;
     let ready = app.get("/readyz").await;
     assert_eq!(
         ready.body["broker_node"],
         proxy.addr.to_string(),
         "names the node in use"
     );
-    let server = new_uuid();
-    app.put_server(&server, Some("h"), None).await;
-    let queue = app.bind_host("h").await;
+    let (server, queue) = app.place_on("h").await;
     assert_eq!(
         app.post_events(&event_for(&server), &[]).await.status,
         StatusCode::OK
@@ -85,37 +82,24 @@ async fn unreachable_directory_is_a_whole_request_503() {
 
 #[tokio::test]
 async fn shutdown_lets_in_flight_requests_finish() {
-    let mut app = TestApp::spawn().await;
-    app.wait_ready().await;
-    let server = new_uuid();
-    app.put_server(&server, Some("h"), None).await;
-    let queue = app.bind_host("h").await;
+    let mut app = TestApp::ready().await;
+    let (server, queue) = app.place_on("h").await;
 
     let body = event_for(&server).to_string();
     let (first, rest) = body.split_at(10);
-    let mut stream = TcpStream::connect(app.addr).await.unwrap();
-    let head = format!(
-        "POST /os-server-external-events HTTP/1.1\r\nhost: x\r\nx-auth-token: admin-secret\r\ncontent-length: {}\r\n\r\n{first}",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
+    let length = format!("content-length: {}", body.len());
+    let request = raw::head(raw::EVENTS, &[length]) + first;
+    let mut stream = raw::send(app.addr, request.as_bytes()).await;
     // The request is in flight once the metrics request sees two (itself and it).
     app.wait_metric("herald_http_requests_in_flight 2").await;
 
     app.shutdown_token().cancel();
     stream.write_all(rest.as_bytes()).await.unwrap();
-    let mut reply = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut reply))
-        .await
-        .expect("answered")
-        .unwrap();
-    let reply = String::from_utf8_lossy(&reply);
+    let reply = raw::read_to_close(&mut stream).await;
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
-    let server_task = app.take_server();
-    tokio::time::timeout(Duration::from_secs(10), server_task)
+    within(Duration::from_secs(10), "serve's exit", app.take_server())
         .await
-        .expect("serve exits")
-        .expect("cleanly");
+        .expect("serve exits cleanly");
     assert_eq!(
         drain(&queue, 1).await.len(),
         1,
@@ -128,24 +112,23 @@ async fn shutdown_lets_in_flight_requests_finish() {
 async fn a_silent_broker_is_a_503_after_the_confirm_timeout() {
     let proxy = Proxy::start("127.0.0.1:5672".parse().unwrap()).await;
     let url = proxy.amqp_url();
-    let mut app = TestApp::spawn_with(|c| {
+    let mut app = TestApp::ready_with(|c| {
         c.amqp.url = url.into();
         c.amqp.confirm_timeout = Duration::from_millis(500);
     })
     .await;
-    app.wait_ready().await;
-    let server = new_uuid();
-    app.put_server(&server, Some("h"), None).await;
-    let queue = app.bind_host("h").await;
+    let (server, queue) = app.place_on("h").await;
 
     proxy.freeze();
     // Answered (at the 500 ms confirm timeout), not left hanging.
-    let silent = tokio::time::timeout(
+    let event = event_for(&server);
+    let post = app.post_events(&event, &[]);
+    let silent = within(
         Duration::from_secs(30),
-        app.post_events(&event_for(&server), &[]),
+        "an answer despite a silent broker",
+        post,
     )
-    .await
-    .expect("a silent broker still gets an answer");
+    .await;
     assert_eq!(silent.body["events"][0]["code"], 503, "no confirm, no 200");
     proxy.thaw();
 

@@ -10,6 +10,7 @@
 //! - [`child`]: [`HeraldChild`], the built binary (`serve`, `agent`) as a child
 //!   process, its address read back from the kernel;
 //! - [`http`]: the one HTTP client ([`Reply`]) and a plain-socket [`get`];
+//! - [`raw`]: HTTP/1.1 spelled out over a socket, for what clients never send;
 //! - [`parts`]: [`parts::require!`], the visible skip of a test whose parts
 //!   (Keystone, the Python clients) are missing, a failure under `CI=true`;
 //! - [`load`]: `herald load`'s flags parsed as the binary parses them.
@@ -23,6 +24,7 @@ pub mod load;
 pub mod names;
 pub mod parts;
 pub mod poll;
+pub mod raw;
 
 pub use app::{TestApp, event_for, serve_config};
 pub use broker::{BrokerCleanup, bind_queue, broker, drain};

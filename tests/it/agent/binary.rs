@@ -5,10 +5,10 @@ use std::collections::HashSet;
 
 use herald::config::QueueType;
 use herald::model::EventName;
-use tokio::sync::mpsc;
 
 use super::support::*;
 use crate::support::HeraldChild;
+use crate::support::child::next_line;
 
 /// Starts the built agent on `names` (prefetch 64), its stdout unread.
 fn spawn_agent(names: &Names) -> HeraldChild {
@@ -17,19 +17,11 @@ fn spawn_agent(names: &Names) -> HeraldChild {
     HeraldChild::agent(&config, names.host.as_str())
 }
 
-async fn next_line(lines: &mut mpsc::UnboundedReceiver<serde_json::Value>) -> serde_json::Value {
-    tokio::time::timeout(DEADLINE, lines.recv())
-        .await
-        .expect("a line in time")
-        .expect("stdout open")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stdout_lines_then_sigterm_settles_what_it_holds_and_exits_0() {
     const N: usize = 200;
     let names = Names::new(QueueType::Classic);
-    names.declare().await;
-    let conn = connect().await;
+    let conn = names.declare().await;
     let mut first = message(
         &names.host,
         vec![event(EventName::NetworkVifPlugged, Some("port-1"))],
@@ -85,8 +77,7 @@ async fn stdout_lines_then_sigterm_settles_what_it_holds_and_exits_0() {
 async fn a_message_held_by_a_killed_agent_goes_to_the_next_one() {
     const MESSAGES: usize = 8;
     let names = Names::new(QueueType::Classic);
-    names.declare().await;
-    let conn = connect().await;
+    let conn = names.declare().await;
     // ~50 KB of stdout per message: the first agent's unread pipe (64 KB)
     // fills during the second message, so it blocks before acking the rest.
     let tag = "t".repeat(255);

@@ -6,6 +6,7 @@ use herald::config::QueueType;
 use herald::model::EventName;
 
 use super::support::*;
+use crate::support::within;
 
 fn wait_path(name: &str, tag: Option<&str>, timeout: u32) -> String {
     let tag = tag.map(|t| format!("&tag={t}")).unwrap_or_default();
@@ -19,8 +20,7 @@ fn wait_path(name: &str, tag: Option<&str>, timeout: u32) -> String {
 /// Waiters before and after, duplicates dropped, for one queue type.
 async fn round_trip(queue_type: QueueType) {
     let names = Names::new(queue_type);
-    let mut agent = InProcessAgent::start(&names).await;
-    agent.wait_ready().await;
+    let mut agent = InProcessAgent::ready(&names).await;
     assert_eq!(get(agent.addr, "/healthz").await.0, 200);
     let conn = connect().await;
 
@@ -91,8 +91,7 @@ async fn quorum_queue_round_trip_with_waiters_and_dedup() {
 async fn an_expired_message_lands_in_the_dead_letter_queue() {
     let mut names = Names::new(QueueType::Classic).with_dlx();
     names.config.agent.message_ttl = Some(Duration::from_millis(100));
-    names.declare().await; // no agent consumes: the message can only expire
-    let conn = connect().await;
+    let conn = names.declare().await; // no agent consumes: the message can only expire
     publish(&conn, &names, &one_event(&names, EventName::NetworkChanged)).await;
     let dlq = names.dead_letter_queue().expect("a DLX is set");
     wait_until("the message is dead-lettered", || async {
@@ -106,8 +105,7 @@ async fn an_expired_message_lands_in_the_dead_letter_queue() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poison_messages_are_dead_lettered_once() {
     let names = Names::new(QueueType::Classic).with_dlx();
-    let mut agent = InProcessAgent::start(&names).await;
-    agent.wait_ready().await;
+    let mut agent = InProcessAgent::ready(&names).await;
     let conn = connect().await;
     publish_raw(&conn, &names, b"not json").await;
     let mut future_version = serde_json::to_value(message(&names.host, vec![])).expect("json");
@@ -143,8 +141,7 @@ async fn poison_messages_are_dead_lettered_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forced_connection_close_is_survived_without_loss() {
     let names = Names::new(QueueType::Classic);
-    let mut agent = InProcessAgent::start(&names).await;
-    agent.wait_ready().await;
+    let mut agent = InProcessAgent::ready(&names).await;
     let conn = connect().await;
     let before = one_event(&names, EventName::NetworkChanged);
     publish(&conn, &names, &before).await;
@@ -179,11 +176,10 @@ async fn a_forced_connection_close_is_survived_without_loss() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_queue_with_other_arguments_is_a_clear_error() {
     let names = Names::new(QueueType::Classic);
-    names.twin(QueueType::Quorum).declare().await; // the same queue, as quorum
+    let _conn = names.twin(QueueType::Quorum).declare().await; // the same queue, as quorum
     let agent = InProcessAgent::start(&names).await;
-    let error = tokio::time::timeout(DEADLINE, agent.task)
+    let error = within(DEADLINE, "the agent gives up at once", agent.task)
         .await
-        .expect("the agent gives up at once")
         .expect("no panic")
         .expect_err("a mismatch is an error");
     let text = error.to_string();
@@ -218,8 +214,7 @@ async fn a_deleted_queue_is_declared_again_and_consumed() {
     use lapin::options::QueueDeleteOptions;
 
     let names = Names::new(QueueType::Classic);
-    let mut agent = InProcessAgent::start(&names).await;
-    agent.wait_ready().await;
+    let mut agent = InProcessAgent::ready(&names).await;
     let conn = connect().await;
     let channel = conn.create_channel().await.expect("a channel");
     channel

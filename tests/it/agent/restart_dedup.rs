@@ -8,42 +8,29 @@ use std::collections::HashSet;
 
 use herald::config::QueueType;
 use herald::model::EventName;
-use tokio::sync::mpsc;
 
 use super::support::*;
 use crate::proxy::Proxy;
 use crate::support::HeraldChild;
+use crate::support::child::{Lines, next_line};
 
 /// Starts the agent for `names` through `url`, with the journal at `journal`
-/// (empty: none), and a channel of the `message_id`s it prints.
-fn spawn_agent(
-    names: &Names,
-    url: &str,
-    journal: &str,
-) -> (HeraldChild, mpsc::UnboundedReceiver<String>) {
+/// (empty: none), and its printed lines.
+fn spawn_agent(names: &Names, url: &str, journal: &str) -> (HeraldChild, Lines) {
     let mut config = names.config.clone();
     config.amqp.url = url.into();
     config.agent.dedup_path = journal.into();
     let mut child = HeraldChild::agent(&config, names.host.as_str());
-    let mut values = child.lines();
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Some(value) = values.recv().await {
-            let id = value["message_id"].as_str().unwrap_or_default().to_owned();
-            if tx.send(id).is_err() {
-                return;
-            }
-        }
-    });
-    (child, rx)
+    let lines = child.lines();
+    (child, lines)
 }
 
-/// Reads printed ids until `id` comes; returns every id read.
-async fn printed_until(lines: &mut mpsc::UnboundedReceiver<String>, id: &str) -> HashSet<String> {
+/// Reads printed lines until `id`'s comes; returns every `message_id` read.
+async fn printed_until(lines: &mut Lines, id: &str) -> HashSet<String> {
     let mut seen = HashSet::new();
     while !seen.contains(id) {
-        let next = tokio::time::timeout(DEADLINE, lines.recv()).await;
-        seen.insert(next.expect("a line in time").expect("stdout open"));
+        let line = next_line(lines).await;
+        seen.insert(line["message_id"].as_str().unwrap_or_default().to_owned());
     }
     seen
 }
@@ -52,8 +39,7 @@ async fn printed_until(lines: &mut mpsc::UnboundedReceiver<String>, id: &str) ->
 /// and returns what the restarted agent printed up to a fresh message.
 async fn reprinted_after_kill(with_journal: bool) -> (String, HashSet<String>) {
     let names = Names::new(QueueType::Classic);
-    names.declare().await;
-    let conn = connect().await;
+    let conn = names.declare().await;
     let proxy = Proxy::start("127.0.0.1:5672".parse().unwrap()).await;
     let dir = tempfile::tempdir().unwrap();
     let journal = if with_journal {

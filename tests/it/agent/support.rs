@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::support::broker::{queue_depth, rabbitmqctl};
-use crate::support::{BrokerCleanup, poll_until, unique_config, unique_name};
+use crate::support::{BrokerCleanup, poll_until, unique_config, unique_name, within};
 pub use crate::support::{broker as connect, get};
 
 /// Generous: the broker and the build share two cores with other people.
@@ -90,8 +90,9 @@ impl Names {
             .map(Topology::dead_letter_queue)
     }
 
-    /// Declares the agent's topology as the agent would (to publish before it runs).
-    pub async fn declare(&self) {
+    /// Declares the agent's topology as the agent would (to publish before
+    /// it runs); returns the connection it declared on, to publish on.
+    pub async fn declare(&self) -> Connection {
         let conn = connect().await;
         let channel = conn.create_channel().await.expect("a channel");
         herald::broker::declare_topology(
@@ -102,7 +103,8 @@ impl Names {
         )
         .await
         .expect("the topology declares");
-        let _ = conn.close(200, "bye".into()).await;
+        let _ = channel.close(200, "declared".into()).await;
+        conn
     }
 }
 
@@ -229,6 +231,13 @@ impl InProcessAgent {
         }
     }
 
+    /// Started, and consuming.
+    pub async fn ready(names: &Names) -> Self {
+        let agent = Self::start(names).await;
+        agent.wait_ready().await;
+        agent
+    }
+
     pub async fn wait_ready(&self) {
         let addr = self.addr;
         wait_until("the agent is consuming", || {
@@ -238,9 +247,8 @@ impl InProcessAgent {
     }
 
     pub async fn next(&mut self) -> Delivered {
-        tokio::time::timeout(DEADLINE, self.delivered.recv())
+        within(DEADLINE, "a message is handed on", self.delivered.recv())
             .await
-            .expect("a message is handed on in time")
             .expect("the agent is running")
     }
 
@@ -259,9 +267,8 @@ impl InProcessAgent {
 
     pub async fn stop(self) -> Result<(), herald::agent::AgentError> {
         self.shutdown.cancel();
-        tokio::time::timeout(DEADLINE, self.task)
+        within(DEADLINE, "the agent's stop", self.task)
             .await
-            .expect("the agent stops in time")
             .expect("no panic")
     }
 }

@@ -210,6 +210,13 @@ pub fn config(backend: DirectoryBackend, url: &str) -> DirectoryConfig {
     }
 }
 
+/// How many entries `dir` lists (on `host`, when given), up to 1000.
+pub async fn listed(dir: &Directory, host: Option<&str>) -> usize {
+    let host = host.map(self::host);
+    let page = dir.list(host.as_ref(), 1000, None).await.expect("list");
+    page.entries.len()
+}
+
 pub fn new_id() -> ServerId {
     ServerId::from_uuid(Uuid::new_v4())
 }

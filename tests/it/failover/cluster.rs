@@ -171,8 +171,7 @@ async fn the_agent_consumes_again_on_another_node_when_its_node_dies() {
     let urls = cluster.urls();
     // serve prefers the second node, the agent the first: only the agent's node dies.
     let serve_urls = vec![urls[1].clone(), urls[2].clone(), urls[0].clone()];
-    let app = TestApp::spawn_with(|c| c.amqp.url = BrokerUrls::Many(serve_urls)).await;
-    app.wait_ready().await;
+    let app = TestApp::ready_with(|c| c.amqp.url = BrokerUrls::Many(serve_urls)).await;
     let server = new_uuid();
     app.put_server(&server, Some("agent-host"), None).await;
     let mut config = app.config.clone();

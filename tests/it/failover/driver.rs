@@ -14,7 +14,8 @@ use serde_json::json;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::support::{ANSWER_DEADLINE, TestApp, poll_for};
+use crate::broker_node::BrokerNode;
+use crate::support::{ANSWER_DEADLINE, TestApp, poll_for, within};
 
 /// One answered event: its tag, per-event code, and when the answer came.
 #[derive(Debug, Clone)]
@@ -119,10 +120,8 @@ impl Driver {
     /// Stops sending and returns every answer.
     pub async fn stop(self) -> Vec<Answer> {
         self.stop.cancel();
-        tokio::time::timeout(ANSWER_DEADLINE, self.task)
-            .await
-            .expect("the driver's last requests are answered")
-            .unwrap();
+        let last = "the driver's last requests are answered";
+        within(ANSWER_DEADLINE, last, self.task).await.unwrap();
         std::mem::take(&mut *self.answers.lock().unwrap())
     }
 }
@@ -134,15 +133,27 @@ pub async fn serve_on(
     adjust: impl FnOnce(&mut herald::config::Config),
 ) -> TestApp {
     let defaults = herald::config::Config::default().amqp;
-    let app = TestApp::spawn_with(|c| {
+    TestApp::ready_with(|c| {
         c.amqp.url = urls;
         c.amqp.reconnect_min_backoff = defaults.reconnect_min_backoff;
         c.amqp.reconnect_max_backoff = defaults.reconnect_max_backoff;
         adjust(c);
     })
-    .await;
-    app.wait_ready().await;
-    app
+    .await
+}
+
+/// serve on `node` ([`serve_on`], `adjust`ed) with a fresh server placed on
+/// `host` and `host`'s queue bound there: (serve, server, queue).
+pub async fn serve_with_host(
+    node: &BrokerNode,
+    host: &str,
+    adjust: impl FnOnce(&mut herald::config::Config),
+) -> (Arc<TestApp>, String, String) {
+    let app = serve_on(node.url().into(), adjust).await;
+    let server = crate::support::new_uuid();
+    app.put_server(&server, Some(host), None).await;
+    let queue = bind_queue(&node.connect().await, &app, host, false).await;
+    (Arc::new(app), server, queue)
 }
 
 /// Declares the host's queue on `conn`, durable (quorum when asked), and

@@ -53,25 +53,24 @@ async fn herald_load_gets_its_token_from_keystone() {
     flags.extend(run.concat());
     flags.push("--cleanup");
     let args = load_args(&flags);
-    let report = within(
-        RUN,
-        "herald load's run",
-        herald::load::run(args, CancellationToken::new()),
-    )
-    .await
-    .expect("the run completes");
+    let load = |args, limit, what| {
+        within(
+            limit,
+            what,
+            herald::load::run(args, CancellationToken::new()),
+        )
+    };
+    let report = load(args, RUN, "herald load's run")
+        .await
+        .expect("the run completes");
     assert_eq!(report.accepted, report.events_sent, "{report}");
     assert_eq!(report.broker.as_ref().expect("consumed").lost, 0);
     report.verdict().expect("the run passes");
 
     let refused = load_args(&os_flags(&serve_url, &f, &user, "wrong"));
-    let error = within(
-        STEP,
-        "herald load with a wrong password",
-        herald::load::run(refused, CancellationToken::new()),
-    )
-    .await
-    .expect_err("a wrong password stops the run before it starts");
+    let error = load(refused, STEP, "herald load with a wrong password")
+        .await
+        .expect_err("a wrong password stops the run before it starts");
     assert!(
         error.to_string().contains("--os-auth-url"),
         "names the flag: {error}"

@@ -20,8 +20,8 @@ use herald::config::{AuthMode, Config, TokenConfig};
 
 use super::http::HttpClient;
 use super::{
-    ADMIN_TOKEN, BrokerCleanup, READER_TOKEN, Reply, SERVICE_TOKEN, bind_queue, broker, poll_for,
-    unique_config,
+    ADMIN_TOKEN, BrokerCleanup, READER_TOKEN, Reply, SERVICE_TOKEN, bind_queue, broker, new_uuid,
+    poll_for, unique_config,
 };
 
 /// One event for `server`: the body most tests post.
@@ -109,6 +109,18 @@ impl TestApp {
         app
     }
 
+    /// [`spawn`](Self::spawn), then [`wait_ready`](Self::wait_ready).
+    pub async fn ready() -> Self {
+        Self::ready_with(|_| {}).await
+    }
+
+    /// [`spawn_with`](Self::spawn_with), then [`wait_ready`](Self::wait_ready).
+    pub async fn ready_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let app = Self::spawn_with(adjust).await;
+        app.wait_ready().await;
+        app
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
@@ -168,6 +180,13 @@ impl TestApp {
         let path = format!("/directory/servers/{uuid}");
         let reply = self.request(Method::PUT, &path, Some(&body), &[]).await;
         assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    }
+
+    /// A fresh server placed on `host`, and `host`'s queue bound: (server, queue).
+    pub async fn place_on(&mut self, host: &str) -> (String, String) {
+        let server = new_uuid();
+        self.put_server(&server, Some(host), None).await;
+        (server, self.bind_host(host).await)
     }
 
     /// Polls `GET path` until `ready` holds for its answer, with a deadline.

@@ -12,16 +12,27 @@ use std::time::Duration;
 
 use herald::config::Config;
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStdout, Command};
 use tokio::sync::mpsc;
 
 use super::listening::listening;
 use super::names::write_config;
+use super::raw::read_to_close;
 use super::{get, poll_for, within};
 
 /// How long a child may take to listen, answer, or exit once told to.
 const DEADLINE: Duration = Duration::from_secs(40);
+
+/// Stdout's JSON lines, as [`HeraldChild::lines`] hands them on.
+pub type Lines = mpsc::UnboundedReceiver<Value>;
+
+/// The next line of `lines`, within the deadline.
+pub async fn next_line(lines: &mut Lines) -> Value {
+    within(DEADLINE, "herald prints a line", lines.recv())
+        .await
+        .expect("its stdout is open")
+}
 
 /// `herald <args>` about to start.
 pub struct HeraldCommand {
@@ -156,7 +167,7 @@ impl HeraldChild {
     }
 
     /// Its stdout, one parsed JSON line at a time (only JSON lines allowed).
-    pub fn lines(&mut self) -> mpsc::UnboundedReceiver<Value> {
+    pub fn lines(&mut self) -> Lines {
         let stdout = self.stdout.take().expect("stdout is read once");
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(async move {
@@ -176,15 +187,7 @@ impl HeraldChild {
     /// unread pipe fills, and a full one holds the child up).
     pub async fn stdout_to_end(&mut self) -> String {
         let mut stdout = self.stdout.take().expect("stdout is read once");
-        let mut text = String::new();
-        within(
-            DEADLINE,
-            "herald's stdout ends",
-            stdout.read_to_string(&mut text),
-        )
-        .await
-        .expect("stdout reads");
-        text
+        read_to_close(&mut stdout).await
     }
 
     /// Sends `signal` (`-TERM`, `-KILL`, …) to the child.
