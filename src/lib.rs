@@ -6,7 +6,7 @@
 //! code per event. Compute agents consume the host queues.
 //!
 //! # Layout
-//! - [`config`]: the typed configuration tree (file + environment).
+//! - [`config`]: the hub that composes each room's own settings type (file + environment).
 //! - [`config_error`]: the config error type every section's validation returns.
 //! - [`model`]: domain types (server ids, host names, event names).
 //! - [`microversion`]: the compute API microversion type and served range.
@@ -25,6 +25,7 @@
 //! - [`error_chain`]: one line for an error and its causes.
 //! - [`rate_log`]: a log line that cannot flood (first, then a count per interval).
 //! - [`plain_lock`]: locking a mutex over plain data, poisoning ignored.
+//! - [`support`]: leaf helpers (URL masking, timestamps).
 
 pub mod agent;
 pub mod api;
@@ -43,6 +44,7 @@ pub mod model;
 pub mod plain_lock;
 pub mod rate_log;
 pub mod shutdown;
+pub mod support;
 pub mod telemetry;
 pub mod web;
 pub mod wire;

@@ -128,19 +128,25 @@ async fn agent(path: &Path, host: &str) -> Result<()> {
     let waiter = bind(config.agent.waiter_listen, "agent.waiter_listen").await?;
     let shutdown = CancellationToken::new();
     herald::shutdown::cancel_on_signal(shutdown.clone());
-    herald::agent::run(config, host, waiter, shutdown).await?;
+    herald::agent::run(config.agent_settings(), host, waiter, shutdown).await?;
     Ok(())
 }
 
 async fn load(args: herald::load::LoadArgs) -> Result<()> {
-    let _log = herald::telemetry::init(&herald::config::LogConfig {
+    // `[amqp]` and the host queues' keys, with `HERALD__*` overrides, as serve reads them.
+    let config = match &args.config {
+        Some(path) => load_config(path).context("--config")?,
+        None => Config::default(),
+    };
+    let broker = config.load_settings();
+    let _log = herald::telemetry::init(&herald::telemetry::LogConfig {
         level: "warn".into(),
         ..Default::default()
     });
     let json = args.json;
     let shutdown = CancellationToken::new();
     herald::shutdown::cancel_on_signal(shutdown.clone());
-    let report = herald::load::run(args, shutdown).await?;
+    let report = herald::load::run(args, broker, shutdown).await?;
     if json {
         println!("{}", report.to_json());
     } else {
@@ -156,7 +162,7 @@ async fn check_config(path: &Path, offline: bool) -> Result<()> {
     if offline {
         return Ok(());
     }
-    herald::dispatch::probe(&config.amqp)
+    herald::broker::probe(&config.amqp)
         .await
         .context("amqp.url: the broker does not answer")?;
     let directory = herald::directory::Directory::open(&config.directory)
@@ -166,8 +172,8 @@ async fn check_config(path: &Path, offline: bool) -> Result<()> {
         .ping()
         .await
         .context("directory.url: the directory does not answer")?;
-    if config.auth.mode == herald::config::AuthMode::Keystone {
-        herald::keystone::Keystone::new(&config.auth)
+    if config.auth.mode == herald::api::auth_config::AuthMode::Keystone {
+        herald::keystone::Keystone::new(&config.keystone)
             .check_credentials()
             .await
             .map_err(|e| anyhow::anyhow!(herald::error_chain::error_chain(&e)))?;

@@ -104,7 +104,7 @@ async fn watch_flow(events: impl Stream<Item = lapin::Event> + Unpin, ready: Rea
 }
 
 async fn start<H>(w: &Worker<H>, channel: &Channel) -> Result<lapin::Consumer, SessionError> {
-    let queue = declare_topology(channel, &w.topology, &w.agent.queue_settings(), &w.host).await?;
+    let queue = declare_topology(channel, &w.topology, &w.queue, &w.host).await?;
     // Per consumer (global: false): bounds what this agent holds unacked.
     channel
         .basic_qos(w.agent.prefetch, BasicQosOptions { global: false })

@@ -12,14 +12,15 @@ use lapin::options::{BasicAckOptions, BasicRejectOptions};
 use tracing::Instrument;
 
 use super::Readiness;
+use super::config::AgentConfig;
 use super::dedup::Dedup;
 use super::event::Delivered;
 use super::handler::Handler;
 use super::store::EventStore;
-use crate::broker::Topology;
-use crate::config::{AgentConfig, AmqpConfig};
+use crate::broker::{AmqpConfig, QueueSettings, Topology};
 use crate::model::HostName;
-use crate::wire::{Decoded, decode, now_rfc3339};
+use crate::support::timestamp::now_rfc3339;
+use crate::wire::{Decoded, decode};
 
 /// Why a session must be rebuilt.
 #[derive(Debug)]
@@ -48,6 +49,7 @@ impl fmt::Display for Lost {
 pub(crate) struct Worker<H> {
     pub amqp: AmqpConfig,
     pub agent: AgentConfig,
+    pub queue: QueueSettings,
     pub topology: Topology,
     pub host: HostName,
     pub connection_name: String,

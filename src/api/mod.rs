@@ -27,12 +27,13 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::config::{Config, HttpConfig};
+use crate::config::Config;
 use crate::directory::{Directory, DirectoryError};
 use crate::dispatch::Dispatcher;
 use crate::metrics::{Metrics, RequestLabels};
 use crate::model::RequestIds;
 use crate::web::Body;
+use crate::web::config::HttpConfig;
 use crate::web::server::{ServerOptions, serve};
 use auth::Authenticator;
 use error::ApiError;
@@ -62,7 +63,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
-    let auth = Authenticator::new(&config.auth);
+    let auth = Authenticator::new(&config.auth, &config.keystone);
     if auth.is_noauth() {
         tracing::warn!(
             "auth.mode = noauth: every request is accepted as admin; do not run this in production"
@@ -83,7 +84,7 @@ pub async fn run(
     }
     let directory = Directory::open(&config.directory).await?;
     let metrics = Metrics::new();
-    let dispatcher = Dispatcher::start(&config.amqp, metrics.clone());
+    let dispatcher = Dispatcher::start(&config.amqp, &config.dispatch, metrics.clone());
     let app = Arc::new(App {
         auth,
         directory,

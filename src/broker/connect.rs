@@ -1,5 +1,6 @@
 //! Connecting: one attempt at one node bounded by `connect_timeout`, and a
-//! failover round that tries every node once, starting at a given one.
+//! failover round that tries every node once, starting at a given one, and
+//! the one-off probe of `check-config`.
 
 use std::time::Duration;
 
@@ -86,4 +87,12 @@ pub async fn connect_round(
 /// Connects to the first node that answers (from the top of the list).
 pub async fn connect(amqp: &AmqpConfig, name: &str) -> Result<Connected, ConnectError> {
     connect_round(amqp, name, 0).await
+}
+
+/// Connects once and closes again: does the broker answer (`check-config`)?
+pub async fn probe(amqp: &AmqpConfig) -> Result<(), ConnectError> {
+    let connected = connect(amqp, "herald-check-config").await?;
+    // The answer is in: a failing close changes nothing about it.
+    let _ = connected.conn.close(200, "probe".into()).await;
+    Ok(())
 }

@@ -65,7 +65,7 @@ impl Node {
         let uri = url.parse::<lapin::uri::AMQPUri>().map_err(|e| {
             format!(
                 "{} is not an AMQP URL: {e}",
-                crate::config::mask_url_password(url)
+                crate::support::mask::mask_url_password(url)
             )
         })?;
         let label = format!("{}:{}", uri.authority.host, uri.authority.port);
@@ -125,7 +125,7 @@ fn mask_nodes(text: &str) -> String {
     let masked: Vec<String> = rest
         .split(',')
         .map(|segment| {
-            let url = crate::config::mask_url_password(&format!("{scheme}://{segment}"));
+            let url = crate::support::mask::mask_url_password(&format!("{scheme}://{segment}"));
             url[scheme.len() + 3..].to_owned()
         })
         .collect();

@@ -11,10 +11,10 @@ use sqlx::Connection;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions};
 use tokio::sync::OnceCell;
 
+use super::config::DirectoryConfig;
 use super::error::{DirectoryError, classify};
 use super::row::{Columns, RawRow};
 use super::{schema, sql};
-use crate::config::DirectoryConfig;
 
 /// A pooled connection idle this long is pinged before it is handed out.
 const PING_WHEN_IDLE: Duration = Duration::from_secs(1);

@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::DispatchConfig;
 use super::channels::{self, ChannelPool};
 use crate::broker::{self, AmqpConfig, Backoff, ConnectError, Node, Topology};
 use crate::error_chain::error_chain;
@@ -48,6 +49,7 @@ async fn declare_exchange(conn: &Connection, topology: &Topology) -> Result<(), 
 /// Runs until `shutdown`, keeping `state` set to the live link (or `None`).
 pub async fn supervise(
     amqp: AmqpConfig,
+    config: DispatchConfig,
     topology: Topology,
     state: watch::Sender<Option<Arc<Link>>>,
     metrics: Arc<Metrics>,
@@ -63,7 +65,7 @@ pub async fn supervise(
     while !shutdown.is_cancelled() {
         let attempt = tokio::select! {
             () = shutdown.cancelled() => return,
-            attempt = establish(&amqp, &topology, &name, next_node) => attempt,
+            attempt = establish(&amqp, &config, &topology, &name, next_node) => attempt,
         };
         match attempt {
             Ok((link, index)) => {
@@ -134,6 +136,7 @@ pub async fn supervise(
 
 async fn establish(
     amqp: &AmqpConfig,
+    config: &DispatchConfig,
     topology: &Topology,
     name: &str,
     start: usize,
@@ -147,8 +150,8 @@ async fn establish(
     let conn = Arc::new(conn);
     let channels = channels::pool(
         conn.clone(),
-        amqp.channels,
-        amqp.channel_wait_timeout,
+        config.channels,
+        config.channel_wait_timeout,
         amqp.connect_timeout,
     );
     Ok((

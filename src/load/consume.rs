@@ -295,7 +295,10 @@ mod tests {
             Some(Duration::from_millis(250))
         );
         assert_eq!(
-            since(&crate::wire::format_rfc3339(received), received),
+            since(
+                &crate::support::timestamp::format_rfc3339(received),
+                received
+            ),
             Some(Duration::ZERO)
         );
         // A sender clock slightly ahead is not a negative latency.
