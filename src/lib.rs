@@ -12,6 +12,7 @@
 //! - [`microversion`]: the compute API microversion type and served range.
 //! - [`wire`]: the AMQP message bodies (v1, v2) shared by dispatcher and agent.
 //! - [`web`]: accept loop with graceful shutdown, fault bodies.
+//! - [`serve`]: `herald serve`'s wiring: directory, dispatcher, API, stop in order.
 //! - [`api`]: the HTTP routes of `herald serve`, the API error type, negotiation.
 //! - [`keystone`]: Keystone v3 token validation (`auth.mode = "keystone"`).
 //! - [`directory`]: the instance directory on SQLite or PostgreSQL.
@@ -43,6 +44,7 @@ pub mod microversion;
 pub mod model;
 pub mod plain_lock;
 pub mod rate_log;
+pub mod serve;
 pub mod shutdown;
 pub mod support;
 pub mod telemetry;

@@ -116,7 +116,7 @@ async fn serve(path: &Path) -> Result<()> {
     let listener = bind(config.http.listen, "http.listen").await?;
     let shutdown = CancellationToken::new();
     herald::shutdown::cancel_on_signal(shutdown.clone());
-    herald::api::run(config, listener, shutdown).await?;
+    herald::serve::run(config, listener, shutdown).await?;
     Ok(())
 }
 

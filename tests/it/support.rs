@@ -152,7 +152,7 @@ impl TestApp {
             let config = config.clone();
             let shutdown = shutdown.clone();
             async move {
-                herald::api::run(config, listener, shutdown)
+                herald::serve::run(config, listener, shutdown)
                     .await
                     .expect("serve runs");
             }
