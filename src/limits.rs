@@ -41,7 +41,7 @@ pub fn raise_open_files_limit() {
     let (soft, hard) = match rlimit::Resource::NOFILE.get() {
         Ok(limits) => limits,
         Err(error) => {
-            tracing::warn!(%error, "cannot read the open-files limit (RLIMIT_NOFILE)");
+            tracing::warn!(error = %crate::error_chain::error_chain(&error), "cannot read the open-files limit (RLIMIT_NOFILE)");
             return;
         }
     };
@@ -53,7 +53,7 @@ pub fn raise_open_files_limit() {
     match rlimit::increase_nofile_limit(hard) {
         Ok(raised) => tracing::info!(soft = raised, hard, "open-files soft limit raised"),
         Err(error) => {
-            tracing::warn!(%error, soft, hard, "cannot raise the open-files soft limit; keeping it")
+            tracing::warn!(error = %crate::error_chain::error_chain(&error), soft, hard, "cannot raise the open-files soft limit; keeping it")
         }
     }
 }

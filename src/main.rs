@@ -67,27 +67,13 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("herald: {}", one_line(&error));
+            eprintln!(
+                "herald: {}",
+                herald::error_chain::error_chain(error.as_ref())
+            );
             ExitCode::FAILURE
         }
     }
-}
-
-/// The error and its causes on one line, skipping causes whose text the
-/// previous message already carries (many errors print their source too).
-fn one_line(error: &anyhow::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    for cause in error.chain() {
-        let text = cause.to_string();
-        if parts
-            .last()
-            .is_some_and(|previous| previous.contains(&text))
-        {
-            continue;
-        }
-        parts.push(text);
-    }
-    parts.join(": ").replace('\n', " ")
 }
 
 async fn run(command: Command) -> Result<()> {
@@ -175,8 +161,7 @@ async fn check_config(path: &Path, offline: bool) -> Result<()> {
     if config.auth.mode == herald::api::auth_config::AuthMode::Keystone {
         herald::keystone::Keystone::new(&config.keystone)
             .check_credentials()
-            .await
-            .map_err(|e| anyhow::anyhow!(herald::error_chain::error_chain(&e)))?;
+            .await?;
     }
     eprintln!("herald: config OK; broker, directory and identity reachable");
     Ok(())

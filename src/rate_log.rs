@@ -39,10 +39,7 @@ impl RateLog {
 
     /// Records one occurrence at `now` and says what to log.
     pub fn hit(&self, now: Instant) -> Verdict {
-        let mut state = self
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut state = crate::plain_lock::lock(&self.state);
         let Some(last) = state.last else {
             state.last = Some(now);
             return Verdict::Log;

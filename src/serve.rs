@@ -18,7 +18,7 @@ use crate::web::server::{ServerOptions, serve};
 /// Why `serve` could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    #[error("directory.url: {0}")]
+    #[error("directory.url")]
     Directory(#[from] DirectoryError),
 }
 

@@ -18,7 +18,7 @@ pub fn cancel_on_signal(token: CancellationToken) {
 async fn wait_for_signal() {
     let ctrl_c = async {
         if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::error!(%error, "cannot listen for Ctrl-C");
+            tracing::error!(error = %crate::error_chain::error_chain(&error), "cannot listen for Ctrl-C");
             std::future::pending::<()>().await;
         }
     };
@@ -29,7 +29,7 @@ async fn wait_for_signal() {
                 s.recv().await;
             }
             Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
+                tracing::error!(error = %crate::error_chain::error_chain(&error), "cannot listen for SIGTERM");
                 std::future::pending::<()>().await;
             }
         }

@@ -82,7 +82,7 @@ pub struct Decoded {
 /// Why a delivered body could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
-    #[error("message body is not valid JSON for herald: {0}")]
+    #[error("message body is not valid JSON for herald")]
     Json(#[from] serde_json::Error),
     #[error(
         "message body version {0} is not supported (this build reads versions {BODY_V1} and {BODY_V2})"

@@ -126,7 +126,7 @@ impl DedupJournal {
             Ok(()) => {}
             Err(error) if !self.failing => {
                 self.failing = true;
-                tracing::warn!(%error, "dedup journal not writable; remembering in memory only");
+                tracing::warn!(error = %crate::error_chain::error_chain(&error), "dedup journal not writable; remembering in memory only");
             }
             Err(_) => {}
         }

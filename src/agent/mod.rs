@@ -126,7 +126,7 @@ pub async fn run_with_handler<H: Handler>(
     api_stop.cancel();
     for task in [api, pruner] {
         if let Err(error) = task.await {
-            tracing::warn!(%error, "agent task ended abnormally");
+            tracing::warn!(error = %crate::error_chain::error_chain(&error), "agent task ended abnormally");
         }
     }
     result.map_err(AgentError::from)

@@ -3,7 +3,6 @@
 //! The [`Worker`] holds what outlives a broker session (dedup memory, the
 //! handler, the store) so a reconnect keeps it.
 
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,26 +22,17 @@ use crate::support::timestamp::now_rfc3339;
 use crate::wire::{Decoded, decode};
 
 /// Why a session must be rebuilt.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub(crate) enum Lost {
     /// The connection or channel failed (forced close, I/O error, ...).
-    Broker(lapin::Error),
+    #[error("broker error")]
+    Broker(#[source] lapin::Error),
     /// The broker cancelled the consumer (queue deleted, ...).
+    #[error("the broker cancelled the consumer")]
     Cancelled,
     /// An ack or reject could not be sent: the channel is gone.
+    #[error("the channel closed before a message could be settled")]
     AckerUnusable,
-}
-
-impl fmt::Display for Lost {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Broker(error) => write!(f, "broker error: {error}"),
-            Self::Cancelled => f.write_str("the broker cancelled the consumer"),
-            Self::AckerUnusable => {
-                f.write_str("the channel closed before a message could be settled")
-            }
-        }
-    }
 }
 
 /// The consuming side of an agent, across sessions.
@@ -75,7 +65,7 @@ impl<H: Handler> Worker<H> {
             Err(error) => {
                 // Logged once: without requeue the broker never hands it back.
                 tracing::warn!(
-                    %error,
+                    error = %crate::error_chain::error_chain(&error),
                     amqp_message_id = ?delivery.properties.message_id(),
                     bytes = delivery.data.len(),
                     "unreadable message rejected (dead-lettered when a DLX is set)"
@@ -112,7 +102,7 @@ impl<H: Handler> Worker<H> {
             Err(error) => {
                 // Once more on a first failure; then to the DLX (or dropped).
                 let requeue = !delivery.redelivered;
-                tracing::warn!(%error, requeue, "handler failed");
+                tracing::warn!(error = %crate::error_chain::error_chain(error.as_ref()), requeue, "handler failed");
                 settle(delivery, Settle::Reject { requeue }).await
             }
         }

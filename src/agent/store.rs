@@ -4,7 +4,7 @@
 //! every insert and read, and by a periodic timer.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::broadcast;
@@ -161,7 +161,7 @@ impl EventStore {
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // The data stays consistent across a panic elsewhere: each change is one step.
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::plain_lock::lock(&self.inner)
     }
 }
 

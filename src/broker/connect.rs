@@ -76,7 +76,7 @@ pub async fn connect_round(
                 });
             }
             Err(error) => {
-                tracing::debug!(node = node.label(), %error, "broker node did not answer");
+                tracing::debug!(node = node.label(), error = %crate::error_chain::error_chain(&error), "broker node did not answer");
                 last = error;
             }
         }

@@ -9,6 +9,7 @@
 //! - [`nodes`]: the broker node list (`amqp.url`, one or several nodes).
 //! - [`connect`]: one connection attempt, and a failover round over the nodes.
 //! - [`backoff`]: the jittered, overflow-safe reconnect delay.
+//! - [`supervisor`]: the one reconnect loop (serve's link, the agent, load's consumers).
 //! - [`topology`]: names and host-queue arguments.
 //! - [`declare`]: the exchange, host queue + binding, dead-letter topology.
 //! - [`names`]: AMQP short strings and config-time name checks.
@@ -19,6 +20,7 @@ pub mod connect;
 pub mod declare;
 pub mod names;
 pub mod nodes;
+pub mod supervisor;
 pub mod topology;
 
 pub use backoff::Backoff;
@@ -27,4 +29,5 @@ pub use connect::{ConnectError, Connected, probe};
 pub use declare::{DeclareError, declare_exchange, declare_topology};
 pub use names::{NameTooLong, short};
 pub use nodes::Node;
+pub use supervisor::{Ended, Reconnect};
 pub use topology::{QueueType, Topology};

@@ -169,7 +169,7 @@ where
     loop {
         match read().await {
             Err(error) if attempt < attempts && died_with_its_connection(&error) => {
-                tracing::debug!(%error, attempt, "directory read failed on a dead connection; reading again");
+                tracing::debug!(error = %crate::error_chain::error_chain(&error), attempt, "directory read failed on a dead connection; reading again");
                 attempt += 1;
             }
             result => return result.map_err(classify),

@@ -55,10 +55,7 @@ impl Unroutable {
     /// Whether this is the first unroutable message for `routing_key`; a
     /// repeat is counted, and once a minute the count is logged.
     fn first(&self, routing_key: &str) -> bool {
-        let mut state = self
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut state = crate::plain_lock::lock(&self.state);
         if !state.warned.contains(routing_key) && state.warned.len() < Self::MAX {
             state.warned.insert(routing_key.to_owned());
             return true;

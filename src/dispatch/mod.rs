@@ -249,15 +249,11 @@ impl Dispatcher {
     /// return at once.
     pub async fn stop(&self) {
         self.stop.cancel();
-        let supervisor = self
-            .supervisor
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
+        let supervisor = crate::plain_lock::lock(&self.supervisor).take();
         if let Some(supervisor) = supervisor
             && let Err(error) = supervisor.await
         {
-            tracing::error!(%error, "broker supervisor task failed");
+            tracing::error!(error = %crate::error_chain::error_chain(&error), "broker supervisor task failed");
         }
     }
 }

@@ -104,7 +104,7 @@ pub async fn publish_batch(
     let channel = match timeout_at(deadline, link.channels.get()).await {
         Ok(Ok(channel)) => Borrowed::new(channel),
         Ok(Err(error)) => {
-            tracing::warn!(%error, "no publishing channel");
+            tracing::warn!(error = %crate::error_chain::error_chain(&error), "no publishing channel");
             return vec![PublishOutcome::Failed(Failure::NoChannel); messages.len()];
         }
         Err(_) => return vec![PublishOutcome::Failed(Failure::NoChannel); messages.len()],

@@ -140,7 +140,7 @@ impl Keystone {
             return still_valid(info, allow_expired);
         }
         let flight = {
-            let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+            let mut flights = crate::plain_lock::lock(&self.flights);
             flights.entry(key).or_default().clone()
         };
         let outcome = flight
@@ -154,7 +154,7 @@ impl Keystone {
             .await
             .clone();
         {
-            let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+            let mut flights = crate::plain_lock::lock(&self.flights);
             if flights.get(&key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
                 flights.remove(&key);
             }

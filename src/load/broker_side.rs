@@ -55,7 +55,7 @@ impl BrokerSide {
         if let Err(error) = side.set_up(amqp, queue, hosts, role).await {
             // Leave nothing behind: delete what was declared before the failure.
             if let Err(cleanup) = side.delete_created().await {
-                tracing::warn!(error = %cleanup, "cannot delete the queues declared so far");
+                tracing::warn!(error = %crate::error_chain::error_chain(&cleanup), "cannot delete the queues declared so far");
             }
             return Err(error);
         }

@@ -211,7 +211,9 @@ async fn drive(
     for handle in workers {
         match handle.await {
             Ok(t) => tally.merge(&t),
-            Err(error) => tracing::warn!(%error, "a load worker failed"),
+            Err(error) => {
+                tracing::warn!(error = %crate::error_chain::error_chain(&error), "a load worker failed")
+            }
         }
     }
     stop_progress.cancel();
@@ -229,7 +231,7 @@ async fn worker(api: Api, plan: Arc<Plan>, tickets: Arc<Tickets>, done: Arc<Atom
                 tally.keep(ticket.seq, tickets.started().elapsed(), codes);
             }
             Err(error) => {
-                tracing::debug!(%error, seq = ticket.seq, "request failed");
+                tracing::debug!(error = %crate::error_chain::error_chain(&error), seq = ticket.seq, "request failed");
                 tally.failed(ticket.due.elapsed());
             }
         }

@@ -65,9 +65,7 @@ impl Slots {
     fn lock(
         &self,
     ) -> std::sync::MutexGuard<'_, BTreeMap<u64, (Arc<AtomicBool>, CancellationToken)>> {
-        self.open
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::plain_lock::lock(&self.open)
     }
 
     /// A slot for a just-accepted connection: at once when one is free;
