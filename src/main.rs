@@ -69,7 +69,7 @@ fn main() -> ExitCode {
         Err(error) => {
             eprintln!(
                 "herald: {}",
-                herald::error_chain::error_chain(error.as_ref())
+                herald::support::error_chain::error_chain(error.as_ref())
             );
             ExitCode::FAILURE
         }
@@ -98,10 +98,10 @@ async fn bind(addr: SocketAddr, key: &str) -> Result<TcpListener> {
 async fn serve(path: &Path) -> Result<()> {
     let config = load_config(path)?;
     let _log = herald::telemetry::init(&config.log);
-    herald::limits::raise_open_files_limit();
+    herald::support::limits::raise_open_files_limit();
     let listener = bind(config.http.listen, "http.listen").await?;
     let shutdown = CancellationToken::new();
-    herald::shutdown::cancel_on_signal(shutdown.clone());
+    herald::support::shutdown::cancel_on_signal(shutdown.clone());
     herald::serve::run(config, listener, shutdown).await?;
     Ok(())
 }
@@ -110,10 +110,10 @@ async fn agent(path: &Path, host: &str) -> Result<()> {
     let config = load_config(path)?;
     let host = HostName::parse(host).with_context(|| format!("--host {host:?}"))?;
     let _log = herald::telemetry::init(&config.log);
-    herald::limits::raise_open_files_limit();
+    herald::support::limits::raise_open_files_limit();
     let waiter = bind(config.agent.waiter_listen, "agent.waiter_listen").await?;
     let shutdown = CancellationToken::new();
-    herald::shutdown::cancel_on_signal(shutdown.clone());
+    herald::support::shutdown::cancel_on_signal(shutdown.clone());
     herald::agent::run(config.agent_settings(), host, waiter, shutdown).await?;
     Ok(())
 }
@@ -131,7 +131,7 @@ async fn load(args: herald::load::LoadArgs) -> Result<()> {
     });
     let json = args.json;
     let shutdown = CancellationToken::new();
-    herald::shutdown::cancel_on_signal(shutdown.clone());
+    herald::support::shutdown::cancel_on_signal(shutdown.clone());
     let report = herald::load::run(args, broker, shutdown).await?;
     if json {
         println!("{}", report.to_json());

@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::directory::{Directory, DirectoryError};
 use crate::dispatch::Dispatcher;
 use crate::metrics::Metrics;
+use crate::support::error_chain::error_chain;
 use crate::web::server::{ServerOptions, serve};
 
 /// Why `serve` could not start.
@@ -42,7 +43,7 @@ pub async fn run(
             match keystone.probe().await {
                 Ok(()) => tracing::info!("Keystone answers and accepts herald's credentials"),
                 Err(error) => tracing::error!(
-                    error = %crate::error_chain::error_chain(&error),
+                    error = %error_chain(&error),
                     "Keystone check at start-up failed; /readyz answers 503 until it passes"
                 ),
             }
@@ -64,7 +65,7 @@ pub async fn run(
     let options = ServerOptions {
         header_read_timeout: config.http.header_read_timeout,
         shutdown_grace: config.http.shutdown_grace,
-        max_connections: crate::limits::connection_cap(config.http.max_connections),
+        max_connections: crate::support::limits::connection_cap(config.http.max_connections),
         metrics: crate::web::slots::ConnectionMetrics {
             open: app.metrics.connections_open.clone(),
             deferred: app.metrics.connections_deferred.clone(),

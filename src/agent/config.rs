@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config_error::{ConfigError, invalid};
+use crate::support::config_error::{ConfigError, invalid};
 
 /// The longest timeout or grace the agent takes; longer is a typo, not a wish.
 const MAX_TIMEOUT: Duration = Duration::from_secs(3600);

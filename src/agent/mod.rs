@@ -34,6 +34,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::broker::{AmqpConfig, DeclareError, QueueSettings, Topology};
 use crate::model::HostName;
+use crate::support::error_chain::error_chain;
 use crate::web::server::ServerOptions;
 
 pub use config::AgentConfig;
@@ -100,7 +101,7 @@ pub async fn run_with_handler<H: Handler>(
     let options = ServerOptions {
         header_read_timeout: agent.waiter_header_read_timeout,
         shutdown_grace: agent.shutdown_grace,
-        max_connections: crate::limits::connection_cap(agent.waiter_max_connections),
+        max_connections: crate::support::limits::connection_cap(agent.waiter_max_connections),
         metrics: crate::web::slots::ConnectionMetrics::default(),
     };
     let api = tokio::spawn(waiter_api::run(waiter, state, options));
@@ -126,7 +127,7 @@ pub async fn run_with_handler<H: Handler>(
     api_stop.cancel();
     for task in [api, pruner] {
         if let Err(error) = task.await {
-            tracing::warn!(error = %crate::error_chain::error_chain(&error), "agent task ended abnormally");
+            tracing::warn!(error = %error_chain(&error), "agent task ended abnormally");
         }
     }
     result.map_err(AgentError::from)

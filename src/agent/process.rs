@@ -18,6 +18,7 @@ use super::handler::Handler;
 use super::store::EventStore;
 use crate::broker::{AmqpConfig, QueueSettings, Topology};
 use crate::model::HostName;
+use crate::support::error_chain::error_chain;
 use crate::support::timestamp::now_rfc3339;
 use crate::wire::{Decoded, decode};
 
@@ -65,7 +66,7 @@ impl<H: Handler> Worker<H> {
             Err(error) => {
                 // Logged once: without requeue the broker never hands it back.
                 tracing::warn!(
-                    error = %crate::error_chain::error_chain(&error),
+                    error = %error_chain(&error),
                     amqp_message_id = ?delivery.properties.message_id(),
                     bytes = delivery.data.len(),
                     "unreadable message rejected (dead-lettered when a DLX is set)"
@@ -102,7 +103,7 @@ impl<H: Handler> Worker<H> {
             Err(error) => {
                 // Once more on a first failure; then to the DLX (or dropped).
                 let requeue = !delivery.redelivered;
-                tracing::warn!(error = %crate::error_chain::error_chain(error.as_ref()), requeue, "handler failed");
+                tracing::warn!(error = %error_chain(error.as_ref()), requeue, "handler failed");
                 settle(delivery, Settle::Reject { requeue }).await
             }
         }

@@ -12,7 +12,7 @@ use super::process::Worker;
 use std::ops::ControlFlow;
 
 use crate::broker::{Backoff, DeclareError, Ended, Reconnect};
-use crate::error_chain::error_chain;
+use crate::support::error_chain::error_chain;
 
 /// Runs sessions until shutdown (`Ok`) or a permanent topology error.
 pub(crate) async fn supervise<H: Handler>(

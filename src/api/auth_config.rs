@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config_error::{ConfigError, invalid};
+use crate::support::config_error::{ConfigError, invalid};
 
 /// `[auth]`: who may call the API.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -9,6 +9,7 @@ use http::{HeaderValue, Response, StatusCode, header};
 use super::auth::Denied;
 use crate::directory::DirectoryError;
 use crate::microversion::VersionError;
+use crate::support::error_chain::error_chain;
 use crate::web::Body;
 use crate::web::fault::Fault;
 
@@ -84,10 +85,10 @@ impl ApiError {
     pub fn into_response(self) -> Response<Body> {
         match &self {
             Self::Directory(error) => {
-                tracing::error!(error = %crate::error_chain::error_chain(error), "instance directory unavailable");
+                tracing::error!(error = %error_chain(error), "instance directory unavailable");
             }
             Self::BodyRead(error) => {
-                tracing::debug!(error = %crate::error_chain::error_chain(error), "request body unreadable");
+                tracing::debug!(error = %error_chain(error), "request body unreadable");
             }
             _ => {}
         }

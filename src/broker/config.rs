@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::names::check_amqp_name;
 use super::nodes::{BrokerUrls, Node};
 use super::topology::QueueType;
-use crate::config_error::{ConfigError, invalid};
+use crate::support::config_error::{ConfigError, invalid};
 
 /// `[amqp]`: where the broker is, the names used on it, connect timing.
 #[derive(Debug, Clone, Serialize, Deserialize)]

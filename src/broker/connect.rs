@@ -10,6 +10,8 @@ use super::config::AmqpConfig;
 use super::declare::DeclareError;
 use super::nodes::Node;
 
+use crate::support::error_chain::error_chain;
+
 /// Why connecting failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
@@ -76,7 +78,7 @@ pub async fn connect_round(
                 });
             }
             Err(error) => {
-                tracing::debug!(node = node.label(), error = %crate::error_chain::error_chain(&error), "broker node did not answer");
+                tracing::debug!(node = node.label(), error = %error_chain(&error), "broker node did not answer");
                 last = error;
             }
         }

@@ -13,7 +13,7 @@ use std::ops::ControlFlow;
 use tokio_util::sync::CancellationToken;
 
 use super::Backoff;
-use crate::error_chain::error_chain;
+use crate::support::error_chain::error_chain;
 
 /// How one session ended.
 #[derive(Debug)]

@@ -4,7 +4,7 @@
 //! This hub only composes: each room owns the type of its settings, with
 //! their defaults and checks, and the hub says which file section each type
 //! is read from. A section may feed more than one room (users keep the keys
-//! where they have always been; see [`sections`]). Loading takes the
+//! where they have always been; see `sections`). Loading takes the
 //! environment as an argument, so tests build a config without touching the
 //! process environment.
 
@@ -17,11 +17,11 @@ use serde::Serialize;
 use crate::agent::{self, AgentConfig};
 use crate::api::auth_config::{AuthConfig, AuthMode};
 use crate::broker::{AmqpConfig, QueueSettings};
-use crate::config_error::ConfigError;
 use crate::directory::config::DirectoryConfig;
 use crate::dispatch::DispatchConfig;
 use crate::keystone::KeystoneConfig;
 use crate::load;
+use crate::support::config_error::ConfigError;
 use crate::support::mask::mask_url_password;
 use crate::telemetry::LogConfig;
 use crate::web::config::HttpConfig;

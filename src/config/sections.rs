@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use config::{Map, Value, ValueKind};
 use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
 
-use crate::config_error::ConfigError;
+use crate::support::config_error::ConfigError;
 
 /// The top level of the file: one table per section.
 pub(super) struct Root(Map<String, Value>);

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config_error::{ConfigError, invalid};
+use crate::support::config_error::{ConfigError, invalid};
 
 /// `[amqp]`'s publish and coalescing keys.
 #[derive(Debug, Clone, Serialize, Deserialize)]

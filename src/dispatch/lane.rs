@@ -35,7 +35,7 @@ use super::publish::{self, Failure, Outgoing, PublishOutcome};
 use crate::broker::Topology;
 use crate::metrics::Metrics;
 use crate::model::HostName;
-use crate::plain_lock::lock;
+use crate::support::plain_lock::lock;
 use crate::wire;
 
 /// Everything a publisher task needs, shared by all lanes.

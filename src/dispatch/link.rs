@@ -21,8 +21,8 @@ use tokio_util::sync::CancellationToken;
 use super::DispatchConfig;
 use super::channels::{self, ChannelPool};
 use crate::broker::{self, AmqpConfig, Backoff, ConnectError, Ended, Node, Reconnect, Topology};
-use crate::error_chain::error_chain;
 use crate::metrics::{Metrics, NodeLabels};
+use crate::support::error_chain::error_chain;
 
 /// A live connection and its publishing channels.
 #[derive(Debug)]
@@ -189,7 +189,7 @@ async fn watch_until_lost(conn: &Connection, shutdown: &CancellationToken) {
             () = shutdown.cancelled() => return,
             event = events.next() => match event {
                 Some(lapin::Event::Error(error)) => {
-                    tracing::warn!(error = %crate::error_chain::error_chain(&error), "broker connection error");
+                    tracing::warn!(error = %error_chain(&error), "broker connection error");
                     return;
                 }
                 Some(lapin::Event::ConnectionBlocked(reason)) => {

@@ -31,6 +31,8 @@ use crate::broker::AmqpConfig;
 pub use crate::broker::Topology;
 use crate::metrics::Metrics;
 use crate::model::{Event, HostName, RequestIds};
+use crate::support::error_chain::error_chain;
+use crate::support::plain_lock;
 use crate::wire;
 pub use config::DispatchConfig;
 pub use group::HostBatch;
@@ -249,11 +251,11 @@ impl Dispatcher {
     /// return at once.
     pub async fn stop(&self) {
         self.stop.cancel();
-        let supervisor = crate::plain_lock::lock(&self.supervisor).take();
+        let supervisor = plain_lock::lock(&self.supervisor).take();
         if let Some(supervisor) = supervisor
             && let Err(error) = supervisor.await
         {
-            tracing::error!(error = %crate::error_chain::error_chain(&error), "broker supervisor task failed");
+            tracing::error!(error = %error_chain(&error), "broker supervisor task failed");
         }
     }
 }

@@ -17,7 +17,8 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use tokio::sync::OnceCell;
 
-use crate::error_chain::error_chain;
+use crate::support::error_chain::error_chain;
+use crate::support::plain_lock;
 use cache::{Cache, Key};
 use client::{Client, Credentials, Issued, TokenInfo, Verdict};
 pub use config::KeystoneConfig;
@@ -140,7 +141,7 @@ impl Keystone {
             return still_valid(info, allow_expired);
         }
         let flight = {
-            let mut flights = crate::plain_lock::lock(&self.flights);
+            let mut flights = plain_lock::lock(&self.flights);
             flights.entry(key).or_default().clone()
         };
         let outcome = flight
@@ -154,7 +155,7 @@ impl Keystone {
             .await
             .clone();
         {
-            let mut flights = crate::plain_lock::lock(&self.flights);
+            let mut flights = plain_lock::lock(&self.flights);
             if flights.get(&key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
                 flights.remove(&key);
             }

@@ -16,6 +16,7 @@ use super::ledger::{self, Answered};
 use super::report::BrokerReport;
 use crate::broker::{self, AmqpConfig, QueueSettings, Topology};
 use crate::model::HostName;
+use crate::support::error_chain::error_chain;
 
 /// What load does on the broker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +56,7 @@ impl BrokerSide {
         if let Err(error) = side.set_up(amqp, queue, hosts, role).await {
             // Leave nothing behind: delete what was declared before the failure.
             if let Err(cleanup) = side.delete_created().await {
-                tracing::warn!(error = %crate::error_chain::error_chain(&cleanup), "cannot delete the queues declared so far");
+                tracing::warn!(error = %error_chain(&cleanup), "cannot delete the queues declared so far");
             }
             return Err(error);
         }
@@ -177,13 +178,13 @@ impl BrokerSide {
                 Ok(connected) => {
                     self.connection = connected.conn;
                     if let Err(error) = self.delete_created().await {
-                        problems.push(crate::error_chain::error_chain(&error));
+                        problems.push(error_chain(&error));
                     }
                 }
                 Err(error) => problems.push(format!(
                     "{}; then {}",
-                    crate::error_chain::error_chain(&first),
-                    crate::error_chain::error_chain(&error)
+                    error_chain(&first),
+                    error_chain(&error)
                 )),
             }
         }

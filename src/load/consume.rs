@@ -24,6 +24,8 @@ use super::broker_error::{broker, name};
 use super::ledger::Arrivals;
 use super::report::{self, BrokerReport, Percentiles};
 use crate::broker::{AmqpConfig, Backoff, Ended, Reconnect};
+use crate::support::error_chain::error_chain;
+use crate::support::plain_lock;
 
 /// What the consumers share: arrivals, latencies and counts.
 #[derive(Default)]
@@ -37,7 +39,7 @@ struct Shared {
 
 impl Shared {
     fn arrivals(&self) -> std::sync::MutexGuard<'_, Arrivals> {
-        crate::plain_lock::lock(&self.arrivals)
+        plain_lock::lock(&self.arrivals)
     }
 }
 
@@ -89,9 +91,9 @@ impl Consumers {
     pub async fn stop(self) -> (BrokerReport, Arrivals) {
         self.stop.cancel();
         if let Err(error) = self.task.await {
-            tracing::warn!(error = %crate::error_chain::error_chain(&error), "the consumer task failed");
+            tracing::warn!(error = %error_chain(&error), "the consumer task failed");
         }
-        let e2e = crate::plain_lock::lock(&self.shared.e2e)
+        let e2e = plain_lock::lock(&self.shared.e2e)
             .take()
             .unwrap_or_else(report::histogram);
         let arrivals = std::mem::take(&mut *self.shared.arrivals());
@@ -228,7 +230,7 @@ async fn consume(
             () = stop.cancelled() => break,
             next = consumer.next() => match next {
                 Some(Ok(d)) => d,
-                Some(Err(error)) => { tracing::debug!(error = %crate::error_chain::error_chain(&error), "consumer ended"); break }
+                Some(Err(error)) => { tracing::debug!(error = %error_chain(&error), "consumer ended"); break }
                 None => break,
             },
         };
@@ -255,12 +257,12 @@ async fn consume(
                     .ack(BasicAckOptions { multiple: false })
                     .await
                 {
-                    tracing::debug!(error = %crate::error_chain::error_chain(&error), "ack failed (the redelivery counts as a duplicate)");
+                    tracing::debug!(error = %error_chain(&error), "ack failed (the redelivery counts as a duplicate)");
                 }
             }
             Err(error) => {
                 shared.undecodable.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(error = %crate::error_chain::error_chain(&error), "undecodable message rejected");
+                tracing::warn!(error = %error_chain(&error), "undecodable message rejected");
                 // requeue false: a body we cannot read will not get better.
                 delivery
                     .acker
@@ -270,7 +272,7 @@ async fn consume(
             }
         }
     }
-    let mut total = crate::plain_lock::lock(&shared.e2e);
+    let mut total = plain_lock::lock(&shared.e2e);
     match total.as_mut() {
         Some(t) => t
             .add(&e2e)

@@ -18,6 +18,7 @@ use super::report::{Report, Tally};
 use super::schedule::{Bounds, Schedule, Tickets};
 use super::{LoadArgs, LoadError};
 use crate::broker::{AmqpConfig, QueueSettings};
+use crate::support::error_chain::error_chain;
 
 /// Where events are posted.
 pub const EVENTS_PATH: &str = "/os-server-external-events";
@@ -212,7 +213,7 @@ async fn drive(
         match handle.await {
             Ok(t) => tally.merge(&t),
             Err(error) => {
-                tracing::warn!(error = %crate::error_chain::error_chain(&error), "a load worker failed")
+                tracing::warn!(error = %error_chain(&error), "a load worker failed")
             }
         }
     }
@@ -231,7 +232,7 @@ async fn worker(api: Api, plan: Arc<Plan>, tickets: Arc<Tickets>, done: Arc<Atom
                 tally.keep(ticket.seq, tickets.started().elapsed(), codes);
             }
             Err(error) => {
-                tracing::debug!(error = %crate::error_chain::error_chain(&error), seq = ticket.seq, "request failed");
+                tracing::debug!(error = %error_chain(&error), seq = ticket.seq, "request failed");
                 tally.failed(ticket.due.elapsed());
             }
         }
