@@ -28,9 +28,9 @@ async fn frozen_app_with(
     let url = proxy.amqp_url();
     let mut app = TestApp::ready_with(|c| {
         c.amqp.url = url.into();
-        c.amqp.coalesce = coalesce;
-        c.amqp.coalesce_in_flight = 1;
-        c.amqp.confirm_timeout = confirm_timeout;
+        c.dispatch.coalesce = coalesce;
+        c.dispatch.coalesce_in_flight = 1;
+        c.dispatch.confirm_timeout = confirm_timeout;
     })
     .await;
     let (server, queue) = app.place_on("h").await;

@@ -16,7 +16,7 @@ fn body_of(delivery: &lapin::message::Delivery) -> Value {
 async fn one_delivered_message(
     coalesce: bool,
 ) -> (lapin::message::Delivery, String, String, String) {
-    let mut app = TestApp::ready_with(|c| c.amqp.coalesce = coalesce).await;
+    let mut app = TestApp::ready_with(|c| c.dispatch.coalesce = coalesce).await;
     let (server, queue) = app.place_on("compute-1").await;
     let sent_form = server.to_uppercase().replace('-', "");
     let global = "req-3df201cf-2451-44f2-8d25-a4ca826fc1f3";

@@ -72,7 +72,8 @@ async fn missing_or_unknown_tokens_are_401_and_roles_decide_403_before_version_a
 
 #[tokio::test]
 async fn noauth_accepts_everyone() {
-    let app = TestApp::spawn_with(|c| c.auth.mode = herald::config::AuthMode::Noauth).await;
+    let app =
+        TestApp::spawn_with(|c| c.auth.mode = herald::api::auth_config::AuthMode::Noauth).await;
     assert_one_event_is_207(&app, &[("x-auth-token", "anything")]).await;
     app.stop().await;
 }

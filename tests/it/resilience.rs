@@ -66,7 +66,7 @@ async fn a_lost_broker_is_503_and_200_again_once_regained() {
 #[tokio::test]
 async fn unreachable_directory_is_a_whole_request_503() {
     let app = TestApp::spawn_with(|c| {
-        c.directory.backend = herald::config::DirectoryBackend::Postgres;
+        c.directory.backend = herald::directory::config::DirectoryBackend::Postgres;
         c.directory.url = "postgres://postgres@127.0.0.1:1/herald".into();
         c.directory.acquire_timeout = Duration::from_millis(300);
     })
@@ -114,7 +114,7 @@ async fn a_silent_broker_is_a_503_after_the_confirm_timeout() {
     let url = proxy.amqp_url();
     let mut app = TestApp::ready_with(|c| {
         c.amqp.url = url.into();
-        c.amqp.confirm_timeout = Duration::from_millis(500);
+        c.dispatch.confirm_timeout = Duration::from_millis(500);
     })
     .await;
     let (server, queue) = app.place_on("h").await;

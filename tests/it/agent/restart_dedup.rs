@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 
-use herald::config::QueueType;
+use herald::broker::QueueType;
 use herald::model::EventName;
 
 use super::support::*;

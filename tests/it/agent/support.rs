@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use herald::agent::{Delivered, handler_fn};
+use herald::broker::QueueType;
 use herald::broker::Topology;
-use herald::config::{Config, QueueType};
+use herald::config::Config;
 use herald::model::{EventName, EventStatus, HostName, ServerId};
-use herald::wire::{Message, WireEvent, now_rfc3339};
+use herald::support::timestamp::now_rfc3339;
+use herald::wire::{Message, WireEvent};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::{BasicProperties, Connection};
 
@@ -37,7 +39,7 @@ pub struct Names {
 impl Names {
     pub fn new(queue_type: QueueType) -> Self {
         let mut config = unique_config();
-        config.agent.queue_type = queue_type;
+        config.queue.queue_type = queue_type;
         let host = format!("h-{}", &unique_name()[12..24]);
         Self::for_host(config, &host)
     }
@@ -57,7 +59,7 @@ impl Names {
     /// The same names with another queue type; deletes nothing itself.
     pub fn twin(&self, queue_type: QueueType) -> Self {
         let mut config = self.config.clone();
-        config.agent.queue_type = queue_type;
+        config.queue.queue_type = queue_type;
         Self {
             config,
             host: self.host.clone(),
@@ -70,7 +72,7 @@ impl Names {
         let dlx = format!("{}.dlx", self.config.amqp.exchange);
         self.cleanup.also_exchange(&dlx);
         self.cleanup.queue(&Topology::dead_letter_queue(&dlx));
-        self.config.agent.dead_letter_exchange = Some(dlx);
+        self.config.queue.dead_letter_exchange = Some(dlx);
         self
     }
 
@@ -84,7 +86,7 @@ impl Names {
 
     pub fn dead_letter_queue(&self) -> Option<String> {
         self.config
-            .agent
+            .queue
             .dead_letter_exchange
             .as_deref()
             .map(Topology::dead_letter_queue)
@@ -98,7 +100,7 @@ impl Names {
         herald::broker::declare_topology(
             &channel,
             &Topology::new(&self.config.amqp),
-            &self.config.agent.queue_settings(),
+            &self.config.queue,
             &self.host,
         )
         .await
@@ -217,7 +219,7 @@ impl InProcessAgent {
         });
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(herald::agent::run_with_handler(
-            names.config.clone(),
+            names.config.agent_settings(),
             names.host.clone(),
             listener,
             handler,

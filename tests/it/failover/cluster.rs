@@ -7,8 +7,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use herald::broker::QueueType;
 use herald::broker::nodes::BrokerUrls;
-use herald::config::QueueType;
 
 use tokio::time::Instant;
 
@@ -55,7 +55,7 @@ async fn serve_keeps_every_200_across_node_losses_of_a_quorum_cluster() {
     let mut cluster = Cluster::start().await;
     let urls = cluster.urls();
     let app = serve_on(BrokerUrls::Many(urls), |c| {
-        c.amqp.confirm_timeout = CONFIRM_TIMEOUT
+        c.dispatch.confirm_timeout = CONFIRM_TIMEOUT
     })
     .await;
     assert_eq!(serve_node(&app).await, cluster.nodes[0].label());
@@ -176,7 +176,7 @@ async fn the_agent_consumes_again_on_another_node_when_its_node_dies() {
     app.put_server(&server, Some("agent-host"), None).await;
     let mut config = app.config.clone();
     config.amqp.url = BrokerUrls::Many(urls);
-    config.agent.queue_type = QueueType::Quorum;
+    config.queue.queue_type = QueueType::Quorum;
     let mut agent = HeraldChild::agent(&config, "agent-host");
     let mut lines = agent.lines();
     let app = Arc::new(app);

@@ -41,7 +41,7 @@ async fn load_reports_through_a_broker_kill_and_restart_with_nothing_lost() {
         "--cleanup",
     ];
     let args = load_args(&flags);
-    let run = tokio::spawn(herald::load::run(args, CancellationToken::new()));
+    let run = tokio::spawn(crate::support::run_load(args, CancellationToken::new()));
 
     poll_until("load is sending", Duration::from_secs(30), || async {
         app.metric_sum("herald_events_total").await >= 200.0

@@ -58,7 +58,7 @@ async fn a_frozen_node_is_503_at_the_confirm_timeout_and_loses_nothing() {
     const FREEZE: std::time::Duration = std::time::Duration::from_secs(8);
     let own = OwnNode::start().await;
     let (app, server, queue) = serve_with_host(&own.node, "frozen-host", |c| {
-        c.amqp.confirm_timeout = std::time::Duration::from_secs(2);
+        c.dispatch.confirm_timeout = std::time::Duration::from_secs(2);
     })
     .await;
     let driver = Driver::start(&app, &server, 4);

@@ -14,7 +14,7 @@ use crate::support::http::HttpClient;
 use crate::support::parts::Keystone;
 use crate::support::{Reply, TestApp, new_uuid, poll_until, unique_name};
 
-use herald::config::AuthMode;
+use herald::api::auth_config::AuthMode;
 
 /// A throw-away project with users in Keystone, removed on `cleanup`.
 pub struct Fixture {
@@ -218,14 +218,14 @@ pub async fn herald_at(
     let project = f.project.clone();
     TestApp::spawn_with(move |c| {
         c.auth.mode = AuthMode::Keystone;
-        c.auth.auth_url = url;
-        c.auth.username = user;
-        c.auth.password = password;
-        c.auth.project_name = project;
-        c.auth.token_cache_time = cache;
+        c.keystone.auth_url = url;
+        c.keystone.username = user;
+        c.keystone.password = password;
+        c.keystone.project_name = project;
+        c.keystone.token_cache_time = cache;
         // Keystone serves one request at a time here (SQLite): allow queueing.
-        c.auth.request_timeout = Duration::from_secs(30);
-        c.auth.www_authenticate_uri = "http://keystone.example/v3".into();
+        c.keystone.request_timeout = Duration::from_secs(30);
+        c.keystone.www_authenticate_uri = "http://keystone.example/v3".into();
     })
     .await
 }

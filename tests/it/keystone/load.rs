@@ -57,7 +57,7 @@ async fn herald_load_gets_its_token_from_keystone() {
         within(
             limit,
             what,
-            herald::load::run(args, CancellationToken::new()),
+            crate::support::run_load(args, CancellationToken::new()),
         )
     };
     let report = load(args, RUN, "herald load's run")

@@ -15,8 +15,9 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use herald::api::auth_config::{AuthMode, TokenConfig};
 use herald::broker::Topology;
-use herald::config::{AuthMode, Config, TokenConfig};
+use herald::config::Config;
 
 use super::http::HttpClient;
 use super::{
@@ -43,7 +44,7 @@ pub fn serve_config(dir: &Path) -> Config {
         token(SERVICE_TOKEN, &["service"]),
         token(READER_TOKEN, &["reader", "member"]),
     ];
-    config.amqp.confirm_timeout = Duration::from_secs(5);
+    config.dispatch.confirm_timeout = Duration::from_secs(5);
     config.amqp.connect_timeout = Duration::from_secs(2);
     config.directory.url = dir.join("directory.sqlite3").display().to_string();
     config
@@ -89,7 +90,7 @@ impl TestApp {
             let config = config.clone();
             let shutdown = shutdown.clone();
             async move {
-                herald::api::run(config, listener, shutdown)
+                herald::serve::run(config, listener, shutdown)
                     .await
                     .expect("serve runs");
             }

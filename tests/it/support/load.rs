@@ -1,12 +1,14 @@
 //! `herald load` as the tests drive it: its flags parsed exactly as the
-//! binary parses them, and serve's config written where `load` reads the
-//! broker names from.
+//! binary parses them, its config read as main reads it, and serve's config
+//! written where `load` reads the broker names from.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use herald::config::Config;
 use herald::load::LoadArgs;
+use tokio_util::sync::CancellationToken;
 
 use super::TestApp;
 use super::names::write_config;
@@ -22,6 +24,20 @@ struct Cli {
 pub fn load_args<S: AsRef<str>>(flags: &[S]) -> LoadArgs {
     let argv = std::iter::once("load").chain(flags.iter().map(AsRef::as_ref));
     Cli::try_parse_from(argv).expect("valid flags").load
+}
+
+/// Runs `herald load` as its command line does: the file `--config` names
+/// is read first, as main reads it, then the run.
+pub async fn run_load(
+    args: LoadArgs,
+    shutdown: CancellationToken,
+) -> Result<herald::load::Report, herald::load::LoadError> {
+    let config = args
+        .config
+        .as_deref()
+        .map(|path| Config::load(path, std::iter::empty()).expect("the test config is valid"))
+        .unwrap_or_default();
+    herald::load::run(args, config.load_settings(), shutdown).await
 }
 
 /// Writes serve's own config where `herald load` can read the broker names

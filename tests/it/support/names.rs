@@ -7,7 +7,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use herald::config::{AuthMode, Config};
+use herald::api::auth_config::AuthMode;
+use herald::config::Config;
 
 use super::BROKER;
 
