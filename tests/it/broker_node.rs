@@ -127,7 +127,8 @@ impl BrokerNode {
         format!("127.0.0.1:{}", self.amqp_port)
     }
 
-    /// Waits until an AMQP connection to the node opens.
+    /// Waits until an AMQP connection to the node opens; a node that exited
+    /// meanwhile fails at once.
     pub async fn wait_up(&mut self) {
         let what = format!(
             "RabbitMQ node {} takes connections; see {}",
@@ -135,12 +136,17 @@ impl BrokerNode {
             self.dir.join("server.out").display()
         );
         let url = self.url();
+        let mut tried = false;
         poll_until(&what, START_DEADLINE, || {
+            // Asked after a failed attempt only, as a node that answers is up
+            // whatever became of the script that started it.
             let exited = self
                 .group
                 .as_mut()
+                .filter(|_| tried)
                 .and_then(|c| c.try_wait().ok().flatten());
             assert!(exited.is_none(), "{what}: it exited ({exited:?})");
+            tried = true;
             let attempt = Connection::connect(&url, ConnectionProperties::default());
             async move {
                 let Ok(Ok(conn)) = tokio::time::timeout(CONNECT_ATTEMPT, attempt).await else {
