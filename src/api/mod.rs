@@ -34,6 +34,7 @@ use crate::metrics::{Metrics, RequestLabels};
 use crate::model::RequestIds;
 use crate::web::Body;
 use crate::web::server::{ServerOptions, serve};
+use crate::web::tls::TlsServer;
 use auth::Authenticator;
 use error::ApiError;
 use routes::Route;
@@ -43,6 +44,8 @@ use routes::Route;
 pub enum ServeError {
     #[error("directory.url: {0}")]
     Directory(#[from] DirectoryError),
+    #[error("cannot serve HTTPS")]
+    Tls(#[from] crate::web::tls::TlsSetupError),
 }
 
 /// Everything a request needs; shared by all connections.
@@ -81,6 +84,7 @@ pub async fn run(
             }
         });
     }
+    let tls = https(&config.http, &shutdown)?;
     let directory = Directory::open(&config.directory).await?;
     let metrics = Metrics::new();
     let dispatcher = Dispatcher::start(&config.amqp, metrics.clone());
@@ -103,6 +107,7 @@ pub async fn run(
             deferred: app.metrics.connections_deferred.clone(),
             evicted: app.metrics.connections_evicted.clone(),
         },
+        tls,
     };
     tracing::info!(
         max_connections = options.max_connections,
@@ -119,6 +124,24 @@ pub async fn run(
     tracing::info!("HTTP drained; closing the broker connection");
     app.dispatcher.stop().await;
     Ok(())
+}
+
+/// The HTTPS acceptor when `[http.tls]` asks for one, its certificate
+/// reloaded on SIGHUP until `shutdown`; a pair that cannot be served stops
+/// start-up (never a quiet fall back to plain HTTP).
+fn https(http: &HttpConfig, shutdown: &CancellationToken) -> Result<Option<TlsServer>, ServeError> {
+    if !http.tls.enabled() {
+        return Ok(None);
+    }
+    let tls = TlsServer::new(&http.tls)?;
+    tracing::info!(
+        cert_file = %http.tls.cert_file.display(),
+        sha256 = %crate::web::tls::pair::fingerprint(&tls.certs().current()),
+        handshake_timeout = ?http.tls.handshake_timeout,
+        "serving HTTPS; SIGHUP rereads the certificate and key"
+    );
+    crate::web::tls::reload::reload_on_sighup(Arc::clone(tls.certs()), shutdown.clone());
+    Ok(Some(tls))
 }
 
 /// Counts a request in flight for as long as it lives: a handler dropped

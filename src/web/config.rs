@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::tls::HttpTlsConfig;
 use crate::config_error::{ConfigError, invalid};
 
 /// `[http]`
@@ -31,6 +32,8 @@ pub struct HttpConfig {
     /// open-files limit (see `crate::limits::connection_cap`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_connections: Option<usize>,
+    /// `[http.tls]`: serve HTTPS with this certificate and key.
+    pub tls: HttpTlsConfig,
 }
 
 impl Default for HttpConfig {
@@ -43,6 +46,7 @@ impl Default for HttpConfig {
             body_read_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(30),
             max_connections: None,
+            tls: HttpTlsConfig::default(),
         }
     }
 }
@@ -58,7 +62,8 @@ impl HttpConfig {
                 "must be greater than 0",
             ));
         }
-        check_connection_cap("http.max_connections", self.max_connections)
+        check_connection_cap("http.max_connections", self.max_connections)?;
+        self.tls.validate()
     }
 }
 

@@ -19,6 +19,7 @@ mod fuzz;
 mod hostile;
 mod http_edges;
 mod http_wire;
+mod https;
 mod keystone;
 mod load;
 mod nova_cases;
