@@ -10,6 +10,7 @@ pub mod directory_body;
 pub mod directory_routes;
 pub mod error;
 pub mod events;
+pub mod healthcheck;
 pub mod negotiate;
 pub mod ops;
 pub mod outcome;
@@ -251,6 +252,9 @@ impl App {
             Route::DirectoryCollection => directory_routes::list(self, req.uri()).await,
             Route::DirectoryItem(segment) => directory_routes::item(self, req, &segment).await,
             Route::Healthz => ops::healthz(),
+            Route::Healthcheck => {
+                healthcheck::answer(req.method(), &self.http.healthcheck_disable_file)
+            }
             Route::Readyz => ops::readyz(self).await,
             Route::Metrics => ops::metrics(self),
             Route::NotFound => unreachable!("answered above"),

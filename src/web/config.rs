@@ -1,6 +1,7 @@
 //! `[http]`: where the API listens and the limits of its connections.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -32,6 +33,9 @@ pub struct HttpConfig {
     /// open-files limit (see `crate::limits::connection_cap`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_connections: Option<usize>,
+    /// While this file exists, `/healthcheck` answers 503 (a proxy then
+    /// drains this replica). Empty: never.
+    pub healthcheck_disable_file: PathBuf,
     /// `[http.tls]`: serve HTTPS with this certificate and key.
     pub tls: HttpTlsConfig,
 }
@@ -46,6 +50,7 @@ impl Default for HttpConfig {
             body_read_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(30),
             max_connections: None,
+            healthcheck_disable_file: PathBuf::new(),
             tls: HttpTlsConfig::default(),
         }
     }

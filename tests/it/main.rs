@@ -16,6 +16,7 @@ mod directory_store;
 mod end_to_end;
 mod failover;
 mod fuzz;
+mod healthcheck;
 mod hostile;
 mod http_edges;
 mod http_wire;
