@@ -19,6 +19,7 @@ pub mod validate;
 mod validate_event;
 pub mod versions;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -34,6 +35,8 @@ use crate::dispatch::Dispatcher;
 use crate::metrics::{Metrics, RequestLabels};
 use crate::model::RequestIds;
 use crate::web::Body;
+use crate::web::connection::Transport;
+use crate::web::forwarded::{self, Origin};
 use crate::web::server::{ServerOptions, serve};
 use crate::web::tls::TlsServer;
 use auth::Authenticator;
@@ -117,7 +120,7 @@ pub async fn run(
     let handler_app = app.clone();
     serve(
         listener,
-        move |req, _peer| handler_app.clone().handle(req),
+        move |req, peer| handler_app.clone().handle(req, peer),
         options,
         shutdown,
     )
@@ -163,9 +166,20 @@ impl Drop for InFlight {
 }
 
 impl App {
-    /// Answers one request, with request ids, metrics and an access log line.
-    pub async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
+    /// Answers one request from `peer`, with request ids, metrics and an
+    /// access log line naming the client (as forwarded by a trusted proxy).
+    pub async fn handle(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> Response<Body> {
         let started = Instant::now();
+        let transport = req
+            .extensions()
+            .get::<Transport>()
+            .copied()
+            .unwrap_or(Transport::Plain);
+        let origin = forwarded::origin(peer, transport, req.headers(), &self.http.trusted_proxies);
         let global = req
             .headers()
             .get("x-openstack-request-id")
@@ -176,7 +190,7 @@ impl App {
         let in_flight = InFlight::enter(&self.metrics.in_flight);
         let method = req.method().clone();
         let mut response = self
-            .route(route.clone(), req, &ids)
+            .route(route.clone(), req, &ids, &origin)
             .instrument(span.clone())
             .await;
         drop(in_flight);
@@ -195,7 +209,7 @@ impl App {
             .insert("x-openstack-request-id", id.clone());
         response.headers_mut().insert("x-compute-request-id", id);
         span.in_scope(|| {
-            tracing::info!(status = status.as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, %method, "request served");
+            tracing::info!(status = status.as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, %method, client = %origin.client, peer = %peer.ip(), "request served");
         });
         response
     }
@@ -205,6 +219,7 @@ impl App {
         route: Route,
         req: Request<Incoming>,
         ids: &RequestIds,
+        origin: &Origin,
     ) -> Response<Body> {
         if let Err(error) = framing(req.headers()) {
             return body::refuse(req, error).await;
@@ -229,11 +244,11 @@ impl App {
             && body::declares_body(req.headers())
         {
             // A GET or DELETE body is never read: answer, then close.
-            let mut response = Box::pin(self.route_checked(route, req, ids)).await;
+            let mut response = Box::pin(self.route_checked(route, req, ids, origin)).await;
             body::close_connection(&mut response);
             return response;
         }
-        self.route_checked(route, req, ids).await
+        self.route_checked(route, req, ids, origin).await
     }
 
     async fn route_checked(
@@ -241,10 +256,11 @@ impl App {
         route: Route,
         req: Request<Incoming>,
         ids: &RequestIds,
+        origin: &Origin,
     ) -> Response<Body> {
         match route {
-            Route::VersionList => versions::list(req.headers()),
-            Route::VersionDocument => versions::document(req.headers()),
+            Route::VersionList => versions::list(origin),
+            Route::VersionDocument => versions::document(origin),
             Route::Events => events::post(self, req, ids).await,
             Route::DirectoryCollection if req.method() == Method::POST => {
                 directory_routes::bulk(self, req).await

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::proxies::TrustedProxies;
 use super::tls::HttpTlsConfig;
 use crate::config_error::{ConfigError, invalid};
 
@@ -36,6 +37,10 @@ pub struct HttpConfig {
     /// While this file exists, `/healthcheck` answers 503 (a proxy then
     /// drains this replica). Empty: never.
     pub healthcheck_disable_file: PathBuf,
+    /// Proxies (CIDRs or addresses) whose `Forwarded` and `X-Forwarded-*`
+    /// headers are believed: the client address logged, and the scheme and
+    /// host of the version documents' links. Empty: none are.
+    pub trusted_proxies: TrustedProxies,
     /// `[http.tls]`: serve HTTPS with this certificate and key.
     pub tls: HttpTlsConfig,
 }
@@ -51,6 +56,7 @@ impl Default for HttpConfig {
             shutdown_grace: Duration::from_secs(30),
             max_connections: None,
             healthcheck_disable_file: PathBuf::new(),
+            trusted_proxies: TrustedProxies::default(),
             tls: HttpTlsConfig::default(),
         }
     }

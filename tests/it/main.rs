@@ -15,6 +15,7 @@ mod directory_api;
 mod directory_store;
 mod end_to_end;
 mod failover;
+mod forwarded;
 mod fuzz;
 mod healthcheck;
 mod hostile;

@@ -1,6 +1,6 @@
-//! The built `herald serve` as a child process serving HTTPS, its stderr
-//! (JSON log lines) collected so a test can wait for a line and read the
-//! address it listens on.
+//! The built `herald serve` as a child process (serving HTTPS when given a
+//! pair), its stderr (JSON log lines) collected so a test can wait for a
+//! line and read the address it listens on.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -24,15 +24,23 @@ pub struct ServeChild {
 impl ServeChild {
     /// Starts `herald serve` on 127.0.0.1:0 with `pair`; waits until it listens.
     pub async fn start(dir: &Path, pair: &PairFiles) -> Self {
+        let tls = format!(
+            "[http.tls]\ncert_file = {:?}\nkey_file = {:?}\n",
+            pair.cert.display().to_string(),
+            pair.key.display().to_string(),
+        );
+        Self::start_with(dir, "", &tls).await
+    }
+
+    /// Starts `herald serve` on 127.0.0.1:0 with `http_toml` lines in its
+    /// `[http]` table and `tables` (e.g. `[http.tls]`) after it.
+    pub async fn start_with(dir: &Path, http_toml: &str, tables: &str) -> Self {
         let config = format!(
-            "[http]\nlisten = \"127.0.0.1:0\"\n\
-             [http.tls]\ncert_file = {:?}\nkey_file = {:?}\n\
+            "[http]\nlisten = \"127.0.0.1:0\"\n{http_toml}\n{tables}\n\
              [auth]\nmode = \"noauth\"\n\
              [amqp]\nurl = \"{}\"\n\
              [directory]\nurl = {:?}\n\
              [log]\nformat = \"json\"\nlevel = \"info\"\n",
-            pair.cert.display().to_string(),
-            pair.key.display().to_string(),
             absent_broker(),
             dir.join("directory.sqlite3").display().to_string(),
         );

@@ -3,7 +3,7 @@
 //! test process and as a child process that is sent SIGHUP.
 
 mod certs;
-mod child;
+pub mod child;
 mod client;
 mod in_process;
 mod reload;
