@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use super::Body;
 use super::slots::{Busy, Slot};
 use super::tls::TlsServer;
+use crate::support::error_chain::error_chain;
 
 /// How a request reached herald; every request carries it in its
 /// extensions, so a handler can tell the scheme it was served on.
@@ -59,7 +60,7 @@ where
         match handshake {
             Ok(stream) => self.serve(stream, Transport::Tls).await,
             Err(error) => tracing::debug!(
-                error = %crate::error_chain::error_chain(&error),
+                error = %error_chain(&error),
                 peer = %self.peer,
                 "connection closed"
             ),
@@ -92,7 +93,7 @@ where
         let connection = watcher.watch(builder.serve_connection(TokioIo::new(stream), service));
         tokio::select! {
             ended = connection => if let Err(error) = ended {
-                tracing::debug!(%error, %peer, "connection ended with an error");
+                tracing::debug!(error = %error_chain(&error), %peer, "connection ended with an error");
             },
             // Evicted while idle: dropping it closes the socket.
             () = slot.evict.cancelled() => tracing::debug!(%peer, "idle connection closed to make room"),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config_error::{ConfigError, invalid};
+use crate::support::config_error::{ConfigError, invalid};
 
 /// The longest `http.tls.handshake_timeout` accepted: more is a typo, and
 /// a silent client would hold a connection slot that long.

@@ -17,6 +17,7 @@ use rustls::crypto::CryptoProvider;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
+use tokio_util::sync::CancellationToken;
 
 pub use config::HttpTlsConfig;
 pub use pair::PairError;
@@ -38,6 +39,27 @@ pub enum HandshakeError {
     TimedOut(Duration),
     #[error("TLS handshake failed")]
     Failed(#[source] std::io::Error),
+}
+
+/// The HTTPS acceptor when `[http.tls]` asks for one, its certificate
+/// reloaded on SIGHUP until `shutdown`; a pair that cannot be served stops
+/// start-up (never a quiet fall back to plain HTTP).
+pub fn start(
+    config: &HttpTlsConfig,
+    shutdown: &CancellationToken,
+) -> Result<Option<TlsServer>, TlsSetupError> {
+    if !config.enabled() {
+        return Ok(None);
+    }
+    let tls = TlsServer::new(config)?;
+    tracing::info!(
+        cert_file = %config.cert_file.display(),
+        sha256 = %pair::fingerprint(&tls.certs().current()),
+        handshake_timeout = ?config.handshake_timeout,
+        "serving HTTPS; SIGHUP rereads the certificate and key"
+    );
+    reload::reload_on_sighup(Arc::clone(tls.certs()), shutdown.clone());
+    Ok(Some(tls))
 }
 
 /// The acceptor of the HTTPS listener and its reloadable certificate.

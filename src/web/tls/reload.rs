@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::pair::fingerprint;
 use super::resolver::ReloadingCert;
-use crate::error_chain::error_chain;
+use crate::support::error_chain::error_chain;
 
 /// Reloads `certs` on every SIGHUP until `shutdown`. Returns at once; the
 /// watching runs in a task.

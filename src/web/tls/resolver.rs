@@ -11,7 +11,7 @@ use rustls::sign::CertifiedKey;
 
 use super::config::HttpTlsConfig;
 use super::pair::{self, PairError};
-use crate::plain_lock::lock;
+use crate::support::plain_lock::lock;
 
 /// The served pair and where it is read from.
 #[derive(Debug)]
@@ -110,7 +110,7 @@ mod tests {
         for (cert, key, why) in broken {
             write(dir.path(), cert, key);
             let error = certs.reload().expect_err(why);
-            let text = crate::error_chain::error_chain(&error);
+            let text = crate::support::error_chain::error_chain(&error);
             assert!(text.contains(why), "{text}");
             assert_eq!(
                 certs.current().cert,

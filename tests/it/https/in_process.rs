@@ -54,7 +54,11 @@ impl HttpsServe {
         let shutdown = CancellationToken::new();
         let server = tokio::spawn({
             let shutdown = shutdown.clone();
-            async move { herald::api::run(config, listener, shutdown).await.unwrap() }
+            async move {
+                herald::serve::run(config, listener, shutdown)
+                    .await
+                    .unwrap()
+            }
         });
         let tls = client::connector(&ca.der());
         let serve = Self {
