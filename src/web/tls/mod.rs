@@ -62,6 +62,23 @@ pub fn start(
     Ok(Some(tls))
 }
 
+/// The `[http.tls]` settings in effect, one line for `check-config`: the
+/// paths (never the contents) and the certificate's fingerprint, after
+/// reading the pair as serve would.
+pub fn describe(config: &HttpTlsConfig) -> Result<String, TlsSetupError> {
+    if !config.enabled() {
+        return Ok("http.tls: off (plain HTTP)".to_owned());
+    }
+    let served = pair::load(&config.cert_file, &config.key_file, &provider())?;
+    Ok(format!(
+        "http.tls: HTTPS with cert_file = {}, key_file = {} (certificate sha256 {}), handshake_timeout = {:?}",
+        config.cert_file.display(),
+        config.key_file.display(),
+        pair::fingerprint(&served),
+        config.handshake_timeout,
+    ))
+}
+
 /// The acceptor of the HTTPS listener and its reloadable certificate.
 #[derive(Clone)]
 pub struct TlsServer {

@@ -51,3 +51,45 @@ fn serve_refuses_half_a_pair_and_a_pair_it_cannot_serve() {
     let err = serve_fails_with(dir.path(), &both);
     assert!(err.contains("cannot serve the certificate"), "{err}");
 }
+
+#[test]
+fn check_config_shows_the_pair_in_effect_and_refuses_a_broken_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let pair = PairFiles::in_dir(dir.path());
+    let ca = TestCa::new();
+    let leaf = ca.leaf("herald-check");
+    pair.write_leaf(&leaf);
+    let config = format!(
+        "[http.tls]\ncert_file = {:?}\nkey_file = {:?}\n[auth]\nmode = \"noauth\"\n",
+        pair.cert.display().to_string(),
+        pair.key.display().to_string()
+    );
+    let path = dir.path().join("herald.toml");
+    std::fs::write(&path, config).unwrap();
+    let check = || {
+        Command::new(env!("CARGO_BIN_EXE_herald"))
+            .args(["check-config", "--offline", "--config"])
+            .arg(&path)
+            .output()
+            .unwrap()
+    };
+    let ok = check();
+    let err = String::from_utf8_lossy(&ok.stderr);
+    assert!(ok.status.success(), "{err}");
+    let shown = format!(
+        "cert_file = {}, key_file = {}",
+        pair.cert.display(),
+        pair.key.display()
+    );
+    assert!(err.contains(&shown), "{err}");
+    assert!(!String::from_utf8_lossy(&ok.stdout).contains("PRIVATE KEY"));
+
+    pair.write(&leaf.cert_pem, &ca.leaf("another").key_pem);
+    let broken = check();
+    let err = String::from_utf8_lossy(&broken.stderr);
+    assert!(!broken.status.success());
+    assert!(
+        err.contains("http.tls") && err.contains("cannot serve the certificate"),
+        "{err}"
+    );
+}
