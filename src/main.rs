@@ -176,6 +176,7 @@ async fn check_nova_cells(nova: &herald::directory::nova::NovaDirectory) -> Resu
 async fn check_config(path: &Path, offline: bool) -> Result<()> {
     let config = load_config(path)?;
     print!("{}", config.redacted_toml());
+    eprintln!("herald: {}", herald::web::tls::describe(&config.http.tls)?);
     if offline {
         return Ok(());
     }
