@@ -21,6 +21,8 @@ use crate::web::server::{ServerOptions, serve};
 pub enum ServeError {
     #[error("directory.url")]
     Directory(#[from] DirectoryError),
+    #[error("cannot serve HTTPS")]
+    Tls(#[from] crate::web::tls::TlsSetupError),
 }
 
 /// Runs `herald serve` on `listener` until `shutdown`, then drains in-flight
@@ -49,6 +51,7 @@ pub async fn run(
             }
         });
     }
+    let tls = crate::web::tls::start(&config.http.tls, &shutdown)?;
     let directory = Directory::open(&config.directory).await?;
     let metrics = Metrics::new();
     let dispatcher = Dispatcher::start(&config.amqp, &config.dispatch, metrics.clone());
@@ -71,6 +74,7 @@ pub async fn run(
             deferred: app.metrics.connections_deferred.clone(),
             evicted: app.metrics.connections_evicted.clone(),
         },
+        tls,
     };
     tracing::info!(
         max_connections = options.max_connections,
@@ -79,7 +83,7 @@ pub async fn run(
     let handler_app = app.clone();
     serve(
         listener,
-        move |req, _peer| handler_app.clone().handle(req),
+        move |req, peer| handler_app.clone().handle(req, peer),
         options,
         shutdown,
     )

@@ -162,6 +162,7 @@ impl Config {
         }
         copy.amqp.url = copy.amqp.url.masked();
         copy.directory.url = mask_url_password(&copy.directory.url);
+        copy.directory.nova_database_url = mask_url_password(&copy.directory.nova_database_url);
         toml::to_string(&copy)
             .expect("the config tree serialises to TOML: it holds only tables, strings and numbers")
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use herald::directory::config::DirectoryBackend;
 use herald::directory::{Directory, DirectoryError};
-use herald::model::ServerId;
+use herald::model::{Caller, ServerId};
 
 use crate::support::within;
 
@@ -44,7 +44,13 @@ async fn sqlite_memory_is_one_database_for_the_whole_pool() {
     }
     let batch = [entry(new_id(), placed(None, None))];
     assert_eq!(dir.upsert_many(&batch).await.expect("upsert_many"), 1);
-    assert_eq!(dir.lookup(&ids).await.expect("lookup").len(), 10);
+    assert_eq!(
+        dir.lookup(&ids, &Caller::admin())
+            .await
+            .expect("lookup")
+            .len(),
+        10
+    );
     assert_eq!(listed(&dir, None).await, 11);
     assert!(dir.delete(ids[0]).await.expect("delete"));
     assert_eq!(listed(&dir, Some("m")).await, 9);
@@ -67,7 +73,8 @@ async fn unreachable_postgres_fails_fast() {
         .await
         .expect("open does not connect");
     let ids = [new_id()];
-    let lookup = dir.lookup(&ids);
+    let admin = Caller::admin();
+    let lookup = dir.lookup(&ids, &admin);
     let outcome = within(
         Duration::from_secs(10),
         "the lookup (must not hang)",

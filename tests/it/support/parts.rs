@@ -1,7 +1,7 @@
 //! Parts a test needs beyond the machine's RabbitMQ and PostgreSQL (which
-//! every test simply expects, and scripts/test.sh starts): the Keystone and
-//! the Python clients that scripts/test.sh prepares and names in the
-//! environment. A test asks with [`require!`]: outside CI a missing part
+//! every test simply expects, and scripts/test.sh starts): the Keystone,
+//! the Python clients and the nova venv that scripts/test.sh prepares and
+//! names in the environment. A test asks with [`require!`]: outside CI a missing part
 //! skips the test *visibly* (a `SKIPPED` line saying why, shown by nextest's
 //! default profile); under `CI=true` it fails the test.
 
@@ -64,6 +64,27 @@ pub async fn run_client_script(
         .expect("wait for the script")
 }
 
+/// The nova venv's python (Nova's schema and rows are built with it), with
+/// the database server on `port` answering, or what is missing.
+pub fn nova_python(port: u16) -> Result<PathBuf, Missing> {
+    let python = var(
+        "HERALD_TEST_NOVA_PYTHON",
+        "which installs nova in .venv-nova",
+    )?;
+    if !std::path::Path::new(&python).exists() {
+        return Err(Missing(format!(
+            "HERALD_TEST_NOVA_PYTHON={python} does not exist"
+        )));
+    }
+    let db = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    std::net::TcpStream::connect_timeout(&db, Duration::from_secs(2)).map_err(|_| {
+        Missing(format!(
+            "nothing answers on {db} (scripts/ensure-services.sh starts it)"
+        ))
+    })?;
+    Ok(python.into())
+}
+
 fn var(name: &str, why: &str) -> Result<String, Missing> {
     std::env::var(name)
         .map_err(|_| Missing(format!("{name} is not set: run scripts/test.sh, {why}")))
@@ -84,16 +105,18 @@ pub fn skip(missing: Missing) {
     eprintln!("SKIPPED {test}: {}", missing.0);
 }
 
+/// The part, or `None` once [`skip`] said why (or failed, under CI).
+pub fn found<T>(part: Result<T, Missing>) -> Option<T> {
+    part.map_err(skip).ok()
+}
+
 /// `require!(parts::keystone())`: the part, or the test ends here, skipped
 /// visibly (outside CI) or failed (under `CI=true`).
 macro_rules! require {
     ($part:expr) => {
-        match $part {
-            Ok(found) => found,
-            Err(missing) => {
-                $crate::support::parts::skip(missing);
-                return;
-            }
+        match $crate::support::parts::found($part) {
+            Some(part) => part,
+            None => return,
         }
     };
 }
