@@ -10,7 +10,8 @@
 //! - [`config_error`]: the config error type every section's validation returns.
 //! - [`model`]: domain types (server ids, host names, event names).
 //! - [`microversion`]: the compute API microversion type and served range.
-//! - [`wire`]: the AMQP message bodies (v1, v2) shared by dispatcher and agent.
+//! - [`wire`]: the AMQP message bodies: herald's (v1, v2, shared by dispatcher and
+//!   agent) and Nova's (the oslo cast unmodified nova-compute reads).
 //! - [`web`]: accept loop with graceful shutdown, fault bodies.
 //! - [`api`]: the HTTP routes of `herald serve`, the API error type, negotiation.
 //! - [`keystone`]: Keystone v3 token validation (`auth.mode = "keystone"`).
