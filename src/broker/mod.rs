@@ -6,6 +6,7 @@
 //! # Layout
 //! - [`config`]: `[amqp]` ([`AmqpConfig`]).
 //! - [`nodes`]: the broker node list (`amqp.url`, one or several nodes).
+//! - [`cell`]: a Nova cell's broker, from its `transport_url`.
 //! - [`connect`]: one connection attempt, and a failover round over the nodes.
 //! - [`backoff`]: the jittered, overflow-safe reconnect delay.
 //! - [`topology`]: names and host-queue arguments ([`QueueSettings`]).
@@ -13,6 +14,7 @@
 //! - [`names`]: AMQP short strings and config-time name checks.
 
 pub mod backoff;
+pub mod cell;
 pub mod config;
 pub mod connect;
 pub mod declare;
@@ -21,9 +23,10 @@ pub mod nodes;
 pub mod topology;
 
 pub use backoff::Backoff;
-pub use config::AmqpConfig;
+pub use cell::{CellBroker, TransportUrlError};
+pub use config::{AmqpConfig, NovaTopic, Wire};
 pub use connect::{ConnectError, Connected};
-pub use declare::{DeclareError, declare_exchange, declare_topology};
+pub use declare::{DeclareError, check_exchange_exists, declare_exchange, declare_topology};
 pub use names::{NameTooLong, short};
 pub use nodes::Node;
 pub use topology::{QueueSettings, QueueType, Topology};

@@ -4,17 +4,21 @@
 //!
 //! [`Dispatcher`] is what the API uses: it groups a request's events per
 //! host, sends them (coalesced per host in [`lane`], or one version 1
-//! message per host), and says which hosts confirmed; a lane's waiting
+//! message per host), and says which hosts confirmed. With `amqp.wire =
+//! "nova"` it publishes oslo casts instead ([`nova`], over the cells'
+//! brokers kept in [`brokers`]); a lane's waiting
 //! requests and how a message's group is taken live in `lane_queue`, the
 //! lanes' state and the rounds' choices in `lane_state`.
 
 pub mod account;
+pub mod brokers;
 pub mod channels;
 pub mod group;
 pub mod lane;
 mod lane_queue;
 mod lane_state;
 pub mod link;
+pub mod nova;
 pub mod publish;
 
 use std::collections::HashMap;
@@ -27,6 +31,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 pub use crate::broker::Topology;
+use crate::broker::{CellBroker, Wire};
 use crate::config::AmqpConfig;
 use crate::metrics::Metrics;
 use crate::model::{Event, HostName, RequestIds};
@@ -50,8 +55,10 @@ const ROUND_MESSAGES: usize = 64;
 pub struct Dispatcher {
     shared: Arc<lane::Shared>,
     amqp: AmqpConfig,
-    /// Present when `amqp.coalesce` is on.
+    /// Present when `amqp.coalesce` is on (herald's wire only).
     lanes: Option<Lanes>,
+    /// Present with `amqp.wire = "nova"`.
+    nova: Option<nova::NovaDispatch>,
     stop: CancellationToken,
     supervisor: Mutex<Option<JoinHandle<()>>>,
 }
@@ -60,12 +67,15 @@ impl Dispatcher {
     /// Starts connecting in the background; returns at once, even when the
     /// broker is down.
     pub fn start(amqp: &AmqpConfig, metrics: Arc<Metrics>) -> Self {
+        if amqp.wire == Wire::Nova {
+            return Self::start_nova(amqp, metrics);
+        }
         let topology = Topology::new(amqp);
         let (tx, state) = watch::channel(None);
         let stop = CancellationToken::new();
         let supervisor = tokio::spawn(link::supervise(
             amqp.clone(),
-            topology.clone(),
+            link::OnConnect::Declare(topology.clone()),
             tx,
             metrics.clone(),
             stop.clone(),
@@ -92,9 +102,38 @@ impl Dispatcher {
             shared,
             amqp: amqp.clone(),
             lanes,
+            nova: None,
             stop,
             supervisor: Mutex::new(Some(supervisor)),
         }
+    }
+
+    /// Nova's wire: `amqp.url`'s broker now, the cells' brokers on first
+    /// use; no lanes (each cast carries its own request's context).
+    fn start_nova(amqp: &AmqpConfig, metrics: Arc<Metrics>) -> Self {
+        let stop = CancellationToken::new();
+        let default = CellBroker::from_urls(&amqp.url)
+            .expect("amqp.url was validated at load: its nodes parse");
+        let brokers = brokers::Brokers::start(amqp, &default, metrics.clone(), stop.clone());
+        let shared = Arc::new(lane::Shared {
+            topology: Topology::new(amqp),
+            state: brokers.default_state(),
+            metrics: metrics.clone(),
+            failure_log: account::FailureLog::default(),
+        });
+        Self {
+            shared,
+            amqp: amqp.clone(),
+            lanes: None,
+            nova: Some(nova::NovaDispatch::new(amqp, brokers, metrics)),
+            stop,
+            supervisor: Mutex::new(None),
+        }
+    }
+
+    /// Nova's publisher, with `amqp.wire = "nova"`.
+    pub fn nova(&self) -> Option<&nova::NovaDispatch> {
+        self.nova.as_ref()
     }
 
     /// The broker node in use (`host:port`), while connected.
@@ -128,6 +167,13 @@ impl Dispatcher {
         let batches = group::by_host(targets);
         if batches.is_empty() {
             return HashMap::new();
+        }
+        if self.nova.is_some() {
+            // Nova's wire goes through `nova()`: herald's bodies must never
+            // reach Nova's broker.
+            tracing::error!("herald's wire used while amqp.wire = \"nova\"; nothing sent");
+            let failed = account::broker_unavailable(&self.shared.metrics, batches.len());
+            return batches.into_iter().map(|b| b.host).zip(failed).collect();
         }
         let deadline = Instant::now() + self.amqp.confirm_timeout;
         let outcomes = match &self.lanes {
@@ -233,6 +279,7 @@ impl Dispatcher {
             .events_per_message
             .observe(batch.events.len() as f64);
         Outgoing {
+            wire: crate::broker::Wire::Herald,
             routing_key: self.shared.topology.routing_key(&batch.host),
             message_id,
             correlation_id: Some(ids.request_id.clone()),
@@ -254,6 +301,9 @@ impl Dispatcher {
             && let Err(error) = supervisor.await
         {
             tracing::error!(%error, "broker supervisor task failed");
+        }
+        if let Some(nova) = &self.nova {
+            nova.brokers().join().await;
         }
     }
 }

@@ -22,6 +22,7 @@ mod http_wire;
 mod keystone;
 mod load;
 mod nova_cases;
+mod nova_wire;
 mod proxy;
 mod replicas;
 mod resilience;
