@@ -102,6 +102,7 @@ impl Config {
         }
         copy.amqp.url = copy.amqp.url.masked();
         copy.directory.url = mask_url_password(&copy.directory.url);
+        copy.directory.nova_database_url = mask_url_password(&copy.directory.nova_database_url);
         toml_string(&copy)
     }
 }

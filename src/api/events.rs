@@ -11,12 +11,17 @@ use super::outcome::{self, EventResult, Verdict};
 use super::{App, validate};
 use crate::metrics::CodeLabels;
 use crate::microversion::Microversion;
-use crate::model::RequestIds;
+use crate::model::{Caller, RequestIds};
 use crate::web::Body;
 use crate::web::fault::json_response;
 
 /// Handles one batch. Auth has already passed.
-pub async fn post(app: &App, req: Request<Incoming>, ids: &RequestIds) -> Response<Body> {
+pub async fn post(
+    app: &App,
+    req: Request<Incoming>,
+    ids: &RequestIds,
+    caller: &Caller,
+) -> Response<Body> {
     let version = match negotiate::negotiate(req.headers()) {
         Ok(v) => v,
         Err(error) => {
@@ -24,7 +29,7 @@ pub async fn post(app: &App, req: Request<Incoming>, ids: &RequestIds) -> Respon
             return with_version(refused, Microversion::MIN);
         }
     };
-    let response = match answer(app, req, version, ids).await {
+    let response = match answer(app, req, version, ids, caller).await {
         Ok(response) | Err(Refused::Answered(response)) => response,
         Err(Refused::Error(error)) => error.into_response(),
     };
@@ -36,6 +41,7 @@ async fn answer(
     req: Request<Incoming>,
     version: Microversion,
     ids: &RequestIds,
+    caller: &Caller,
 ) -> Result<Response<Body>, Refused> {
     let bytes = body::take(req, app.http.max_body_bytes, app.http.body_read_timeout)
         .await
@@ -44,14 +50,14 @@ async fn answer(
 
     let servers: Vec<_> = events.iter().map(|e| e.server).collect();
     let lookup_started = std::time::Instant::now();
-    let placements = app.directory.lookup(&servers).await?;
+    let found = app.directory.lookup(&servers, caller).await?;
     app.metrics
         .lookup_seconds
         .observe(lookup_started.elapsed().as_secs_f64());
 
     let verdicts: Vec<Verdict> = events
         .iter()
-        .map(|e| outcome::judge(e, placements.get(&e.server)))
+        .map(|e| outcome::judge(e, found.get(&e.server)))
         .collect();
     let targets = verdicts.iter().enumerate().filter_map(|(i, v)| match v {
         Verdict::Deliver(hosts) => Some((i, hosts.as_slice())),

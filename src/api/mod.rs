@@ -31,7 +31,7 @@ use crate::config::{Config, HttpConfig};
 use crate::directory::{Directory, DirectoryError};
 use crate::dispatch::Dispatcher;
 use crate::metrics::{Metrics, RequestLabels};
-use crate::model::RequestIds;
+use crate::model::{Caller, RequestIds};
 use crate::web::Body;
 use crate::web::server::{ServerOptions, serve};
 use auth::Authenticator;
@@ -192,24 +192,29 @@ impl App {
         if !route.allows(req.method()) {
             return body::refuse(req, ApiError::MethodNotAllowed(route.allow())).await;
         }
-        if route.needs_auth()
-            && let Err(denied) = self.auth.check(req.headers()).await
-        {
-            let error = ApiError::Denied {
-                denied,
-                www_authenticate: self.auth.www_authenticate(),
-            };
-            return body::refuse(req, error).await;
-        }
+        let caller = if route.needs_auth() {
+            match self.auth.check(req.headers()).await {
+                Ok(caller) => caller,
+                Err(denied) => {
+                    let error = ApiError::Denied {
+                        denied,
+                        www_authenticate: self.auth.www_authenticate(),
+                    };
+                    return body::refuse(req, error).await;
+                }
+            }
+        } else {
+            Caller::default()
+        };
         if !matches!(*req.method(), Method::POST | Method::PUT)
             && body::declares_body(req.headers())
         {
             // A GET or DELETE body is never read: answer, then close.
-            let mut response = Box::pin(self.route_checked(route, req, ids)).await;
+            let mut response = Box::pin(self.route_checked(route, req, ids, &caller)).await;
             body::close_connection(&mut response);
             return response;
         }
-        self.route_checked(route, req, ids).await
+        self.route_checked(route, req, ids, &caller).await
     }
 
     async fn route_checked(
@@ -217,11 +222,17 @@ impl App {
         route: Route,
         req: Request<Incoming>,
         ids: &RequestIds,
+        caller: &Caller,
     ) -> Response<Body> {
+        if matches!(route, Route::DirectoryCollection | Route::DirectoryItem(_))
+            && self.directory.nova().is_some()
+        {
+            return body::refuse(req, ApiError::DirectoryIsNova).await;
+        }
         match route {
             Route::VersionList => versions::list(req.headers()),
             Route::VersionDocument => versions::document(req.headers()),
-            Route::Events => events::post(self, req, ids).await,
+            Route::Events => events::post(self, req, ids, caller).await,
             Route::DirectoryCollection if req.method() == Method::POST => {
                 directory_routes::bulk(self, req).await
             }
