@@ -150,15 +150,60 @@ async fn load(args: herald::load::LoadArgs) -> Result<()> {
     Ok(())
 }
 
+/// Nova's wire: `amqp.url`'s broker and every cell's answer and hold Nova's
+/// exchange (each broker named on stderr, passwords never).
+async fn check_nova_brokers(
+    amqp: &herald::config::AmqpConfig,
+    nova: &herald::directory::nova::NovaDirectory,
+) -> Result<()> {
+    use herald::broker::CellBroker;
+    let default = CellBroker::from_urls(&amqp.url).context("amqp.url")?;
+    let mut brokers: Vec<(String, CellBroker)> = vec![("amqp.url".into(), default)];
+    let cells = nova
+        .cells()
+        .await
+        .context("directory.url: Nova's cell_mappings cannot be read")?;
+    for cell in cells {
+        let named = format!("Nova cell {} ({}) transport_url", cell.label(), cell.uuid);
+        match herald::api::nova_events::cell_broker(&cell, &amqp.url) {
+            Ok(Some(broker)) if !brokers.iter().any(|(_, b)| b.key() == broker.key()) => {
+                brokers.push((named, broker));
+            }
+            Ok(_) => {}
+            Err(error) => anyhow::bail!("{named}: {error}"),
+        }
+    }
+    for (named, broker) in brokers {
+        herald::dispatch::probe_nova(amqp, &broker)
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "{named}: broker {} (amqp.nova_exchange {:?}): {}",
+                    broker.label(),
+                    amqp.nova_exchange,
+                    herald::error_chain::error_chain(&e)
+                )
+            })?;
+        eprintln!(
+            "herald: {named}: broker {} answers and has exchange {:?}",
+            broker.label(),
+            amqp.nova_exchange
+        );
+    }
+    Ok(())
+}
+
 async fn check_config(path: &Path, offline: bool) -> Result<()> {
     let config = load_config(path)?;
     print!("{}", config.redacted_toml());
     if offline {
         return Ok(());
     }
-    herald::dispatch::probe(&config.amqp)
-        .await
-        .context("amqp.url: the broker does not answer")?;
+    if config.amqp.wire == herald::config::Wire::Herald {
+        herald::dispatch::probe(&config.amqp)
+            .await
+            .context("amqp.url: the broker does not answer")?;
+    }
     let directory = herald::directory::Directory::open(&config.directory)
         .await
         .context("directory.url")?;
@@ -166,6 +211,11 @@ async fn check_config(path: &Path, offline: bool) -> Result<()> {
         .ping()
         .await
         .context("directory.url: the directory does not answer")?;
+    if config.amqp.wire == herald::config::Wire::Nova
+        && let Some(nova) = directory.nova()
+    {
+        check_nova_brokers(&config.amqp, nova).await?;
+    }
     if config.auth.mode == herald::config::AuthMode::Keystone {
         herald::keystone::Keystone::new(&config.auth)
             .check_credentials()

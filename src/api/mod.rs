@@ -11,6 +11,7 @@ pub mod directory_routes;
 pub mod error;
 pub mod events;
 pub mod negotiate;
+pub mod nova_events;
 pub mod ops;
 pub mod outcome;
 pub mod routes;
@@ -53,6 +54,11 @@ pub struct App {
     pub dispatcher: Dispatcher,
     pub metrics: Arc<Metrics>,
     pub http: HttpConfig,
+    /// `amqp.url`: on Nova's wire, it fills templated cell transport URLs.
+    pub amqp_url: crate::broker::BrokerUrls,
+    /// Nova's wire: failed action writes and unusable cell brokers, logged
+    /// without flooding.
+    pub nova_log: crate::rate_log::RateLog,
 }
 
 /// Runs `herald serve` on `listener` until `shutdown`, then drains in-flight
@@ -90,7 +96,10 @@ pub async fn run(
         dispatcher,
         metrics,
         http: config.http.clone(),
+        amqp_url: config.amqp.url.clone(),
+        nova_log: crate::rate_log::RateLog::new(std::time::Duration::from_secs(10)),
     });
+    nova_events::spawn_topic_refresh(&app, shutdown.clone());
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "herald serve listening");
     }

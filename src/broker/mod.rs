@@ -28,5 +28,5 @@ pub use config::{AmqpConfig, NovaTopic, Wire};
 pub use connect::{ConnectError, Connected};
 pub use declare::{DeclareError, check_exchange_exists, declare_exchange, declare_topology};
 pub use names::{NameTooLong, short};
-pub use nodes::Node;
+pub use nodes::{BrokerUrls, Node};
 pub use topology::{QueueSettings, QueueType, Topology};

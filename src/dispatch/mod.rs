@@ -319,6 +319,30 @@ fn wire_event_v2(event: &Event, ids: &RequestIds) -> wire::WireEventV2 {
     }
 }
 
+/// Nova's wire: connects once to `broker` and checks that Nova's exchange
+/// (`amqp.nova_exchange`) is there, without declaring it.
+pub async fn probe_nova(
+    amqp: &AmqpConfig,
+    broker: &CellBroker,
+) -> Result<(), crate::broker::ConnectError> {
+    let mut amqp = amqp.clone();
+    amqp.url = broker.urls();
+    let connected = crate::broker::connect::connect(&amqp, "herald-check-config").await?;
+    let checked = async {
+        let channel = connected.conn.create_channel().await.map_err(|source| {
+            crate::broker::ConnectError::Amqp {
+                node: connected.node.label().to_owned(),
+                source,
+            }
+        })?;
+        crate::broker::check_exchange_exists(&channel, &amqp.nova_exchange).await?;
+        Ok(())
+    }
+    .await;
+    let _ = connected.conn.close(200, "probe".into()).await;
+    checked
+}
+
 /// Connects once to the broker and closes again: does it answer?
 pub async fn probe(amqp: &AmqpConfig) -> Result<(), crate::broker::ConnectError> {
     let connected = crate::broker::connect::connect(amqp, "herald-check-config").await?;
