@@ -193,6 +193,37 @@ async fn check_nova_brokers(
     Ok(())
 }
 
+/// Nova mode: every cell's database answers (each cell named on stderr).
+async fn check_nova_cells(nova: &herald::directory::nova::NovaDirectory) -> Result<()> {
+    let checks = nova
+        .check_cells()
+        .await
+        .context("directory.url: Nova's cell_mappings cannot be read")?;
+    let mut failed = Vec::new();
+    for (cell, result) in checks {
+        match result {
+            Ok(()) => eprintln!(
+                "herald: Nova cell {} ({}): database answers",
+                cell.label(),
+                cell.uuid
+            ),
+            Err(error) => failed.push(format!(
+                "Nova cell {} ({}): {}",
+                cell.label(),
+                cell.uuid,
+                herald::error_chain::error_chain(&error)
+            )),
+        }
+    }
+    if !failed.is_empty() {
+        anyhow::bail!(
+            "directory: a cell database does not answer (cell URLs are templated from directory.nova_database_url): {}",
+            failed.join("; ")
+        );
+    }
+    Ok(())
+}
+
 async fn check_config(path: &Path, offline: bool) -> Result<()> {
     let config = load_config(path)?;
     print!("{}", config.redacted_toml());
@@ -211,10 +242,11 @@ async fn check_config(path: &Path, offline: bool) -> Result<()> {
         .ping()
         .await
         .context("directory.url: the directory does not answer")?;
-    if config.amqp.wire == herald::config::Wire::Nova
-        && let Some(nova) = directory.nova()
-    {
-        check_nova_brokers(&config.amqp, nova).await?;
+    if let Some(nova) = directory.nova() {
+        check_nova_cells(nova).await?;
+        if config.amqp.wire == herald::config::Wire::Nova {
+            check_nova_brokers(&config.amqp, nova).await?;
+        }
     }
     if config.auth.mode == herald::config::AuthMode::Keystone {
         herald::keystone::Keystone::new(&config.auth)

@@ -21,6 +21,7 @@ mod http_edges;
 mod http_wire;
 mod keystone;
 mod load;
+mod nova;
 mod nova_cases;
 mod nova_wire;
 mod proxy;
