@@ -209,3 +209,30 @@ pub async fn take(
         }
     }
 }
+
+/// A pool on one of a cloud's databases as the fixture's admin (`key`:
+/// `api_connection` or `database_connection`, cell1's), for what the test
+/// itself reads and sets up.
+pub async fn admin_pool(cloud: &crate::nova::cloud::NovaCloud, key: &str) -> sqlx::MySqlPool {
+    let url = cloud.info[key]
+        .as_str()
+        .expect("the fixture prints its URLs");
+    let url = herald::directory::nova::url::to_sqlx(url).expect("a MariaDB URL");
+    sqlx::MySqlPool::connect(&url.url)
+        .await
+        .expect("MariaDB answers")
+}
+
+/// Points a cell's `transport_url` at a broker of the test's own, as
+/// `nova-manage cell_v2 update_cell --transport-url` would.
+pub async fn set_transport_url(cloud: &crate::nova::cloud::NovaCloud, cell: &str, url: &str) {
+    let api = admin_pool(cloud, "api_connection").await;
+    let done = sqlx::query("UPDATE cell_mappings SET transport_url = ? WHERE name = ?")
+        .bind(url)
+        .bind(cell)
+        .execute(&api)
+        .await
+        .expect("the API database takes the update");
+    assert_eq!(done.rows_affected(), 1, "no cell {cell}");
+    api.close().await;
+}
