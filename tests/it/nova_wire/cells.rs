@@ -15,7 +15,7 @@ use super::support::{
 };
 use crate::broker_node::OwnNode;
 use crate::nova::cloud::{Db, NovaCloud};
-use crate::support::{ADMIN_TOKEN, BROKER, TestApp, broker};
+use crate::support::{ADMIN_TOKEN, BROKER, TestApp, broker, within};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_cell_casts_over_its_own_broker_and_an_outage_fails_only_its_casts() {
@@ -160,6 +160,16 @@ async fn serve_casts_each_cells_events_over_the_cells_broker() {
         ready.body
     );
 
+    let cell2 = format!("127.0.0.1:{}", own.node.amqp_port);
+    let (ok, out) = check_config(&cloud, &ex1.name).await;
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("cell2") && out.contains(&cell2) && out.contains("has exchange"),
+        "{out}"
+    );
+    let (ok, out) = check_config(&cloud, "no-such-exchange").await;
+    assert!(!ok && out.contains("amqp.nova_exchange"), "{out}");
+
     drop(other);
     own.node.kill().await;
     assert_eq!(
@@ -167,7 +177,40 @@ async fn serve_casts_each_cells_events_over_the_cells_broker() {
         [200, 503],
         "cell2's broker is gone: its events only"
     );
+    let (ok, out) = check_config(&cloud, &ex1.name).await;
+    assert!(
+        !ok && out.contains("cell2") && out.contains(&cell2),
+        "{out}"
+    );
     take(&machine, &q1, 1).await;
     app.stop().await;
     ex1.remove(&machine).await;
+}
+
+/// `herald check-config` on Nova's wire against `cloud`: whether it passed,
+/// and what it wrote on stderr.
+async fn check_config(cloud: &NovaCloud, exchange: &str) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[[auth.tokens]]\ntoken = \"t\"\nroles = [\"admin\"]\n\
+         [amqp]\nurl = \"{BROKER}\"\nwire = \"nova\"\nnova_exchange = \"{exchange}\"\n\
+         connect_timeout = \"2s\"\n\
+         [directory]\nbackend = \"nova\"\nurl = \"{}\"\nnova_database_url = \"{}\"\n",
+        cloud.api_url(),
+        cloud.nova_database_url()
+    );
+    let path = dir.path().join("herald.toml");
+    std::fs::write(&path, text).unwrap();
+    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .kill_on_drop(true)
+        .output();
+    let out = within(std::time::Duration::from_secs(60), "check-config", run)
+        .await
+        .expect("herald runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
