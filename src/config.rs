@@ -307,4 +307,23 @@ mod tests {
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("amqp://bob:***@h:5672/%2f"), "{shown}");
     }
+
+    #[test]
+    fn nova_database_urls_are_masked() {
+        let c = Config::from_toml(
+            &format!(
+                "{MINIMAL}[directory]\nbackend = \"nova\"\n\
+                 url = \"mysql+pymysql://herald:pw1@db/nova_api?charset=utf8\"\n\
+                 nova_database_url = \"mysql+pymysql://herald:pw2@db/nova\"\n"
+            ),
+            env(&[]),
+        )
+        .unwrap();
+        let shown = c.redacted_toml();
+        assert!(!shown.contains("pw1") && !shown.contains("pw2"), "{shown}");
+        assert!(
+            shown.contains("mysql+pymysql://herald:***@db/nova\""),
+            "{shown}"
+        );
+    }
 }

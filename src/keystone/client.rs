@@ -224,3 +224,22 @@ fn parse(bytes: &[u8]) -> Result<TokenInfo, KeystoneError> {
         project_id: body.token.project.map(|p| p.id),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_body_gives_roles_user_and_project() {
+        let body = br#"{"token": {"expires_at": "2030-01-01T00:00:00.000000Z",
+            "roles": [{"id": "r1", "name": "service"}],
+            "user": {"id": "u-42", "name": "neutron", "domain": {"id": "default"}},
+            "project": {"id": "p-7", "name": "service", "domain": {"id": "default"}}}}"#;
+        let info = parse(body).unwrap();
+        assert_eq!(info.roles, vec!["service"]);
+        assert_eq!(info.user_id.as_deref(), Some("u-42"));
+        assert_eq!(info.project_id.as_deref(), Some("p-7"));
+        let unscoped = br#"{"token": {"expires_at": "2030-01-01T00:00:00Z"}}"#;
+        assert_eq!(parse(unscoped).unwrap().project_id, None);
+    }
+}

@@ -23,6 +23,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -143,6 +144,37 @@ def drop(backend, prefix, cells=9):
             ['DROP ROLE IF EXISTS "%s"' % user])
 
 
+# Names the Rust tests give their clouds (tests/it/nova/cloud.rs): hn + 10 hex.
+TEST_PREFIX = re.compile(r'^(hn[0-9a-f]{10})_api$')
+# A test's cloud lives minutes; one this old was left by a test that was
+# killed before it could drop it (a panic drops it).
+STALE_AFTER_S = 3 * 3600
+
+
+def sweep(backend):
+    """Drops the test clouds left behind by killed tests."""
+    if backend == 'mysql':
+        query = ("SELECT table_schema, TIMESTAMPDIFF(SECOND, MIN(create_time), NOW()) "
+                 "FROM information_schema.tables WHERE table_schema LIKE 'hn%\\_api' "
+                 "GROUP BY table_schema")
+    else:
+        query = ("SELECT datname, EXTRACT(EPOCH FROM now() - (pg_stat_file("
+                 "'base/' || oid || '/PG_VERSION')).modification) "
+                 "FROM pg_database WHERE datname LIKE 'hn%\\_api'")
+    conn = admin_connect(backend)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(query)
+            rows = cur.fetchall()
+    finally:
+        conn.close()
+    for name, age in rows:
+        match = TEST_PREFIX.match(name)
+        if match and age is not None and age > STALE_AFTER_S:
+            log('dropping %s, left %d s ago by a test that did not finish' % (match[1], age))
+            drop(backend, match[1])
+
+
 # ---------------------------------------------------------------- nova-manage
 
 def write_conf(path, api_url, cell_url, extra=''):
@@ -183,6 +215,7 @@ def create(args):
     os.makedirs(os.path.join(args.dir, 'state', 'lock'), exist_ok=True)
     admin = BACKENDS[backend]['admin']
     names = database_names(prefix, cells)
+    sweep(backend)
     create_databases(backend, names)
     url = {n: admin.format(db=n) for n in names}
     conf = os.path.join(args.dir, 'nova.conf')

@@ -39,12 +39,17 @@ pub use self::cells::CellError;
 use self::cells::CellPools;
 pub use self::pool::NovaPool;
 use self::pool::PoolSettings;
-use self::resolve::{Answers, CellAnswer};
+use self::resolve::{Answers, CellAnswer, Oddity};
 pub use self::server::{CellMapping, MigrationRow, NovaMigration, NovaServer};
 use super::config::DirectoryConfig;
 use super::error::{DirectoryError, classify};
 use super::found::Lookup;
 use crate::model::{Caller, ServerId};
+use crate::rate_log::{RateLog, Verdict};
+
+/// At most one full log line per kind of trouble this often; the rest are
+/// counted into a summary (every batch for a server meets the same row).
+const LOG_EVERY: Duration = Duration::from_secs(60);
 
 /// Nova's API database and a pool per cell database.
 #[derive(Debug)]
@@ -52,6 +57,10 @@ pub struct NovaDirectory {
     api: NovaPool,
     cells: CellPools,
     query_timeout: Duration,
+    /// Cells whose database did not answer.
+    cell_down_log: RateLog,
+    /// Rows herald had to work around ([`Oddity`]).
+    oddity_log: RateLog,
 }
 
 impl NovaDirectory {
@@ -74,6 +83,8 @@ impl NovaDirectory {
             api,
             cells: CellPools::new(source, settings),
             query_timeout: config.query_timeout,
+            cell_down_log: RateLog::new(LOG_EVERY),
+            oddity_log: RateLog::new(LOG_EVERY),
         })
     }
 
@@ -113,7 +124,34 @@ impl NovaDirectory {
             let found = self.on_api(api_db::host_cells(&self.api, &hosts)).await?;
             answers.host_cells = found.into_iter().collect();
         }
-        Ok(resolve::resolve(&answers, caller))
+        let (found, oddities) = resolve::resolve(&answers, caller);
+        for oddity in oddities {
+            self.log_oddity(&oddity);
+        }
+        Ok(found)
+    }
+
+    fn log_oddity(&self, oddity: &Oddity) {
+        match self.oddity_log.hit(std::time::Instant::now()) {
+            Verdict::Log => match oddity {
+                Oddity::MigrationGone {
+                    server,
+                    migration_id,
+                } => {
+                    tracing::warn!(%server, migration_id, "the migration context names a migration row that is gone; delivering to the instance's host only (nova-api answers 500)")
+                }
+                Oddity::UnreadableContext { server } => {
+                    tracing::warn!(%server, "instance_extra.migration_context cannot be read; delivering to the instance's host only")
+                }
+                Oddity::UnusableHost { server } => {
+                    tracing::warn!(%server, "a host column is not a usable host name; the server's events get 503")
+                }
+            },
+            Verdict::Counted => {}
+            Verdict::Summary(n) => {
+                tracing::warn!(count = n, last = ?oddity, "Nova rows worked around since the last such line")
+            }
+        }
     }
 
     /// One cell's rows for `uuids`; `None` (and a log line) when its
@@ -134,7 +172,16 @@ impl NovaDirectory {
         match answer {
             Ok(answer) => (cell.uuid.clone(), Some(answer)),
             Err(error) => {
-                tracing::warn!(cell = cell.label(), error = %crate::error_chain::error_chain(&error), "a cell database did not answer; its events get 503");
+                let error = crate::error_chain::error_chain(&error);
+                match self.cell_down_log.hit(std::time::Instant::now()) {
+                    Verdict::Log => {
+                        tracing::warn!(cell = cell.label(), %error, "a cell database did not answer; its events get 503")
+                    }
+                    Verdict::Counted => {}
+                    Verdict::Summary(n) => {
+                        tracing::warn!(count = n, cell = cell.label(), %error, "cell databases that did not answer since the last such line")
+                    }
+                }
                 (cell.uuid.clone(), None)
             }
         }

@@ -118,9 +118,7 @@ impl NovaCloud {
         Some(cloud)
     }
 
-    /// Makes more rows (a second nova import: seconds). For tests that add
-    /// rows after start, such as the Nova wire's.
-    #[allow(dead_code)]
+    /// Makes more rows (a second nova import: seconds).
     pub async fn rows(&self, spec: &Value) -> Value {
         let conf = self.info["conf"].as_str().expect("conf path").to_owned();
         self.run(&["rows", "--conf", &conf], Some(spec)).await

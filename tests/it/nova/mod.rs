@@ -1,12 +1,14 @@
 //! Nova mode against Nova's real schema and rows (contract §8): the
 //! directory backend `nova` on MariaDB and PostgreSQL, the code table for
 //! admin and non-admin callers, a cell whose database is down, noauth's
-//! `user:project` callers and `check-config`.
+//! `user:project` callers, Keystone's callers and `check-config`.
 //!
 //! One test per database builds one cloud (`cloud`) and runs every case on
 //! it (`table`), because the schema takes seconds to build.
 
 pub mod cloud;
+mod keystone_callers;
+mod outage;
 mod table;
 mod world;
 
