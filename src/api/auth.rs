@@ -8,8 +8,8 @@ use http::{HeaderMap, HeaderValue};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::config::{AuthConfig, AuthMode};
-use crate::keystone::{Keystone, Outcome};
+use super::auth_config::{AuthConfig, AuthMode};
+use crate::keystone::{Keystone, KeystoneConfig, Outcome};
 use crate::model::Caller;
 
 /// The header carrying the token.
@@ -59,8 +59,9 @@ impl std::fmt::Debug for Authenticator {
 }
 
 impl Authenticator {
-    /// Config validation has already checked the digests' form.
-    pub fn new(config: &AuthConfig) -> Self {
+    /// Config validation has already checked the digests' form; `keystone`
+    /// is used in keystone mode only.
+    pub fn new(config: &AuthConfig, keystone: &KeystoneConfig) -> Self {
         let tokens = config
             .tokens
             .iter()
@@ -83,12 +84,9 @@ impl Authenticator {
                 })
             })
             .collect();
-        let keystone = (config.mode == AuthMode::Keystone).then(|| Arc::new(Keystone::new(config)));
-        let uri = if config.www_authenticate_uri.is_empty() {
-            &config.auth_url
-        } else {
-            &config.www_authenticate_uri
-        };
+        let uri = keystone.www_authenticate_uri();
+        let keystone =
+            (config.mode == AuthMode::Keystone).then(|| Arc::new(Keystone::new(keystone)));
         let www_authenticate = HeaderValue::from_str(&format!("Keystone uri=\"{uri}\""))
             .unwrap_or_else(|_| HeaderValue::from_static("Keystone uri=\"\""));
         Self {
@@ -179,7 +177,7 @@ impl Authenticator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::TokenConfig;
+    use crate::api::auth_config::TokenConfig;
     use http::HeaderValue;
 
     fn config() -> AuthConfig {
@@ -217,7 +215,6 @@ mod tests {
                     project_id: None,
                 },
             ],
-            ..AuthConfig::default()
         }
     }
 
@@ -229,7 +226,7 @@ mod tests {
 
     #[test]
     fn roles_decide_between_pass_and_403() {
-        let auth = Authenticator::new(&config());
+        let auth = Authenticator::new(&config(), &KeystoneConfig::default());
         let admin = auth.check_static(&with_token("admin-token")).unwrap();
         assert_eq!(admin.user_id.as_deref(), Some("nova"));
         assert_eq!(admin.project_id.as_deref(), Some("service"));
@@ -250,7 +247,7 @@ mod tests {
 
     #[test]
     fn missing_or_unknown_tokens_are_401() {
-        let auth = Authenticator::new(&config());
+        let auth = Authenticator::new(&config(), &KeystoneConfig::default());
         assert_eq!(
             auth.check_static(&HeaderMap::new()),
             Err(Denied::Unauthenticated)
@@ -267,10 +264,11 @@ mod tests {
 
     #[test]
     fn noauth_lets_everyone_in() {
-        let auth = Authenticator::new(&AuthConfig {
+        let noauth = AuthConfig {
             mode: AuthMode::Noauth,
             ..config()
-        });
+        };
+        let auth = Authenticator::new(&noauth, &KeystoneConfig::default());
         assert!(auth.check_static(&HeaderMap::new()).unwrap().is_admin());
         let caller = auth.check_static(&with_token("neutron:service")).unwrap();
         assert_eq!(caller.project_id.as_deref(), Some("service"));

@@ -1,7 +1,7 @@
 //! The HTTP side of `herald serve`: routes, auth, microversions, the events
 //! handler, the directory routes and the operational endpoints.
 //!
-//! [`run`] wires the parts together; [`App::handle`] answers one request.
+//! [`App::handle`] answers one request; [`crate::serve`] wires the parts together.
 
 pub mod auth;
 pub mod auth_config;
@@ -10,6 +10,7 @@ pub mod directory_body;
 pub mod directory_routes;
 pub mod error;
 pub mod events;
+pub mod healthcheck;
 pub mod negotiate;
 pub mod nova_events;
 pub mod ops;
@@ -19,32 +20,25 @@ pub mod validate;
 mod validate_event;
 pub mod versions;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use http::{HeaderValue, Method, Request, Response};
 use hyper::body::Incoming;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::config::{Config, HttpConfig};
-use crate::directory::{Directory, DirectoryError};
+use crate::directory::Directory;
 use crate::dispatch::Dispatcher;
 use crate::metrics::{Metrics, RequestLabels};
 use crate::model::{Caller, RequestIds};
 use crate::web::Body;
-use crate::web::server::{ServerOptions, serve};
+use crate::web::config::HttpConfig;
+use crate::web::connection::Transport;
+use crate::web::forwarded::{self, Origin};
 use auth::Authenticator;
 use error::ApiError;
 use routes::Route;
-
-/// Why `serve` could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum ServeError {
-    #[error("directory.url: {0}")]
-    Directory(#[from] DirectoryError),
-}
 
 /// Everything a request needs; shared by all connections.
 #[derive(Debug)]
@@ -58,76 +52,7 @@ pub struct App {
     pub amqp_url: crate::broker::BrokerUrls,
     /// Nova's wire: failed action writes and unusable cell brokers, logged
     /// without flooding.
-    pub nova_log: crate::rate_log::RateLog,
-}
-
-/// Runs `herald serve` on `listener` until `shutdown`, then drains in-flight
-/// requests (confirms included) and closes the broker connection.
-pub async fn run(
-    config: Config,
-    listener: TcpListener,
-    shutdown: CancellationToken,
-) -> Result<(), ServeError> {
-    let auth = Authenticator::new(&config.auth);
-    if auth.is_noauth() {
-        tracing::warn!(
-            "auth.mode = noauth: every request is accepted as admin; do not run this in production"
-        );
-    }
-    if let Some(keystone) = auth.keystone().cloned() {
-        // Start anyway; a refusal of herald's own credentials is logged naming
-        // the key, and /readyz stays 503 until Keystone accepts them.
-        tokio::spawn(async move {
-            match keystone.probe().await {
-                Ok(()) => tracing::info!("Keystone answers and accepts herald's credentials"),
-                Err(error) => tracing::error!(
-                    error = %crate::error_chain::error_chain(&error),
-                    "Keystone check at start-up failed; /readyz answers 503 until it passes"
-                ),
-            }
-        });
-    }
-    let directory = Directory::open(&config.directory).await?;
-    let metrics = Metrics::new();
-    let dispatcher = Dispatcher::start(&config.amqp, metrics.clone());
-    let app = Arc::new(App {
-        auth,
-        directory,
-        dispatcher,
-        metrics,
-        http: config.http.clone(),
-        amqp_url: config.amqp.url.clone(),
-        nova_log: crate::rate_log::RateLog::new(std::time::Duration::from_secs(10)),
-    });
-    nova_events::spawn_topic_refresh(&app, shutdown.clone());
-    if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, "herald serve listening");
-    }
-    let options = ServerOptions {
-        header_read_timeout: config.http.header_read_timeout,
-        shutdown_grace: config.http.shutdown_grace,
-        max_connections: crate::limits::connection_cap(config.http.max_connections),
-        metrics: crate::web::slots::ConnectionMetrics {
-            open: app.metrics.connections_open.clone(),
-            deferred: app.metrics.connections_deferred.clone(),
-            evicted: app.metrics.connections_evicted.clone(),
-        },
-    };
-    tracing::info!(
-        max_connections = options.max_connections,
-        "connection bound"
-    );
-    let handler_app = app.clone();
-    serve(
-        listener,
-        move |req, _peer| handler_app.clone().handle(req),
-        options,
-        shutdown,
-    )
-    .await;
-    tracing::info!("HTTP drained; closing the broker connection");
-    app.dispatcher.stop().await;
-    Ok(())
+    pub nova_log: crate::support::rate_log::RateLog,
 }
 
 /// Counts a request in flight for as long as it lives: a handler dropped
@@ -148,9 +73,20 @@ impl Drop for InFlight {
 }
 
 impl App {
-    /// Answers one request, with request ids, metrics and an access log line.
-    pub async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
+    /// Answers one request from `peer`, with request ids, metrics and an
+    /// access log line naming the client (as forwarded by a trusted proxy).
+    pub async fn handle(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> Response<Body> {
         let started = Instant::now();
+        let transport = req
+            .extensions()
+            .get::<Transport>()
+            .copied()
+            .unwrap_or(Transport::Plain);
+        let origin = forwarded::origin(peer, transport, req.headers(), &self.http.trusted_proxies);
         let global = req
             .headers()
             .get("x-openstack-request-id")
@@ -161,7 +97,7 @@ impl App {
         let in_flight = InFlight::enter(&self.metrics.in_flight);
         let method = req.method().clone();
         let mut response = self
-            .route(route.clone(), req, &ids)
+            .route(route.clone(), req, &ids, &origin)
             .instrument(span.clone())
             .await;
         drop(in_flight);
@@ -180,7 +116,7 @@ impl App {
             .insert("x-openstack-request-id", id.clone());
         response.headers_mut().insert("x-compute-request-id", id);
         span.in_scope(|| {
-            tracing::info!(status = status.as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, %method, "request served");
+            tracing::info!(status = status.as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, %method, client = %origin.client, peer = %peer.ip(), "request served");
         });
         response
     }
@@ -190,6 +126,7 @@ impl App {
         route: Route,
         req: Request<Incoming>,
         ids: &RequestIds,
+        origin: &Origin,
     ) -> Response<Body> {
         if let Err(error) = framing(req.headers()) {
             return body::refuse(req, error).await;
@@ -219,11 +156,11 @@ impl App {
             && body::declares_body(req.headers())
         {
             // A GET or DELETE body is never read: answer, then close.
-            let mut response = Box::pin(self.route_checked(route, req, ids, &caller)).await;
+            let mut response = Box::pin(self.route_checked(route, req, ids, origin, &caller)).await;
             body::close_connection(&mut response);
             return response;
         }
-        self.route_checked(route, req, ids, &caller).await
+        self.route_checked(route, req, ids, origin, &caller).await
     }
 
     async fn route_checked(
@@ -231,6 +168,7 @@ impl App {
         route: Route,
         req: Request<Incoming>,
         ids: &RequestIds,
+        origin: &Origin,
         caller: &Caller,
     ) -> Response<Body> {
         if matches!(route, Route::DirectoryCollection | Route::DirectoryItem(_))
@@ -239,8 +177,8 @@ impl App {
             return body::refuse(req, ApiError::DirectoryIsNova).await;
         }
         match route {
-            Route::VersionList => versions::list(req.headers()),
-            Route::VersionDocument => versions::document(req.headers()),
+            Route::VersionList => versions::list(origin),
+            Route::VersionDocument => versions::document(origin),
             Route::Events => events::post(self, req, ids, caller).await,
             Route::DirectoryCollection if req.method() == Method::POST => {
                 directory_routes::bulk(self, req).await
@@ -248,6 +186,9 @@ impl App {
             Route::DirectoryCollection => directory_routes::list(self, req.uri()).await,
             Route::DirectoryItem(segment) => directory_routes::item(self, req, &segment).await,
             Route::Healthz => ops::healthz(),
+            Route::Healthcheck => {
+                healthcheck::answer(req.method(), &self.http.healthcheck_disable_file)
+            }
             Route::Readyz => ops::readyz(self).await,
             Route::Metrics => ops::metrics(self),
             Route::NotFound => unreachable!("answered above"),

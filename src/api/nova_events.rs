@@ -21,7 +21,7 @@ use crate::directory::{Found, Lookup};
 use crate::dispatch::PublishOutcome;
 use crate::dispatch::nova::{NovaCast, NovaDispatch};
 use crate::model::{Caller, Event, EventName, HostName, RequestIds};
-use crate::rate_log::{RateLog, Verdict as LogVerdict};
+use crate::support::rate_log::{RateLog, Verdict as LogVerdict};
 use crate::wire::nova;
 
 /// What the Nova wire needs besides the request.
@@ -149,7 +149,7 @@ async fn record_actions(
     for (cell, indexes, written) in join_all(writes).await {
         if let Err(error) = written {
             if side.log.hit(std::time::Instant::now()) != LogVerdict::Counted {
-                tracing::warn!(cell = cell.label(), error = %crate::error_chain::error_chain(&error), "instance_actions not written; those events get 503");
+                tracing::warn!(cell = cell.label(), error = %crate::support::error_chain::error_chain(&error), "instance_actions not written; those events get 503");
             }
             for i in indexes {
                 verdicts[i] = Verdict::Unavailable;
@@ -275,11 +275,11 @@ pub fn spawn_topic_refresh(app: &Arc<super::App>, shutdown: tokio_util::sync::Ca
                 Ok(per_cell) => match per_cell.into_iter().collect::<Result<Vec<_>, _>>() {
                     Ok(versions) => dispatch.observe_compute_versions(versions),
                     Err(error) => {
-                        tracing::warn!(error = %crate::error_chain::error_chain(&error), "a cell did not say its nova-compute versions; the cast topic stays as it was")
+                        tracing::warn!(error = %crate::support::error_chain::error_chain(&error), "a cell did not say its nova-compute versions; the cast topic stays as it was")
                     }
                 },
                 Err(error) => {
-                    tracing::warn!(error = %crate::error_chain::error_chain(&error), "cannot list the cells to read nova-compute versions; the cast topic stays as it was")
+                    tracing::warn!(error = %crate::support::error_chain::error_chain(&error), "cannot list the cells to read nova-compute versions; the cast topic stays as it was")
                 }
             }
         }

@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use self::config::{DirectoryBackend, DirectoryConfig};
 pub use self::error::{CorruptRow, DirectoryError};
 pub use self::found::{Found, Lookup};
 use self::nova::NovaDirectory;
@@ -35,7 +36,6 @@ use self::postgres::PgStore;
 use self::row::Columns;
 use self::shared_lookup::SharedLookups;
 use self::sqlite::SqliteStore;
-use crate::config::{DirectoryBackend, DirectoryConfig};
 use crate::model::{Caller, HostName, Migration, Placement, ServerId};
 
 /// One directory entry as the API shows it.

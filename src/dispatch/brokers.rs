@@ -19,10 +19,11 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::DispatchConfig;
 use super::link::{self, Link, OnConnect};
 use crate::broker::{AmqpConfig, CellBroker};
 use crate::metrics::Metrics;
-use crate::plain_lock::lock;
+use crate::support::plain_lock::lock;
 
 /// A live link's state, as the supervisor publishes it.
 type State = watch::Receiver<Option<Arc<Link>>>;
@@ -40,6 +41,7 @@ struct Entry {
 #[derive(Debug)]
 pub struct Brokers {
     base: AmqpConfig,
+    config: DispatchConfig,
     metrics: Arc<Metrics>,
     stop: CancellationToken,
     entries: Mutex<HashMap<String, Arc<Entry>>>,
@@ -52,12 +54,14 @@ impl Brokers {
     /// Starts `amqp.url`'s broker (validated at load: its nodes parse).
     pub fn start(
         amqp: &AmqpConfig,
+        config: &DispatchConfig,
         default: &CellBroker,
         metrics: Arc<Metrics>,
         stop: CancellationToken,
     ) -> Self {
         let mut brokers = Self {
             base: amqp.clone(),
+            config: config.clone(),
             metrics,
             stop,
             entries: Mutex::default(),
@@ -122,6 +126,7 @@ impl Brokers {
         let (tx, state) = watch::channel(None);
         let handle = tokio::spawn(link::supervise(
             amqp.clone(),
+            self.config.clone(),
             OnConnect::CheckExists(amqp.nova_exchange.clone()),
             tx,
             self.metrics.clone(),

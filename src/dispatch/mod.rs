@@ -13,6 +13,7 @@
 pub mod account;
 pub mod brokers;
 pub mod channels;
+pub mod config;
 pub mod group;
 pub mod lane;
 mod lane_queue;
@@ -30,12 +31,15 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::broker::AmqpConfig;
 pub use crate::broker::Topology;
 use crate::broker::{CellBroker, Wire};
-use crate::config::AmqpConfig;
 use crate::metrics::Metrics;
 use crate::model::{Event, HostName, RequestIds};
+use crate::support::error_chain::error_chain;
+use crate::support::plain_lock;
 use crate::wire;
+pub use config::DispatchConfig;
 pub use group::HostBatch;
 use lane::{LaneLimits, Lanes};
 pub use link::Link;
@@ -54,7 +58,8 @@ const ROUND_MESSAGES: usize = 64;
 #[derive(Debug)]
 pub struct Dispatcher {
     shared: Arc<lane::Shared>,
-    amqp: AmqpConfig,
+    /// How long a call waits for its confirms (`amqp.confirm_timeout`).
+    confirm_timeout: std::time::Duration,
     /// Present when `amqp.coalesce` is on (herald's wire only).
     lanes: Option<Lanes>,
     /// Present with `amqp.wire = "nova"`.
@@ -66,15 +71,16 @@ pub struct Dispatcher {
 impl Dispatcher {
     /// Starts connecting in the background; returns at once, even when the
     /// broker is down.
-    pub fn start(amqp: &AmqpConfig, metrics: Arc<Metrics>) -> Self {
+    pub fn start(amqp: &AmqpConfig, config: &DispatchConfig, metrics: Arc<Metrics>) -> Self {
         if amqp.wire == Wire::Nova {
-            return Self::start_nova(amqp, metrics);
+            return Self::start_nova(amqp, config, metrics);
         }
         let topology = Topology::new(amqp);
         let (tx, state) = watch::channel(None);
         let stop = CancellationToken::new();
         let supervisor = tokio::spawn(link::supervise(
             amqp.clone(),
+            config.clone(),
             link::OnConnect::Declare(topology.clone()),
             tx,
             metrics.clone(),
@@ -86,12 +92,12 @@ impl Dispatcher {
             metrics,
             failure_log: account::FailureLog::default(),
         });
-        let lanes = amqp.coalesce.then(|| {
+        let lanes = config.coalesce.then(|| {
             Lanes::new(
                 LaneLimits {
-                    in_flight: amqp.coalesce_in_flight,
-                    max_events: amqp.coalesce_max_events,
-                    max_queued: amqp.coalesce_queue,
+                    in_flight: config.coalesce_in_flight,
+                    max_events: config.coalesce_max_events,
+                    max_queued: config.coalesce_queue,
                     rounds: ROUNDS,
                     round_messages: ROUND_MESSAGES,
                 },
@@ -100,7 +106,7 @@ impl Dispatcher {
         });
         Self {
             shared,
-            amqp: amqp.clone(),
+            confirm_timeout: config.confirm_timeout,
             lanes,
             nova: None,
             stop,
@@ -110,11 +116,12 @@ impl Dispatcher {
 
     /// Nova's wire: `amqp.url`'s broker now, the cells' brokers on first
     /// use; no lanes (each cast carries its own request's context).
-    fn start_nova(amqp: &AmqpConfig, metrics: Arc<Metrics>) -> Self {
+    fn start_nova(amqp: &AmqpConfig, config: &DispatchConfig, metrics: Arc<Metrics>) -> Self {
         let stop = CancellationToken::new();
         let default = CellBroker::from_urls(&amqp.url)
             .expect("amqp.url was validated at load: its nodes parse");
-        let brokers = brokers::Brokers::start(amqp, &default, metrics.clone(), stop.clone());
+        let brokers =
+            brokers::Brokers::start(amqp, config, &default, metrics.clone(), stop.clone());
         let shared = Arc::new(lane::Shared {
             topology: Topology::new(amqp),
             state: brokers.default_state(),
@@ -123,9 +130,9 @@ impl Dispatcher {
         });
         Self {
             shared,
-            amqp: amqp.clone(),
+            confirm_timeout: config.confirm_timeout,
             lanes: None,
-            nova: Some(nova::NovaDispatch::new(amqp, brokers, metrics)),
+            nova: Some(nova::NovaDispatch::new(amqp, config, brokers, metrics)),
             stop,
             supervisor: Mutex::new(None),
         }
@@ -168,14 +175,7 @@ impl Dispatcher {
         if batches.is_empty() {
             return HashMap::new();
         }
-        if self.nova.is_some() {
-            // Nova's wire goes through `nova()`: herald's bodies must never
-            // reach Nova's broker.
-            tracing::error!("herald's wire used while amqp.wire = \"nova\"; nothing sent");
-            let failed = account::broker_unavailable(&self.shared.metrics, batches.len());
-            return batches.into_iter().map(|b| b.host).zip(failed).collect();
-        }
-        let deadline = Instant::now() + self.amqp.confirm_timeout;
+        let deadline = Instant::now() + self.confirm_timeout;
         let outcomes = match &self.lanes {
             Some(lanes) => self.coalesced(lanes, &batches, events, ids, deadline).await,
             None => self.one_message_per_host(&batches, events, ids).await,
@@ -236,7 +236,7 @@ impl Dispatcher {
             &link,
             self.shared.topology.exchange(),
             &messages,
-            self.amqp.confirm_timeout,
+            self.confirm_timeout,
             &self.shared.metrics,
         )
         .await;
@@ -259,7 +259,7 @@ impl Dispatcher {
             request_id: ids.request_id.clone(),
             global_request_id: ids.global_request_id.clone(),
             host: batch.host.clone(),
-            sent_at: wire::now_rfc3339(),
+            sent_at: crate::support::timestamp::now_rfc3339(),
             events: batch
                 .events
                 .iter()
@@ -292,15 +292,11 @@ impl Dispatcher {
     /// return at once.
     pub async fn stop(&self) {
         self.stop.cancel();
-        let supervisor = self
-            .supervisor
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
+        let supervisor = plain_lock::lock(&self.supervisor).take();
         if let Some(supervisor) = supervisor
             && let Err(error) = supervisor.await
         {
-            tracing::error!(%error, "broker supervisor task failed");
+            tracing::error!(error = %error_chain(&error), "broker supervisor task failed");
         }
         if let Some(nova) = &self.nova {
             nova.brokers().join().await;
@@ -317,35 +313,4 @@ fn wire_event_v2(event: &Event, ids: &RequestIds) -> wire::WireEventV2 {
         request_id: ids.request_id.clone(),
         global_request_id: ids.global_request_id.clone(),
     }
-}
-
-/// Nova's wire: connects once to `broker` and checks that Nova's exchange
-/// (`amqp.nova_exchange`) is there, without declaring it.
-pub async fn probe_nova(
-    amqp: &AmqpConfig,
-    broker: &CellBroker,
-) -> Result<(), crate::broker::ConnectError> {
-    let mut amqp = amqp.clone();
-    amqp.url = broker.urls();
-    let connected = crate::broker::connect::connect(&amqp, "herald-check-config").await?;
-    let checked = async {
-        let channel = connected.conn.create_channel().await.map_err(|source| {
-            crate::broker::ConnectError::Amqp {
-                node: connected.node.label().to_owned(),
-                source,
-            }
-        })?;
-        crate::broker::check_exchange_exists(&channel, &amqp.nova_exchange).await?;
-        Ok(())
-    }
-    .await;
-    let _ = connected.conn.close(200, "probe".into()).await;
-    checked
-}
-
-/// Connects once to the broker and closes again: does it answer?
-pub async fn probe(amqp: &AmqpConfig) -> Result<(), crate::broker::ConnectError> {
-    let connected = crate::broker::connect::connect(amqp, "herald-check-config").await?;
-    let _ = connected.conn.close(200, "probe".into()).await;
-    Ok(())
 }

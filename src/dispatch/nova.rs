@@ -81,7 +81,12 @@ pub struct NovaDispatch {
 }
 
 impl NovaDispatch {
-    pub fn new(amqp: &AmqpConfig, brokers: Brokers, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        amqp: &AmqpConfig,
+        config: &super::DispatchConfig,
+        brokers: Brokers,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         let fixed_topic = match amqp.nova_topic {
             NovaTopic::Auto => None,
             NovaTopic::Compute => Some(Topic::Compute),
@@ -90,7 +95,7 @@ impl NovaDispatch {
         Self {
             brokers,
             exchange: amqp.nova_exchange.clone(),
-            confirm_timeout: amqp.confirm_timeout,
+            confirm_timeout: config.confirm_timeout,
             fixed_topic,
             alt: AtomicBool::new(false),
             metrics,

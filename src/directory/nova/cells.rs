@@ -13,7 +13,7 @@ use super::pool::{NovaPool, PoolSettings};
 use super::server::CellMapping;
 use super::template::{self, TemplateError};
 use super::url::{self, UrlError};
-use crate::plain_lock::lock;
+use crate::support::plain_lock::lock;
 
 /// Why a cell's database cannot be reached at all (before any query).
 #[derive(Debug, thiserror::Error)]

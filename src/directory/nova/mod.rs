@@ -45,7 +45,7 @@ use super::config::DirectoryConfig;
 use super::error::{DirectoryError, classify};
 use super::found::Lookup;
 use crate::model::{Caller, ServerId};
-use crate::rate_log::{RateLog, Verdict};
+use crate::support::rate_log::{RateLog, Verdict};
 
 /// At most one full log line per kind of trouble this often; the rest are
 /// counted into a summary (every batch for a server meets the same row).
@@ -172,7 +172,7 @@ impl NovaDirectory {
         match answer {
             Ok(answer) => (cell.uuid.clone(), Some(answer)),
             Err(error) => {
-                let error = crate::error_chain::error_chain(&error);
+                let error = crate::support::error_chain::error_chain(&error);
                 match self.cell_down_log.hit(std::time::Instant::now()) {
                     Verdict::Log => {
                         tracing::warn!(cell = cell.label(), %error, "a cell database did not answer; its events get 503")

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use herald::config::AuthMode;
+use herald::api::auth_config::AuthMode;
 
 use super::cloud::NovaCloud;
 use super::table::{nova_mode, post};
@@ -32,11 +32,11 @@ pub async fn run(cloud: &NovaCloud, uuid: &dyn Fn(&str) -> String) {
     let mut app = crate::support::TestApp::spawn_with(|c| {
         nova_mode(c, cloud);
         c.auth.mode = AuthMode::Keystone;
-        c.auth.auth_url = url.clone();
-        c.auth.username = user;
-        c.auth.password = password;
-        c.auth.project_name = project;
-        c.auth.request_timeout = Duration::from_secs(30);
+        c.keystone.auth_url = url.clone();
+        c.keystone.username = user;
+        c.keystone.password = password;
+        c.keystone.project_name = project;
+        c.keystone.request_timeout = Duration::from_secs(30);
     })
     .await;
     app.wait_ready().await;

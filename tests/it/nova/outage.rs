@@ -7,7 +7,7 @@ use std::time::Duration;
 use http::{Method, StatusCode};
 use serde_json::json;
 
-use herald::config::DirectoryBackend;
+use herald::directory::config::DirectoryBackend;
 
 use crate::support::{TestApp, new_uuid};
 

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use herald::config::{AuthMode, Config, DirectoryBackend, TokenConfig};
+use herald::api::auth_config::{AuthMode, TokenConfig};
+use herald::config::Config;
+use herald::directory::config::DirectoryBackend;
 use herald::directory::{Directory, Found};
 use herald::model::{Caller, HostName, ServerId};
 
@@ -65,7 +67,7 @@ pub fn nova_mode(config: &mut Config, cloud: &NovaCloud) {
     config.directory.acquire_timeout = Duration::from_secs(5);
     config.directory.query_timeout = Duration::from_secs(10);
     // One message per host per request: what each host got is exact.
-    config.amqp.coalesce = false;
+    config.dispatch.coalesce = false;
     config.auth.tokens.extend([
         token(ADMIN, &["admin", "service"], "service"),
         token(MEMBER, &["service"], "p1"),

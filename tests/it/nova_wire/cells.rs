@@ -8,7 +8,7 @@ use herald::dispatch::PublishOutcome;
 use herald::wire::nova;
 
 use herald::broker::{NovaTopic, Wire};
-use herald::config::DirectoryBackend;
+use herald::directory::config::DirectoryBackend;
 
 use super::support::{
     NovaExchange, cast, deliver, nova_amqp, nova_dispatcher, set_transport_url, take,

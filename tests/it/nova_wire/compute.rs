@@ -19,8 +19,10 @@ use lapin::BasicProperties;
 use lapin::options::BasicPublishOptions;
 use serde_json::{Value, json};
 
+use herald::api::auth_config::TokenConfig;
 use herald::broker::{NovaTopic, Wire};
-use herald::config::{Config, DirectoryBackend, TokenConfig};
+use herald::config::Config;
+use herald::directory::config::DirectoryBackend;
 use herald::model::{EventName, EventStatus, ServerId};
 use herald::wire::nova;
 

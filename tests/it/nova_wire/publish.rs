@@ -80,7 +80,7 @@ async fn each_cast_has_a_fresh_unique_id() {
 async fn a_missing_exchange_fails_the_casts_and_is_never_declared() {
     let name = format!("nova-test-missing-{}", uuid::Uuid::new_v4().simple());
     let amqp = nova_amqp(BROKER, &name);
-    let dispatcher = herald::dispatch::Dispatcher::start(&amqp, herald::metrics::Metrics::new());
+    let dispatcher = super::support::start(&amqp);
     let outcomes = deliver(&dispatcher, &[cast("cmp-a", BROKER)]).await;
     assert!(
         matches!(

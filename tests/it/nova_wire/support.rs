@@ -11,8 +11,7 @@ use lapin::options::{
 use lapin::types::FieldTable;
 use lapin::{Connection, ExchangeKind};
 
-use herald::broker::{CellBroker, NovaTopic, Wire};
-use herald::config::AmqpConfig;
+use herald::broker::{AmqpConfig, CellBroker, NovaTopic, Wire};
 use herald::dispatch::Dispatcher;
 use herald::dispatch::nova::NovaCast;
 use herald::metrics::Metrics;
@@ -104,7 +103,6 @@ pub fn nova_amqp(url: &str, exchange: &str) -> AmqpConfig {
         wire: Wire::Nova,
         nova_exchange: exchange.into(),
         nova_topic: NovaTopic::ComputeAlt,
-        confirm_timeout: Duration::from_secs(5),
         connect_timeout: Duration::from_secs(2),
         reconnect_min_backoff: Duration::from_millis(50),
         reconnect_max_backoff: Duration::from_millis(500),
@@ -112,9 +110,18 @@ pub fn nova_amqp(url: &str, exchange: &str) -> AmqpConfig {
     }
 }
 
+/// A dispatcher on Nova's wire (default publish settings), connecting.
+pub fn start(amqp: &AmqpConfig) -> Dispatcher {
+    Dispatcher::start(
+        amqp,
+        &herald::dispatch::DispatchConfig::default(),
+        Metrics::new(),
+    )
+}
+
 /// A dispatcher on Nova's wire, once `amqp.url`'s broker is connected.
 pub async fn nova_dispatcher(amqp: &AmqpConfig) -> Dispatcher {
-    let dispatcher = Dispatcher::start(amqp, Metrics::new());
+    let dispatcher = start(amqp);
     crate::support::poll_until(
         "the Nova broker is connected",
         Duration::from_secs(30),
