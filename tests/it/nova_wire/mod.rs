@@ -8,3 +8,4 @@ mod compute;
 mod publish;
 mod services;
 mod support;
+mod writes;
