@@ -108,8 +108,7 @@ impl Authenticator {
         self.www_authenticate.clone()
     }
 
-    /// 401, 403 or 503, or the caller; asks Keystone (or its cache) in
-    /// keystone mode.
+    /// 401, 403 or 503, or through; asks Keystone (or its cache) in keystone mode.
     pub async fn check(&self, headers: &HeaderMap) -> Result<Caller, Denied> {
         let Some(keystone) = &self.keystone else {
             return self.check_static(headers);
@@ -234,11 +233,8 @@ mod tests {
         let service = auth.check_static(&with_token("service-token")).unwrap();
         assert_eq!(service.project_id.as_deref(), Some("p1"));
         assert!(!service.is_admin());
-        assert!(
-            auth.check_static(&with_token("hashed-token"))
-                .unwrap()
-                .is_admin()
-        );
+        let hashed = auth.check_static(&with_token("hashed-token")).unwrap();
+        assert!(hashed.is_admin());
         assert_eq!(
             auth.check_static(&with_token("reader-token")),
             Err(Denied::Forbidden)

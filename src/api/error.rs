@@ -82,7 +82,7 @@ impl ApiError {
     pub fn fault(&self) -> Fault {
         match self {
             Self::MethodNotAllowed(allow) => Fault::method_not_allowed(allow),
-            // No method is allowed on these routes in Nova mode.
+            // No method is allowed on these routes in Nova mode: an empty `Allow`.
             Self::DirectoryIsNova => Fault {
                 allow: Some(""),
                 ..Fault::new(self.status(), self.to_string())
