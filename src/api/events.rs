@@ -8,7 +8,7 @@ use super::body::{self, Refused};
 use super::error::ApiError;
 use super::negotiate::{self, LEGACY_HEADER, STANDARD_HEADER, VARY_VALUE};
 use super::outcome::{self, EventResult, Verdict};
-use super::{App, validate};
+use super::{App, nova_events, validate};
 use crate::metrics::CodeLabels;
 use crate::microversion::Microversion;
 use crate::model::{Caller, RequestIds};
@@ -55,15 +55,22 @@ async fn answer(
         .lookup_seconds
         .observe(lookup_started.elapsed().as_secs_f64());
 
-    let verdicts: Vec<Verdict> = events
+    let mut verdicts: Vec<Verdict> = events
         .iter()
         .map(|e| outcome::judge(e, found.get(&e.server)))
         .collect();
-    let targets = verdicts.iter().enumerate().filter_map(|(i, v)| match v {
-        Verdict::Deliver(hosts) => Some((i, hosts.as_slice())),
-        _ => None,
-    });
-    let deliveries = app.dispatcher.deliver(targets, &events, ids).await;
+    let deliveries = match nova_side(app) {
+        Some(side) => {
+            nova_events::deliver(&side, &events, &mut verdicts, &found, ids, caller).await
+        }
+        None => {
+            let targets = verdicts.iter().enumerate().filter_map(|(i, v)| match v {
+                Verdict::Deliver(hosts) => Some((i, hosts.as_slice())),
+                _ => None,
+            });
+            app.dispatcher.deliver(targets, &events, ids).await
+        }
+    };
 
     let results: Vec<EventResult> = events
         .iter()
@@ -80,6 +87,16 @@ async fn answer(
         status,
         &serde_json::json!({ "events": results }),
     ))
+}
+
+/// Nova's wire, when herald speaks it (its directory is then Nova's too).
+fn nova_side(app: &App) -> Option<nova_events::NovaSide<'_>> {
+    Some(nova_events::NovaSide {
+        directory: app.directory.nova()?,
+        dispatch: app.dispatcher.nova()?,
+        amqp_url: &app.amqp_url,
+        log: &app.nova_log,
+    })
 }
 
 /// Counts the batch's codes: the metric family's lock is taken once per

@@ -12,6 +12,7 @@ pub mod error;
 pub mod events;
 pub mod healthcheck;
 pub mod negotiate;
+pub mod nova_events;
 pub mod ops;
 pub mod outcome;
 pub mod routes;
@@ -47,6 +48,11 @@ pub struct App {
     pub dispatcher: Dispatcher,
     pub metrics: Arc<Metrics>,
     pub http: HttpConfig,
+    /// `amqp.url`: on Nova's wire, it fills templated cell transport URLs.
+    pub amqp_url: crate::broker::BrokerUrls,
+    /// Nova's wire: failed action writes and unusable cell brokers, logged
+    /// without flooding.
+    pub nova_log: crate::support::rate_log::RateLog,
 }
 
 /// Counts a request in flight for as long as it lives: a handler dropped

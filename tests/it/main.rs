@@ -26,6 +26,7 @@ mod keystone;
 mod load;
 mod nova;
 mod nova_cases;
+mod nova_wire;
 mod proxy;
 mod readme;
 mod replicas;

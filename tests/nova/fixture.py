@@ -46,6 +46,10 @@ BACKENDS = {
 # What herald's directory reads: the grants README's "Running beside Nova" lists.
 API_TABLES = ('instance_mappings', 'cell_mappings', 'host_mappings')
 CELL_TABLES = ('instances', 'instance_extra', 'migrations')
+# What the Nova wire adds: nova_topic = "auto" reads services, and
+# volume-extended / power-update write the instance_actions row nova-api writes.
+CELL_READ_FOR_WIRE = ('services',)
+CELL_INSERT_FOR_WIRE = ('instance_actions',)
 
 
 STARTED = time.monotonic()
@@ -109,11 +113,19 @@ def create_reader(backend, prefix, cells, password):
         statements += ["GRANT SELECT ON `%s`.`%s` TO '%s'@'127.0.0.1'" % (api, t, user)
                        for t in API_TABLES]
         statements += ["GRANT SELECT ON `%s`.`%s` TO '%s'@'127.0.0.1'" % (db, t, user)
-                       for db in cell_dbs for t in CELL_TABLES]
+                       for db in cell_dbs for t in CELL_TABLES + CELL_READ_FOR_WIRE]
+        statements += ["GRANT INSERT ON `%s`.`%s` TO '%s'@'127.0.0.1'" % (db, t, user)
+                       for db in cell_dbs for t in CELL_INSERT_FOR_WIRE]
         run_sql(backend, statements)
         return
     run_sql(backend, ['CREATE ROLE "%s" LOGIN PASSWORD \'%s\'' % (user, password)])
-    for db, tables in [(api, API_TABLES)] + [(db, CELL_TABLES) for db in cell_dbs]:
+    for db in cell_dbs:
+        # PostgreSQL: a serial id needs its sequence too.
+        run_sql(backend, ['GRANT INSERT ON %s TO "%s"' % (t, user) for t in CELL_INSERT_FOR_WIRE] +
+                ['GRANT USAGE ON SEQUENCE %s_id_seq TO "%s"' % (t, user)
+                 for t in CELL_INSERT_FOR_WIRE], dbname=db)
+    cell_tables = CELL_TABLES + CELL_READ_FOR_WIRE
+    for db, tables in [(api, API_TABLES)] + [(db, cell_tables) for db in cell_dbs]:
         run_sql(backend, ['REVOKE ALL ON DATABASE "%s" FROM PUBLIC' % db,
                           'GRANT CONNECT ON DATABASE "%s" TO "%s"' % (db, user)])
         run_sql(backend, ['GRANT SELECT ON %s TO "%s"' % (t, user) for t in tables],

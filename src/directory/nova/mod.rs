@@ -15,7 +15,9 @@
 //! - `resolve`: the answers put together, as nova-api decides (pure);
 //! - `cells`: a pool per cell, opened on first use;
 //! - `pool`: one pool type and query runner for MySQL/MariaDB and PostgreSQL;
-//! - `url`, `template`: Nova's URL forms and cell mapping templates.
+//! - `url`, `template`: Nova's URL forms and cell mapping templates;
+//! - `writes`: what the Nova wire writes and reads besides lookups
+//!   (`instance_actions` rows, the lowest nova-compute version).
 
 mod api_db;
 mod cell_db;
@@ -25,6 +27,7 @@ mod resolve;
 pub mod server;
 pub mod template;
 pub mod url;
+pub mod writes;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -223,6 +226,38 @@ impl NovaDirectory {
     /// writes `instance_actions` through it.
     pub fn cell_pool(&self, cell: &CellMapping) -> Result<NovaPool, CellError> {
         self.cells.pool(cell)
+    }
+
+    /// Writes `rows` in `cell`'s database, all or none, within
+    /// `directory.query_timeout` (the Nova wire, before it casts).
+    pub async fn record_actions(
+        &self,
+        cell: &CellMapping,
+        rows: &[writes::ActionRow],
+    ) -> Result<(), DirectoryError> {
+        let pool = self.cells.pool(cell).map_err(DirectoryError::Cell)?;
+        within(self.query_timeout, async {
+            writes::insert_actions(&pool, rows).await.map_err(classify)
+        })
+        .await
+    }
+
+    /// Each cell's lowest nova-compute service version (`None`: it has
+    /// none), or why its database did not say.
+    pub async fn compute_versions(
+        &self,
+    ) -> Result<Vec<Result<Option<i64>, DirectoryError>>, DirectoryError> {
+        let cells = self.cells().await?;
+        let reads = cells.iter().map(|cell| async {
+            let pool = self.cells.pool(cell).map_err(DirectoryError::Cell)?;
+            within(self.query_timeout, async {
+                writes::lowest_compute_version(&pool)
+                    .await
+                    .map_err(classify)
+            })
+            .await
+        });
+        Ok(join_all(reads).await)
     }
 
     /// Whether the API database answers (`/readyz`).
