@@ -11,13 +11,13 @@
 //! nodes run one at a time (`.config/nextest.toml`, group `broker-nodes`).
 
 use std::net::TcpListener;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use lapin::{Connection, ConnectionProperties};
 
+use crate::support::group::ProcessGroup;
 use crate::support::poll_until;
 
 /// Where Debian installs RabbitMQ's own scripts (the /usr/sbin wrappers
@@ -42,7 +42,8 @@ pub struct BrokerNode {
     dist_port: u16,
     dir: PathBuf,
     home: PathBuf,
-    group: Option<Child>,
+    /// The node's process group (start script, beam and helpers); killed on drop.
+    group: Option<ProcessGroup>,
 }
 
 impl BrokerNode {
@@ -101,20 +102,11 @@ impl BrokerNode {
     }
 
     fn spawn(&mut self) {
-        let out = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join("server.out"))
-            .unwrap();
         let mut command = Command::new(Path::new(SBIN).join("rabbitmq-server"));
         self.env(&mut command);
-        command
-            .current_dir(&self.dir)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .process_group(0);
-        self.group = Some(command.spawn().expect("starting rabbitmq-server"));
+        command.current_dir(&self.dir);
+        let out = self.dir.join("server.out");
+        self.group = Some(ProcessGroup::spawn(&self.name, command, &out));
     }
 
     /// `amqp://guest:guest@127.0.0.1:PORT/%2f`.
@@ -144,7 +136,7 @@ impl BrokerNode {
                 .group
                 .as_mut()
                 .filter(|_| tried)
-                .and_then(|c| c.try_wait().ok().flatten());
+                .and_then(ProcessGroup::exited);
             assert!(exited.is_none(), "{what}: it exited ({exited:?})");
             tried = true;
             let attempt = Connection::connect(&url, ConnectionProperties::default());
@@ -175,11 +167,8 @@ impl BrokerNode {
     }
 
     fn signal_group(&self, signal: &str) {
-        if let Some(child) = &self.group {
-            let _ = Command::new("kill")
-                .args([signal, "--", &format!("-{}", child.id())])
-                .stderr(Stdio::null())
-                .status();
+        if let Some(group) = &self.group {
+            group.signal(signal);
         }
     }
 
@@ -187,18 +176,12 @@ impl BrokerNode {
     /// until its port takes no connection. Reaping polls, so the runtime's
     /// workers stay free for the requests the test is driving meanwhile.
     pub async fn kill(&mut self) {
-        self.signal_group("-KILL");
-        let limit = Duration::from_secs(20);
-        if let Some(mut child) = self.group.take() {
-            let what = format!("node {} exits after kill -9", self.name);
-            poll_until(&what, limit, || {
-                std::future::ready(child.try_wait().ok().flatten().is_some())
-            })
-            .await;
+        if let Some(mut group) = self.group.take() {
+            group.kill().await;
         }
         let what = format!("node {} takes no connection after kill -9", self.name);
         let port = self.amqp_port;
-        poll_until(&what, limit, || async move {
+        poll_until(&what, Duration::from_secs(20), || async move {
             tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await
                 .is_err()
@@ -245,16 +228,6 @@ impl BrokerNode {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-impl Drop for BrokerNode {
-    fn drop(&mut self) {
-        self.signal_group("-CONT");
-        self.signal_group("-KILL");
-        if let Some(mut child) = self.group.take() {
-            let _ = child.wait();
-        }
     }
 }
 

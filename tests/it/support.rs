@@ -9,6 +9,8 @@
 //! - [`app`]: [`TestApp`], `herald serve` in this process on port 0;
 //! - [`child`]: [`HeraldChild`], the built binary (`serve`, `agent`) as a child
 //!   process, its address read back from the kernel;
+//! - [`group`]: [`group::ProcessGroup`], a service of the test's own (a RabbitMQ
+//!   node, a Keystone, nova-compute) as a process group;
 //! - [`http`]: the one HTTP client ([`Reply`]) and a plain-socket [`get`];
 //! - [`raw`]: HTTP/1.1 spelled out over a socket, for what clients never send;
 //! - [`parts`]: [`parts::require!`], the visible skip of a test whose parts
@@ -18,6 +20,7 @@
 pub mod app;
 pub mod broker;
 pub mod child;
+pub mod group;
 pub mod http;
 pub mod listening;
 pub mod load;

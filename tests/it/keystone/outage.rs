@@ -5,14 +5,14 @@
 //! expire during the test, so that an expired token (cached or not) is a
 //! 401, unless a service token vouches for it.
 
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use http::StatusCode;
 
 use super::fixture::{Fixture, herald, herald_at, probe, probe_until, probe_with};
+use crate::support::group::ProcessGroup;
 use crate::support::http::HttpClient;
 use crate::support::listening::listening;
 use crate::support::parts::{self, Keystone, require};
@@ -24,7 +24,8 @@ struct OwnKeystone {
     gunicorn: String,
     shared_dir: PathBuf,
     port: u16,
-    child: Option<Child>,
+    /// gunicorn's process group; killed on drop.
+    group: Option<ProcessGroup>,
 }
 
 impl OwnKeystone {
@@ -57,7 +58,7 @@ impl OwnKeystone {
             gunicorn,
             shared_dir,
             port: 0,
-            child: None,
+            group: None,
         };
         keystone.spawn();
         keystone.port = keystone.bound_port().await;
@@ -69,29 +70,26 @@ impl OwnKeystone {
         self.dir.path().join("gunicorn.log")
     }
 
+    /// Starts gunicorn, master and worker in a group of their own (a worker
+    /// outlives a killed master for a while and keeps serving).
     fn spawn(&mut self) {
         let _ = std::fs::remove_file(self.gunicorn_log());
-        let child = Command::new(&self.gunicorn)
+        let mut command = Command::new(&self.gunicorn);
+        command
             .args(["--bind", &format!("127.0.0.1:{}", self.port)])
             .args(["--workers", "1", "--threads", "1"])
             .arg("--log-file")
             .arg(self.gunicorn_log())
             .arg("herald_keystone_wsgi:application")
             .env("OS_KEYSTONE_CONFIG_DIR", self.dir.path().join("etc"))
-            .env("PYTHONPATH", &self.shared_dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            // Its own process group: the master and its worker die together.
-            .process_group(0)
-            .spawn()
-            .expect("start gunicorn");
-        self.child = Some(child);
+            .env("PYTHONPATH", &self.shared_dir);
+        let out = self.dir.path().join("gunicorn.out");
+        self.group = Some(ProcessGroup::spawn("the test's Keystone", command, &out));
     }
 
     /// The port gunicorn's master bound (its workers share the socket).
     async fn bound_port(&self) -> u16 {
-        let pid = self.child.as_ref().expect("gunicorn runs").id();
+        let pid = self.group.as_ref().expect("gunicorn runs").pid();
         let log = self.gunicorn_log();
         let what = format!("the test's Keystone listens (see {})", log.display());
         poll_for(&what, Duration::from_secs(30), || {
@@ -117,15 +115,10 @@ impl OwnKeystone {
         format!("http://127.0.0.1:{}/v3", self.port)
     }
 
-    /// kill -9 of the process group it leads (master and worker: a worker
-    /// outlives a killed master for a while and keeps serving), then reaps it.
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .args(["-KILL", "--", &format!("-{}", child.id())])
-                .status();
-            let _ = child.kill();
-            let _ = child.wait();
+    /// kill -9 of its process group, reaped.
+    async fn kill(&mut self) {
+        if let Some(mut group) = self.group.take() {
+            group.kill().await;
         }
     }
 
@@ -147,12 +140,6 @@ impl OwnKeystone {
     }
 }
 
-impl Drop for OwnKeystone {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keystone_stopped_mid_run_is_503_then_200_when_back() {
     let shared = require!(parts::keystone());
@@ -164,7 +151,7 @@ async fn keystone_stopped_mid_run_is_503_then_200_when_back() {
     let token = f.user_token(&["admin"]).await;
     assert_eq!(probe_with(&app, &token).await.status, StatusCode::NOT_FOUND);
 
-    keystone.kill();
+    keystone.kill().await;
     keystone.wait_gone().await;
     let down = probe_with(&app, &token).await;
     assert_eq!(

@@ -62,7 +62,7 @@ impl NovaCloud {
     /// `rows` (see `fixture.py`'s `make_rows`); `None` when skipped.
     pub async fn create(db: Db, cells: u8, rows: &Value) -> Option<Self> {
         let python = parts::found(parts::nova_python(db.port()))?;
-        let tag = uuid::Uuid::new_v4().simple().to_string();
+        let tag = crate::support::unique_name()[12..].to_owned();
         // The guard exists before anything is made, so a create that fails
         // half-way is dropped too.
         let mut cloud = Self {

@@ -22,7 +22,7 @@ use herald::config::Config;
 use super::http::HttpClient;
 use super::{
     ADMIN_TOKEN, BrokerCleanup, READER_TOKEN, Reply, SERVICE_TOKEN, bind_queue, broker, new_uuid,
-    poll_for, unique_config,
+    poll_for, unique_config, within,
 };
 
 /// One event for `server`: the body most tests post.
@@ -79,6 +79,15 @@ impl TestApp {
     /// Starts serve with a test config adjusted by `adjust`; waits until it
     /// answers `/healthz` (`wait_ready` waits for the broker too).
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let app = Self::start_with(adjust).await;
+        app.wait_until(|r| r.status == StatusCode::OK, "/healthz")
+            .await;
+        app
+    }
+
+    /// Starts serve with a test config adjusted by `adjust`, waiting for
+    /// nothing (an HTTPS serve, whose plain `/healthz` never answers).
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("a temp dir");
         let mut config = serve_config(dir.path());
         adjust(&mut config);
@@ -96,7 +105,7 @@ impl TestApp {
                     .expect("serve runs");
             }
         });
-        let app = Self {
+        Self {
             addr,
             topology: Topology::new(&config.amqp),
             cleanup: BrokerCleanup::exchange(&config.amqp.exchange),
@@ -105,10 +114,7 @@ impl TestApp {
             shutdown,
             server: Some(server),
             _dir: dir,
-        };
-        app.wait_until(|r| r.status == StatusCode::OK, "/healthz")
-            .await;
-        app
+        }
     }
 
     /// [`spawn`](Self::spawn), then [`wait_ready`](Self::wait_ready).
@@ -241,14 +247,18 @@ impl TestApp {
 
     /// Stops serve the way SIGTERM would and cleans the broker up.
     pub async fn stop(mut self) {
+        self.shut_down().await;
+        self.cleanup.clean().await;
+    }
+
+    /// Stops serve the way SIGTERM would, and waits until it has.
+    pub async fn shut_down(&mut self) {
         self.shutdown.cancel();
         if let Some(server) = self.server.take() {
-            tokio::time::timeout(Duration::from_secs(20), server)
+            within(Duration::from_secs(30), "serve's stop", server)
                 .await
-                .expect("serve stops within its grace")
                 .expect("serve task ends cleanly");
         }
-        self.cleanup.clean().await;
     }
 
     pub fn shutdown_token(&self) -> CancellationToken {

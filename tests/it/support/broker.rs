@@ -62,10 +62,21 @@ pub async fn bind_queue(
     queue
 }
 
-/// Takes every message now in `queue` (basic.get until empty), waiting up to
-/// a deadline for at least `at_least` of them.
+/// Takes every message now in `queue` on the machine's broker (basic.get
+/// until empty), waiting up to a deadline for at least `at_least` of them.
 pub async fn drain(queue: &str, at_least: usize) -> Vec<lapin::message::Delivery> {
     let conn = broker().await;
+    let got = drain_on(&conn, queue, at_least).await;
+    let _ = conn.close(200, "drained".into()).await;
+    got
+}
+
+/// [`drain`] on `conn` (a broker of the test's own, say).
+pub async fn drain_on(
+    conn: &Connection,
+    queue: &str,
+    at_least: usize,
+) -> Vec<lapin::message::Delivery> {
     let channel = conn.create_channel().await.expect("a channel");
     let got = RefCell::new(Vec::new());
     let what = format!("{at_least} messages are in {queue}");
@@ -80,14 +91,15 @@ pub async fn drain(queue: &str, at_least: usize) -> Vec<lapin::message::Delivery
         (got.borrow().len() >= at_least).then_some(())
     })
     .await;
-    let _ = conn.close(200, "drained".into()).await;
+    let _ = channel.close(200, "drained".into()).await;
     got.into_inner()
 }
 
-/// Ready messages in `queue` (a passive declare), `None` when there is no
-/// such queue.
-pub async fn queue_depth(conn: &Connection, queue: &str) -> Option<u32> {
-    let channel = conn.create_channel().await.expect("a channel");
+/// `queue` as the broker has it now (a passive declare: its ready messages
+/// and consumers), `None` when there is no such queue.
+pub async fn queue_now(conn: &Connection, queue: &str) -> Option<lapin::Queue> {
+    // A missing queue closes the channel: ask on a fresh one each time.
+    let channel = conn.create_channel().await.ok()?;
     let passive = QueueDeclareOptions {
         passive: true,
         ..QueueDeclareOptions::default()
@@ -97,7 +109,12 @@ pub async fn queue_depth(conn: &Connection, queue: &str) -> Option<u32> {
         .await
         .ok()?;
     let _ = channel.close(200, "probed".into()).await;
-    Some(found.message_count())
+    Some(found)
+}
+
+/// Ready messages in `queue`, `None` when there is no such queue.
+pub async fn queue_depth(conn: &Connection, queue: &str) -> Option<u32> {
+    queue_now(conn, queue).await.map(|q| q.message_count())
 }
 
 /// `rabbitmqctl -q args…` against the machine's broker (listings, and our

@@ -127,6 +127,24 @@ impl HeraldChild {
         self.log.lock().expect("the log lock").clone()
     }
 
+    /// How many log lines so far (a `from` for [`Self::wait_for_log`]).
+    pub fn log_len(&self) -> usize {
+        self.log.lock().expect("the log lock").len()
+    }
+
+    /// Waits until a log line from the `from`th on contains `needle`; that
+    /// line, parsed when it is JSON (`log.format = "json"`), else a string.
+    pub async fn wait_for_log(&self, from: usize, needle: &str) -> Value {
+        let what = format!("herald logs {needle:?}");
+        let line = poll_for(&what, DEADLINE, || {
+            let log = self.log.lock().expect("the log lock");
+            let found = log.iter().skip(from).find(|l| l.contains(needle)).cloned();
+            std::future::ready(found)
+        })
+        .await;
+        serde_json::from_str(&line).unwrap_or(Value::String(line))
+    }
+
     /// Panics with the log when the child has exited.
     fn assert_running(&mut self) {
         if let Some(status) = self.process.try_wait().expect("try_wait") {

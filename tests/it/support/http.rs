@@ -114,12 +114,21 @@ fn parse_body(bytes: &[u8]) -> Value {
 /// `GET path` on `addr` over a plain socket: the status (0 when nothing
 /// answers) and the body as in [`Reply`]. Bounded by [`ANSWER_DEADLINE`].
 pub async fn get(addr: SocketAddr, path: &str) -> (u16, Value) {
+    get_with(addr, path, &[]).await
+}
+
+/// [`get`] with `headers` added to the request.
+pub async fn get_with(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> (u16, Value) {
     let what = format!("an answer to GET {path} from {addr}");
     within(ANSWER_DEADLINE, &what, async {
         let Ok(mut stream) = TcpStream::connect(addr).await else {
             return (0, Value::Null);
         };
-        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str("\r\n");
         if stream.write_all(request.as_bytes()).await.is_err() {
             return (0, Value::Null);
         }

@@ -64,6 +64,28 @@ pub async fn run_client_script(
         .expect("wait for the script")
 }
 
+/// The nova venv: its python and its bin directory.
+pub struct NovaVenv {
+    pub python: PathBuf,
+    pub bin: PathBuf,
+}
+
+/// The nova venv with nova-compute and nova-conductor, or what is missing.
+pub fn nova_venv() -> Result<NovaVenv, Missing> {
+    let why = "which installs nova in .venv-nova";
+    let python = var("HERALD_TEST_NOVA_PYTHON", why)?.into();
+    let bin = PathBuf::from(var("HERALD_TEST_NOVA_BIN", why)?);
+    for service in ["nova-compute", "nova-conductor"] {
+        if !bin.join(service).exists() {
+            return Err(Missing(format!(
+                "no {service} in HERALD_TEST_NOVA_BIN={}",
+                bin.display()
+            )));
+        }
+    }
+    Ok(NovaVenv { python, bin })
+}
+
 /// The nova venv's python (Nova's schema and rows are built with it), with
 /// the database server on `port` answering, or what is missing.
 pub fn nova_python(port: u16) -> Result<PathBuf, Missing> {

@@ -1,10 +1,8 @@
-//! Waiting in tests: the one poll loop ([`poll_for`], and [`poll_until`] on
-//! top of it) and [`within`], a deadline for a single step. No test sleeps to
+//! Waiting in tests: the one poll loop ([`poll`], with [`poll_for`] and
+//! [`poll_until`] bounding it) and [`within`], a deadline for a single step. No test sleeps to
 //! synchronise: it waits on a condition, with a deadline that names it.
 
 use std::time::Duration;
-
-use tokio::time::Instant;
 
 /// How often a condition is checked again.
 const EVERY: Duration = Duration::from_millis(50);
@@ -13,24 +11,32 @@ const EVERY: Duration = Duration::from_millis(50);
 /// test sets is 20 s): a request unanswered this long is a hang.
 pub const ANSWER_DEADLINE: Duration = Duration::from_secs(60);
 
-/// Polls `check` every 50 ms until it gives a value, and returns it; panics
-/// with `what` once `limit` has passed. The one poll loop of the tests.
-pub async fn poll_for<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
+/// Polls `check` every 50 ms until it gives a value, and returns it: the
+/// one poll loop of the tests. It has no deadline of its own: use
+/// [`poll_for`] or [`poll_until`], or bound it where giving up is no failure.
+pub async fn poll<T, F, Fut>(mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let deadline = Instant::now() + limit;
     loop {
         if let Some(found) = check().await {
             return found;
         }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {limit:?} waiting until {what}"
-        );
         tokio::time::sleep(EVERY).await;
     }
+}
+
+/// [`poll`], failing the test with `what` once `limit` has passed (a check
+/// that hangs included).
+pub async fn poll_for<T, F, Fut>(what: &str, limit: Duration, check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    tokio::time::timeout(limit, poll(check))
+        .await
+        .unwrap_or_else(|_| panic!("timed out after {limit:?} waiting until {what}"))
 }
 
 /// Polls `check` until it holds; panics with `what` once `limit` has passed.
