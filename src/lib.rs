@@ -24,6 +24,7 @@
 //! - [`limits`]: the open-files limit raised at start-up.
 //! - [`error_chain`]: one line for an error and its causes.
 //! - [`rate_log`]: a log line that cannot flood (first, then a count per interval).
+//! - [`tls`]: one rustls client config (ring provider) from a room's TLS settings.
 //! - [`plain_lock`]: locking a mutex over plain data, poisoning ignored.
 
 pub mod agent;
@@ -44,5 +45,6 @@ pub mod plain_lock;
 pub mod rate_log;
 pub mod shutdown;
 pub mod telemetry;
+pub mod tls;
 pub mod web;
 pub mod wire;

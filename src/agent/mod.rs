@@ -73,6 +73,7 @@ pub async fn run_with_handler<H: Handler>(
     handler: H,
     shutdown: CancellationToken,
 ) -> Result<(), AgentError> {
+    config.amqp.warn_weakened();
     let dedup = if config.agent.dedup_path.as_os_str().is_empty() {
         dedup::Dedup::new(config.agent.dedup_capacity)
     } else {

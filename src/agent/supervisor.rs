@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use super::consume::{Ended, SessionError, session};
 use super::handler::Handler;
 use super::process::Worker;
-use crate::broker::{Backoff, DeclareError};
+use crate::broker::{Backoff, DeclareError, FailureLog};
 
 /// Runs sessions until shutdown (`Ok`) or a permanent topology error.
 pub(crate) async fn supervise<H: Handler>(
@@ -22,22 +22,30 @@ pub(crate) async fn supervise<H: Handler>(
     );
     // Where the next connection round starts: after the node last used.
     let mut next_node = 0;
+    let mut failures = FailureLog::new(&worker.connection_name);
     loop {
-        match session(&mut worker, &mut next_node, &shutdown).await {
+        let delay = match session(&mut worker, &mut next_node, &shutdown).await {
             Ok(Ended::Shutdown) | Err(SessionError::ShutDown) => return Ok(()),
             Ok(Ended::Lost(lost)) => {
                 // It was consuming: try the next node at once, then back off from the shortest delay.
                 backoff.reset();
+                failures.connected();
                 tracing::warn!(reason = %lost, "consumer lost; reconnecting to the next broker node");
                 continue;
             }
             // Reported once, by the caller.
             Err(SessionError::Declare(error)) if error.is_permanent() => return Err(error),
+            // No node answered (a TLS failure included): rate-limited, as serve logs it.
+            Err(SessionError::Connect(error)) => {
+                let delay = backoff.next_delay();
+                failures.failed(&error, delay);
+                delay
+            }
             Err(error) => {
                 tracing::warn!(error = %crate::error_chain::error_chain(&error), "cannot consume; retrying");
+                backoff.next_delay()
             }
-        }
-        let delay = backoff.next_delay();
+        };
         tokio::select! {
             () = shutdown.cancelled() => return Ok(()),
             () = tokio::time::sleep(delay) => {}

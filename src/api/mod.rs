@@ -63,6 +63,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
     let auth = Authenticator::new(&config.auth);
+    config.amqp.warn_weakened();
     if auth.is_noauth() {
         tracing::warn!(
             "auth.mode = noauth: every request is accepted as admin; do not run this in production"

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::names::check_amqp_name;
 use super::nodes::{BrokerUrls, Node};
+use super::tls_config::AmqpTlsConfig;
 use crate::config_error::{ConfigError, invalid};
 
 /// `[amqp]`
@@ -50,6 +51,8 @@ pub struct AmqpConfig {
     pub coalesce_max_events: usize,
     /// Coalescing: requests waiting per host; past it, that host's events answer 503.
     pub coalesce_queue: usize,
+    /// `[amqp.tls]`: TLS to the nodes (`amqps://` URLs always use it).
+    pub tls: AmqpTlsConfig,
 }
 
 impl Default for AmqpConfig {
@@ -74,18 +77,33 @@ impl Default for AmqpConfig {
             coalesce_in_flight: 1,
             coalesce_max_events: 256,
             coalesce_queue: 1024,
+            tls: AmqpTlsConfig::default(),
         }
     }
 }
 
 impl AmqpConfig {
-    /// The broker nodes, in the order to try them (validated at load).
+    /// The broker nodes, in the order to try them (validated at load), each
+    /// marked for TLS when its URL or `amqp.tls.enabled` asks for it.
     pub fn nodes(&self) -> Vec<Node> {
-        self.url.nodes().unwrap_or_default()
+        let nodes = self.url.nodes().unwrap_or_default();
+        let all = self.tls.enabled;
+        nodes.into_iter().map(|node| node.with_tls(all)).collect()
+    }
+
+    /// Logs, once at start, any setting that weakens the broker's TLS check.
+    pub fn warn_weakened(&self) {
+        self.tls.warn_weakened(self.uses_tls());
+    }
+
+    /// Does any node's connection use TLS?
+    pub fn uses_tls(&self) -> bool {
+        self.nodes().iter().any(Node::uses_tls)
     }
 
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         self.url.nodes().map_err(|e| invalid("amqp.url", e))?;
+        self.tls.validate(self.uses_tls())?;
         check_amqp_name("amqp.exchange", &self.exchange)?;
         check_amqp_name("amqp.routing_prefix", &self.routing_prefix)?;
         check_amqp_name("amqp.queue_prefix", &self.queue_prefix)?;

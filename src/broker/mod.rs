@@ -6,8 +6,11 @@
 //! # Layout
 //! - [`config`]: `[amqp]` ([`AmqpConfig`]).
 //! - [`nodes`]: the broker node list (`amqp.url`, one or several nodes).
+//! - [`tls_config`]: `[amqp.tls]` (TLS for `amqps://` nodes, or all of them).
 //! - [`connect`]: one connection attempt, and a failover round over the nodes.
+//! - [`transport`]: the socket under a connection: plain TCP, or TLS herald set up itself.
 //! - [`backoff`]: the jittered, overflow-safe reconnect delay.
+//! - [`failure_log`]: failed connection rounds logged without flooding.
 //! - [`topology`]: names and host-queue arguments ([`QueueSettings`]).
 //! - [`declare`]: the exchange, host queue + binding, dead-letter topology.
 //! - [`names`]: AMQP short strings and config-time name checks.
@@ -16,14 +19,19 @@ pub mod backoff;
 pub mod config;
 pub mod connect;
 pub mod declare;
+pub mod failure_log;
 pub mod names;
 pub mod nodes;
+pub mod tls_config;
 pub mod topology;
+pub mod transport;
 
 pub use backoff::Backoff;
 pub use config::AmqpConfig;
 pub use connect::{ConnectError, Connected};
 pub use declare::{DeclareError, declare_exchange, declare_topology};
+pub use failure_log::FailureLog;
 pub use names::{NameTooLong, short};
 pub use nodes::Node;
+pub use tls_config::AmqpTlsConfig;
 pub use topology::{QueueSettings, QueueType, Topology};

@@ -17,8 +17,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::channels::{self, ChannelPool};
-use crate::broker::{self, AmqpConfig, Backoff, ConnectError, Node, Topology};
-use crate::error_chain::error_chain;
+use crate::broker::{self, AmqpConfig, Backoff, ConnectError, FailureLog, Node, Topology};
 use crate::metrics::{Metrics, NodeLabels};
 
 /// A live connection and its publishing channels.
@@ -55,7 +54,7 @@ pub async fn supervise(
 ) {
     let name = format!("herald-serve-{}", std::process::id());
     let mut backoff = Backoff::new(amqp.reconnect_min_backoff, amqp.reconnect_max_backoff);
-    let mut logged_down = false;
+    let mut failures = FailureLog::new(&name);
     let mut next_node = 0;
     let mut current: Option<String> = None;
     // Set while disconnected after a loss (not before the first connection).
@@ -92,7 +91,7 @@ pub async fn supervise(
                 }
                 next_node = index + 1;
                 backoff.reset();
-                logged_down = false;
+                failures.connected();
                 metrics.broker_connects.inc();
                 metrics.broker_connected.set(1);
                 let link = Arc::new(link);
@@ -117,12 +116,8 @@ pub async fn supervise(
             }
             Err(error) => {
                 let delay = backoff.next_delay();
-                if !logged_down {
-                    tracing::warn!(error = %error_chain(&error), retry_in = ?delay, "no broker node answered; retrying with backoff");
-                    logged_down = true;
-                } else {
-                    tracing::debug!(error = %error_chain(&error), retry_in = ?delay, "broker still unavailable");
-                }
+                metrics.broker_connect_failures.inc();
+                failures.failed(&error, delay);
                 tokio::select! {
                     () = shutdown.cancelled() => return,
                     () = tokio::time::sleep(delay) => {}

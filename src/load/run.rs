@@ -44,6 +44,7 @@ pub async fn run(args: LoadArgs, shutdown: CancellationToken) -> Result<Report, 
         ),
     );
     let (amqp, agent) = broker_config(&args)?;
+    amqp.warn_weakened();
     let idle = args.concurrency as usize;
     let token = auth::token(&args).await?;
     let api = Api::new(

@@ -26,3 +26,4 @@ mod proxy;
 mod replicas;
 mod resilience;
 mod support;
+mod tls;
