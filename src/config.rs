@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::agent::config::AgentConfig;
 pub use crate::api::auth_config::{AuthConfig, AuthMode, TokenConfig};
 pub use crate::broker::config::AmqpConfig;
+pub use crate::broker::tls_config::AmqpTlsConfig;
 pub use crate::broker::topology::QueueType;
 pub use crate::config_error::ConfigError;
 pub use crate::directory::config::{DirectoryBackend, DirectoryConfig};

@@ -5,7 +5,7 @@
 //! own; and an expired server certificate. Also used by `src/tls/tests.rs`.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -59,10 +59,6 @@ impl TestPki {
     /// `<name>.pem` (a certificate) or `<name>.key` (its key).
     pub fn path(&self, file: &str) -> PathBuf {
         self.dir.path().join(file)
-    }
-
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
     }
 
     fn ca(&self, name: &str, common_name: &str) -> CertifiedIssuer<'static, KeyPair> {
