@@ -168,6 +168,7 @@ async fn check_config(path: &Path, offline: bool) -> Result<()> {
         .context("directory.url: the directory does not answer")?;
     if config.auth.mode == herald::config::AuthMode::Keystone {
         herald::keystone::Keystone::new(&config.auth)
+            .map_err(|e| anyhow::anyhow!(herald::error_chain::error_chain(&e)))?
             .check_credentials()
             .await
             .map_err(|e| anyhow::anyhow!(herald::error_chain::error_chain(&e)))?;

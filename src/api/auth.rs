@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::config::{AuthConfig, AuthMode};
-use crate::keystone::{Keystone, Outcome};
+use crate::keystone::{Keystone, KeystoneError, Outcome};
 
 /// The header carrying the token.
 pub const TOKEN_HEADER: &str = "x-auth-token";
@@ -57,8 +57,9 @@ impl std::fmt::Debug for Authenticator {
 }
 
 impl Authenticator {
-    /// Config validation has already checked the digests' form.
-    pub fn new(config: &AuthConfig) -> Self {
+    /// Config validation has already checked the digests' form; keystone
+    /// mode reads the TLS files of an https `auth_url` now.
+    pub fn new(config: &AuthConfig) -> Result<Self, KeystoneError> {
         let tokens = config
             .tokens
             .iter()
@@ -72,7 +73,10 @@ impl Authenticator {
                 Some(KnownToken { digest, authorised })
             })
             .collect();
-        let keystone = (config.mode == AuthMode::Keystone).then(|| Arc::new(Keystone::new(config)));
+        let keystone = match config.mode {
+            AuthMode::Keystone => Some(Arc::new(Keystone::new(config)?)),
+            _ => None,
+        };
         let uri = if config.www_authenticate_uri.is_empty() {
             &config.auth_url
         } else {
@@ -80,13 +84,13 @@ impl Authenticator {
         };
         let www_authenticate = HeaderValue::from_str(&format!("Keystone uri=\"{uri}\""))
             .unwrap_or_else(|_| HeaderValue::from_static("Keystone uri=\"\""));
-        Self {
+        Ok(Self {
             mode: config.mode,
             tokens,
             keystone,
             required_roles: config.required_roles.clone(),
             www_authenticate,
-        }
+        })
     }
 
     /// The Keystone validator, in keystone mode.
@@ -195,7 +199,7 @@ mod tests {
 
     #[test]
     fn roles_decide_between_pass_and_403() {
-        let auth = Authenticator::new(&config());
+        let auth = Authenticator::new(&config()).unwrap();
         assert_eq!(auth.check_static(&with_token("admin-token")), Ok(()));
         assert_eq!(auth.check_static(&with_token("service-token")), Ok(()));
         assert_eq!(auth.check_static(&with_token("hashed-token")), Ok(()));
@@ -207,7 +211,7 @@ mod tests {
 
     #[test]
     fn missing_or_unknown_tokens_are_401() {
-        let auth = Authenticator::new(&config());
+        let auth = Authenticator::new(&config()).unwrap();
         assert_eq!(
             auth.check_static(&HeaderMap::new()),
             Err(Denied::Unauthenticated)
@@ -227,7 +231,8 @@ mod tests {
         let auth = Authenticator::new(&AuthConfig {
             mode: AuthMode::Noauth,
             ..config()
-        });
+        })
+        .unwrap();
         assert_eq!(auth.check_static(&HeaderMap::new()), Ok(()));
     }
 }

@@ -1,11 +1,13 @@
 //! `[auth]`: the mode, the required roles, the known tokens and the
 //! Keystone keys (used only with `mode = "keystone"`).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::config_error::{ConfigError, invalid};
+use crate::tls::{ClientTls, Identity, Verify};
 
 /// `[auth]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -17,8 +19,19 @@ pub struct AuthConfig {
     pub required_roles: Vec<String>,
     /// Known tokens (file only, never from the environment).
     pub tokens: Vec<TokenConfig>,
-    /// keystone: Keystone's v3 endpoint, `http://` only (no TLS client).
+    /// keystone: Keystone's v3 endpoint, `http://` or `https://`.
     pub auth_url: String,
+    /// keystone, https: PEM CA bundle to trust (empty: the system's roots).
+    #[serde(with = "crate::tls::path_setting")]
+    pub cafile: Option<PathBuf>,
+    /// keystone, https: PEM client certificate, with `keyfile`.
+    #[serde(with = "crate::tls::path_setting")]
+    pub certfile: Option<PathBuf>,
+    /// keystone, https: the PEM private key of `certfile`.
+    #[serde(with = "crate::tls::path_setting")]
+    pub keyfile: Option<PathBuf>,
+    /// keystone, https: no certificate check at all (warned at start, shown in /readyz).
+    pub insecure: bool,
     /// keystone: herald's own service user.
     pub username: String,
     /// keystone: that user's password (masked by `check-config`).
@@ -50,6 +63,10 @@ impl Default for AuthConfig {
             required_roles: vec!["admin".into(), "service".into()],
             tokens: Vec::new(),
             auth_url: String::new(),
+            cafile: None,
+            certfile: None,
+            keyfile: None,
+            insecure: false,
             username: String::new(),
             password: String::new(),
             project_name: "service".into(),
@@ -127,12 +144,57 @@ impl AuthConfig {
 }
 
 impl AuthConfig {
+    /// The TLS settings of an https `auth_url`, keystonemiddleware's names.
+    pub fn tls(&self) -> ClientTls {
+        let identity = match (&self.certfile, &self.keyfile) {
+            (Some(cert), Some(key)) => Some(Identity {
+                cert_file: cert.clone(),
+                key_file: key.clone(),
+            }),
+            _ => None,
+        };
+        ClientTls {
+            ca_file: self.cafile.clone(),
+            identity,
+            verify: if self.insecure {
+                Verify::Nothing
+            } else {
+                Verify::Full
+            },
+        }
+    }
+
+    /// Logs, once at start, a setting that turns the certificate check off.
+    pub fn warn_weakened(&self) {
+        let https = crate::keystone::transport::is_https(&self.auth_url);
+        if self.mode == AuthMode::Keystone && https && self.insecure {
+            tracing::warn!(
+                "auth.insecure = true: Keystone's certificate is not checked at all;                  anyone on the path can answer for it (set auth.cafile instead)"
+            );
+        }
+    }
+
     fn validate_keystone(&self) -> Result<(), ConfigError> {
-        if !self.auth_url.starts_with("http://") {
+        let https = crate::keystone::transport::is_https(&self.auth_url);
+        if !self.auth_url.starts_with("http://") && !https {
             return Err(invalid(
                 "auth.auth_url",
-                "keystone mode needs an http:// URL of Keystone v3 (https is not supported)",
+                "keystone mode needs an http:// or https:// URL of Keystone v3",
             ));
+        }
+        if self.certfile.is_some() != self.keyfile.is_some() {
+            return Err(invalid(
+                "auth.certfile",
+                "auth.certfile and auth.keyfile go together: set both or neither",
+            ));
+        }
+        if https {
+            self.tls()
+                .client_config()
+                .map_err(|source| ConfigError::Tls {
+                    key: "auth",
+                    source: Box::new(source),
+                })?;
         }
         if self.auth_url.parse::<http::Uri>().is_err() {
             return Err(invalid("auth.auth_url", "not a valid URL"));

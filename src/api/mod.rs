@@ -43,6 +43,8 @@ use routes::Route;
 pub enum ServeError {
     #[error("directory.url: {0}")]
     Directory(#[from] DirectoryError),
+    #[error(transparent)]
+    Keystone(#[from] crate::keystone::KeystoneError),
 }
 
 /// Everything a request needs; shared by all connections.
@@ -62,8 +64,9 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
-    let auth = Authenticator::new(&config.auth);
+    let auth = Authenticator::new(&config.auth)?;
     config.amqp.warn_weakened();
+    config.auth.warn_weakened();
     if auth.is_noauth() {
         tracing::warn!(
             "auth.mode = noauth: every request is accepted as admin; do not run this in production"

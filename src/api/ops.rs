@@ -47,6 +47,8 @@ pub async fn readyz(app: &App) -> Response<Body> {
                 Some(true) => "ok",
                 Some(false) => "unavailable",
             },
+            // Says so when auth.insecure turned the certificate check off.
+            "keystone_transport": app.auth.keystone().map(|k| k.transport()),
         }),
     )
 }

@@ -99,6 +99,15 @@ pub fn provider() -> Arc<CryptoProvider> {
 }
 
 impl ClientTls {
+    /// The system's roots, the full check, no client certificate.
+    pub fn system_roots() -> Self {
+        Self {
+            ca_file: None,
+            identity: None,
+            verify: Verify::Full,
+        }
+    }
+
     /// Reads the files and builds the client configuration.
     pub fn client_config(&self) -> Result<Arc<ClientConfig>, TlsError> {
         let provider = provider();
@@ -163,6 +172,8 @@ impl ClientTls {
 
 /// Is this error (or one of its causes) a TLS failure? Then its text is
 /// rustls's reason (unknown issuer, name mismatch, an alert from the peer).
+/// An `io::Error` hides what it wraps from `source()` (hyper-rustls wraps
+/// one io::Error in another), so those are opened with `get_ref` too.
 pub fn is_tls_failure(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut current = Some(error);
     while let Some(e) = current {
@@ -170,9 +181,8 @@ pub fn is_tls_failure(error: &(dyn std::error::Error + 'static)) -> bool {
             return true;
         }
         if let Some(io) = e.downcast_ref::<std::io::Error>()
-            && io
-                .get_ref()
-                .is_some_and(|inner| inner.is::<rustls::Error>())
+            && let Some(inner) = io.get_ref()
+            && is_tls_failure(inner)
         {
             return true;
         }

@@ -129,6 +129,8 @@ fn tls_failures_are_told_from_other_io_errors() {
         rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
     );
     assert!(is_tls_failure(&io));
+    // hyper-rustls wraps tokio-rustls's io::Error in another one.
+    assert!(is_tls_failure(&std::io::Error::other(io)));
     let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
     assert!(!is_tls_failure(&refused));
 }

@@ -69,20 +69,37 @@ impl ServeChild {
             .find_map(|w| w.strip_prefix("addr=").and_then(|a| a.parse().ok()))
     }
 
-    /// A counter or gauge from `/metrics` (0 when absent or unreachable).
-    pub async fn metric(&self, name: &str) -> u64 {
+    /// `GET path` with an optional `X-Auth-Token`: status (0 when
+    /// unreachable) and body as text.
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, String) {
         let Ok(mut stream) = TcpStream::connect(self.addr).await else {
-            return 0;
+            return (0, String::new());
         };
-        let request = "GET /metrics HTTP/1.1\r\nHost: herald\r\nConnection: close\r\n\r\n";
+        let token = token
+            .map(|t| format!("X-Auth-Token: {t}\r\n"))
+            .unwrap_or_default();
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: herald\r\n{token}Connection: close\r\n\r\n");
         if stream.write_all(request.as_bytes()).await.is_err() {
-            return 0;
+            return (0, String::new());
         }
         let mut raw = Vec::new();
         let _ = stream.read_to_end(&mut raw).await;
+        let text = String::from_utf8_lossy(&raw);
+        let status = text
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+        (status, body.to_owned())
+    }
+
+    /// A counter or gauge from `/metrics` (0 when absent or unreachable).
+    pub async fn metric(&self, name: &str) -> u64 {
+        let (_, text) = self.get("/metrics", None).await;
         let prefix = format!("{name} ");
-        String::from_utf8_lossy(&raw)
-            .lines()
+        text.lines()
             .find_map(|l| l.strip_prefix(&prefix).and_then(|v| v.trim().parse().ok()))
             .unwrap_or(0)
     }
