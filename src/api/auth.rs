@@ -8,8 +8,8 @@ use http::{HeaderMap, HeaderValue};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::config::{AuthConfig, AuthMode};
-use crate::keystone::{Keystone, KeystoneError, Outcome};
+use super::auth_config::{AuthConfig, AuthMode};
+use crate::keystone::{Keystone, KeystoneConfig, KeystoneError, Outcome};
 
 /// The header carrying the token.
 pub const TOKEN_HEADER: &str = "x-auth-token";
@@ -57,9 +57,10 @@ impl std::fmt::Debug for Authenticator {
 }
 
 impl Authenticator {
-    /// Config validation has already checked the digests' form; keystone
-    /// mode reads the TLS files of an https `auth_url` now.
-    pub fn new(config: &AuthConfig) -> Result<Self, KeystoneError> {
+    /// Config validation has already checked the digests' form; `keystone`
+    /// is used in keystone mode only (the TLS files of an https `auth_url`
+    /// are read now).
+    pub fn new(config: &AuthConfig, keystone: &KeystoneConfig) -> Result<Self, KeystoneError> {
         let tokens = config
             .tokens
             .iter()
@@ -73,14 +74,10 @@ impl Authenticator {
                 Some(KnownToken { digest, authorised })
             })
             .collect();
+        let uri = keystone.www_authenticate_uri();
         let keystone = match config.mode {
-            AuthMode::Keystone => Some(Arc::new(Keystone::new(config)?)),
+            AuthMode::Keystone => Some(Arc::new(Keystone::new(keystone)?)),
             _ => None,
-        };
-        let uri = if config.www_authenticate_uri.is_empty() {
-            &config.auth_url
-        } else {
-            &config.www_authenticate_uri
         };
         let www_authenticate = HeaderValue::from_str(&format!("Keystone uri=\"{uri}\""))
             .unwrap_or_else(|_| HeaderValue::from_static("Keystone uri=\"\""));
@@ -157,7 +154,7 @@ impl Authenticator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::TokenConfig;
+    use crate::api::auth_config::TokenConfig;
     use http::HeaderValue;
 
     fn config() -> AuthConfig {
@@ -187,7 +184,6 @@ mod tests {
                     roles: vec!["admin".into()],
                 },
             ],
-            ..AuthConfig::default()
         }
     }
 
@@ -199,7 +195,7 @@ mod tests {
 
     #[test]
     fn roles_decide_between_pass_and_403() {
-        let auth = Authenticator::new(&config()).unwrap();
+        let auth = Authenticator::new(&config(), &KeystoneConfig::default()).unwrap();
         assert_eq!(auth.check_static(&with_token("admin-token")), Ok(()));
         assert_eq!(auth.check_static(&with_token("service-token")), Ok(()));
         assert_eq!(auth.check_static(&with_token("hashed-token")), Ok(()));
@@ -211,7 +207,7 @@ mod tests {
 
     #[test]
     fn missing_or_unknown_tokens_are_401() {
-        let auth = Authenticator::new(&config()).unwrap();
+        let auth = Authenticator::new(&config(), &KeystoneConfig::default()).unwrap();
         assert_eq!(
             auth.check_static(&HeaderMap::new()),
             Err(Denied::Unauthenticated)
@@ -228,11 +224,11 @@ mod tests {
 
     #[test]
     fn noauth_lets_everyone_in() {
-        let auth = Authenticator::new(&AuthConfig {
+        let noauth = AuthConfig {
             mode: AuthMode::Noauth,
             ..config()
-        })
-        .unwrap();
+        };
+        let auth = Authenticator::new(&noauth, &KeystoneConfig::default()).unwrap();
         assert_eq!(auth.check_static(&HeaderMap::new()), Ok(()));
     }
 }

@@ -1,6 +1,6 @@
 //! Connecting: one attempt at one node bounded by `connect_timeout`, and a
-//! failover round that tries every node once, starting at a given one.
-//! Whether a node is reached over TLS is the node's (its URL, `amqp.tls`);
+//! failover round that tries every node once, starting at a given one, and
+//! the one-off probe of `check-config`. Whether a node is reached over TLS is the node's (its URL, `amqp.tls`);
 //! a TLS failure is that node's connection failure, never a reason to try
 //! plain TCP.
 
@@ -13,6 +13,7 @@ use super::config::AmqpConfig;
 use super::declare::DeclareError;
 use super::nodes::Node;
 use super::transport::{self, Transport};
+use crate::support::error_chain::error_chain;
 use crate::tls::{TlsError, is_tls_failure};
 
 /// Why connecting failed.
@@ -134,7 +135,7 @@ pub async fn connect_round(
                 });
             }
             Err(error) => {
-                tracing::debug!(node = node.label(), %error, "broker node did not answer");
+                tracing::debug!(node = node.label(), error = %error_chain(&error), "broker node did not answer");
                 last = error;
             }
         }
@@ -145,4 +146,12 @@ pub async fn connect_round(
 /// Connects to the first node that answers (from the top of the list).
 pub async fn connect(amqp: &AmqpConfig, name: &str) -> Result<Connected, ConnectError> {
     connect_round(amqp, name, 0).await
+}
+
+/// Connects once and closes again: does the broker answer (`check-config`)?
+pub async fn probe(amqp: &AmqpConfig) -> Result<(), ConnectError> {
+    let connected = connect(amqp, "herald-check-config").await?;
+    // The answer is in: a failing close changes nothing about it.
+    let _ = connected.conn.close(200, "probe".into()).await;
+    Ok(())
 }

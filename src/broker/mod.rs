@@ -4,14 +4,15 @@
 //! arguments, declarations and AMQP name checks. It uses none of its users.
 //!
 //! # Layout
-//! - [`config`]: `[amqp]` ([`AmqpConfig`]).
+//! - [`config`]: `[amqp]`'s broker keys ([`AmqpConfig`]) and the host-queue
+//!   keys of `[agent]` ([`QueueSettings`]).
 //! - [`nodes`]: the broker node list (`amqp.url`, one or several nodes).
 //! - [`tls_config`]: `[amqp.tls]` (TLS for `amqps://` nodes, or all of them).
 //! - [`connect`]: one connection attempt, and a failover round over the nodes.
 //! - [`transport`]: the socket under a connection: plain TCP, or TLS herald set up itself.
 //! - [`backoff`]: the jittered, overflow-safe reconnect delay.
-//! - [`failure_log`]: failed connection rounds logged without flooding.
-//! - [`topology`]: names and host-queue arguments ([`QueueSettings`]).
+//! - [`supervisor`]: the one reconnect loop (serve's link, the agent, load's consumers).
+//! - [`topology`]: names and host-queue arguments.
 //! - [`declare`]: the exchange, host queue + binding, dead-letter topology.
 //! - [`names`]: AMQP short strings and config-time name checks.
 
@@ -19,19 +20,19 @@ pub mod backoff;
 pub mod config;
 pub mod connect;
 pub mod declare;
-pub mod failure_log;
 pub mod names;
 pub mod nodes;
+pub mod supervisor;
 pub mod tls_config;
 pub mod topology;
 pub mod transport;
 
 pub use backoff::Backoff;
-pub use config::AmqpConfig;
-pub use connect::{ConnectError, Connected};
+pub use config::{AmqpConfig, QueueSettings};
+pub use connect::{ConnectError, Connected, probe};
 pub use declare::{DeclareError, declare_exchange, declare_topology};
-pub use failure_log::FailureLog;
 pub use names::{NameTooLong, short};
 pub use nodes::Node;
+pub use supervisor::{Ended, Reconnect};
 pub use tls_config::AmqpTlsConfig;
-pub use topology::{QueueSettings, QueueType, Topology};
+pub use topology::{QueueType, Topology};

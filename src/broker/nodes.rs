@@ -8,6 +8,8 @@
 use lapin::uri::{AMQPScheme, AMQPUri};
 use serde::{Deserialize, Serialize};
 
+use crate::support::mask::mask_url_password;
+
 /// `amqp.url` as written: one string (maybe comma-separated) or an array.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -72,12 +74,9 @@ impl Node {
             Some(rest) => format!("amqp://{rest}"),
             None => url.trim().to_owned(),
         };
-        let mut uri = amqp_url.parse::<AMQPUri>().map_err(|e| {
-            format!(
-                "{} is not an AMQP URL: {e}",
-                crate::config::mask_url_password(url)
-            )
-        })?;
+        let mut uri = amqp_url
+            .parse::<AMQPUri>()
+            .map_err(|e| format!("{} is not an AMQP URL: {e}", mask_url_password(url)))?;
         // `h:5672/` names the default vhost, as oslo.messaging reads it.
         if uri.vhost.is_empty() {
             uri.vhost = "/".into();
@@ -162,7 +161,7 @@ fn mask_nodes(text: &str) -> String {
     let masked: Vec<String> = rest
         .split(',')
         .map(|segment| {
-            let url = crate::config::mask_url_password(&format!("{scheme}://{segment}"));
+            let url = mask_url_password(&format!("{scheme}://{segment}"));
             url[scheme.len() + 3..].to_owned()
         })
         .collect();

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config_error::{ConfigError, invalid};
+use crate::support::config_error::{ConfigError, invalid};
 use crate::tls::{ClientTls, Identity, Verify};
 
 /// `[amqp.tls]`
@@ -109,7 +109,7 @@ mod tests {
     fn load(extra: &str, env: &[(&str, &str)]) -> Result<Config, String> {
         let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
         Config::from_toml(&format!("{MINIMAL}{extra}"), env)
-            .map_err(|e| crate::error_chain::error_chain(&e))
+            .map_err(|e| crate::support::error_chain::error_chain(&e))
     }
 
     #[test]

@@ -35,7 +35,7 @@ use super::publish::{self, Failure, Outgoing, PublishOutcome};
 use crate::broker::Topology;
 use crate::metrics::Metrics;
 use crate::model::HostName;
-use crate::plain_lock::lock;
+use crate::support::plain_lock::lock;
 use crate::wire;
 
 /// Everything a publisher task needs, shared by all lanes.
@@ -276,7 +276,7 @@ fn message(host: &HostName, group: &[Pending], shared: &Shared) -> Outgoing {
         version: wire::BODY_V2,
         message_id: message_id.clone(),
         host: host.clone(),
-        sent_at: wire::now_rfc3339(),
+        sent_at: crate::support::timestamp::now_rfc3339(),
         events,
     };
     Outgoing {

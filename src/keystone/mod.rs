@@ -2,10 +2,12 @@
 //! service token (issued with its password, renewed before it expires and at
 //! once when Keystone refuses it) and the validation of callers' tokens, with
 //! a cache and single-flight so that a cached token costs no round trip and
-//! concurrent first uses of one token share one validation.
+//! concurrent first uses of one token share one validation. Its settings
+//! are [`KeystoneConfig`].
 
 pub mod cache;
 pub mod client;
+pub mod config;
 pub mod transport;
 
 use std::collections::HashMap;
@@ -16,10 +18,11 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use tokio::sync::OnceCell;
 
-use crate::config::AuthConfig;
-use crate::error_chain::error_chain;
+use crate::support::error_chain::error_chain;
+use crate::support::plain_lock;
 use cache::{Cache, Key};
 use client::{Client, Credentials, Issued, TokenInfo, Verdict};
+pub use config::KeystoneConfig;
 
 /// Renew herald's own token when it has less than this left.
 const RENEW_MARGIN: Duration = Duration::from_secs(60);
@@ -102,7 +105,7 @@ impl std::fmt::Debug for Keystone {
 impl Keystone {
     /// Nothing is sent until the first use (serve starts even if Keystone is
     /// down); the TLS files of an https `auth_url` are read now.
-    pub fn new(config: &AuthConfig) -> Result<Self, KeystoneError> {
+    pub fn new(config: &KeystoneConfig) -> Result<Self, KeystoneError> {
         Ok(Self {
             client: Client::new(&config.auth_url, config.request_timeout, &config.tls())?,
             credentials: Credentials {
@@ -116,7 +119,7 @@ impl Keystone {
             cache: Cache::new(config.token_cache_time, config.token_cache_size),
             flights: Mutex::new(HashMap::new()),
             service_roles: config.service_token_roles.clone(),
-            insecure: transport::is_https(&config.auth_url) && config.insecure,
+            insecure: config.is_https() && config.insecure,
         })
     }
 
@@ -167,7 +170,7 @@ impl Keystone {
             return still_valid(info, allow_expired);
         }
         let flight = {
-            let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+            let mut flights = plain_lock::lock(&self.flights);
             flights.entry(key).or_default().clone()
         };
         let outcome = flight
@@ -181,7 +184,7 @@ impl Keystone {
             .await
             .clone();
         {
-            let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+            let mut flights = plain_lock::lock(&self.flights);
             if flights.get(&key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
                 flights.remove(&key);
             }

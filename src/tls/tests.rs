@@ -101,7 +101,7 @@ fn file_errors_name_the_file() {
         identity: None,
         verify: Verify::Full,
     };
-    let error = crate::error_chain::error_chain(&tls.client_config().unwrap_err());
+    let error = crate::support::error_chain::error_chain(&tls.client_config().unwrap_err());
     assert!(error.contains("CA file /nonexistent/ca.pem"), "{error}");
     // A key where certificates should be, and a certificate where a key should be.
     let tls = settings(&pki, "server.key", Verify::Full);

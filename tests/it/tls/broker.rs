@@ -14,7 +14,7 @@ use http::StatusCode;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use herald::config::AmqpTlsConfig;
+use herald::broker::AmqpTlsConfig;
 
 use super::certs::TestPki;
 use super::serve_child::ServeChild;
@@ -126,7 +126,7 @@ async fn serve_agent_and_load_reach_a_mutual_tls_node() {
 
     // herald load: declares, consumes and counts over TLS.
     let config = load_config_file(&app, &dir);
-    let report = herald::load::run(load_args(&app, &config), CancellationToken::new())
+    let report = crate::support::run_load(load_args(&app, &config), CancellationToken::new())
         .await
         .expect("the load run completes");
     let broker_side = report.broker.as_ref().expect("load consumed the queues");

@@ -31,7 +31,7 @@ async fn keystone_over_https_validates_with_its_ca_and_is_503_without() {
 
     // With the CA: tokens validate over https.
     let app = herald_with(&mut f, &keystone.url(), Duration::ZERO, None, |c| {
-        c.auth.cafile = Some(ca.clone());
+        c.keystone.cafile = Some(ca.clone());
     })
     .await;
     app.wait_ready().await;
