@@ -145,6 +145,7 @@ async fn load(args: herald::load::LoadArgs) -> Result<()> {
 async fn check_config(path: &Path, offline: bool) -> Result<()> {
     let config = load_config(path)?;
     print!("{}", config.redacted_toml());
+    eprintln!("herald: {}", herald::web::tls::describe(&config.http.tls)?);
     if offline {
         return Ok(());
     }

@@ -23,6 +23,8 @@ pub enum ServeError {
     Directory(#[from] DirectoryError),
     #[error("the Keystone client cannot be set up")]
     Keystone(#[from] crate::keystone::KeystoneError),
+    #[error("cannot serve HTTPS")]
+    Tls(#[from] crate::web::tls::TlsSetupError),
 }
 
 /// Runs `herald serve` on `listener` until `shutdown`, then drains in-flight
@@ -55,6 +57,7 @@ pub async fn run(
             }
         });
     }
+    let tls = crate::web::tls::start(&config.http.tls, &shutdown)?;
     let directory = Directory::open(&config.directory).await?;
     let metrics = Metrics::new();
     let dispatcher = Dispatcher::start(&config.amqp, &config.dispatch, metrics.clone());
@@ -77,6 +80,7 @@ pub async fn run(
             deferred: app.metrics.connections_deferred.clone(),
             evicted: app.metrics.connections_evicted.clone(),
         },
+        tls,
     };
     tracing::info!(
         max_connections = options.max_connections,
@@ -85,7 +89,7 @@ pub async fn run(
     let handler_app = app.clone();
     serve(
         listener,
-        move |req, _peer| handler_app.clone().handle(req),
+        move |req, peer| handler_app.clone().handle(req, peer),
         options,
         shutdown,
     )

@@ -10,6 +10,7 @@ pub mod directory_body;
 pub mod directory_routes;
 pub mod error;
 pub mod events;
+pub mod healthcheck;
 pub mod negotiate;
 pub mod ops;
 pub mod outcome;
@@ -18,6 +19,7 @@ pub mod validate;
 mod validate_event;
 pub mod versions;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -31,6 +33,8 @@ use crate::metrics::{Metrics, RequestLabels};
 use crate::model::RequestIds;
 use crate::web::Body;
 use crate::web::config::HttpConfig;
+use crate::web::connection::Transport;
+use crate::web::forwarded::{self, Origin};
 use auth::Authenticator;
 use error::ApiError;
 use routes::Route;
@@ -63,9 +67,20 @@ impl Drop for InFlight {
 }
 
 impl App {
-    /// Answers one request, with request ids, metrics and an access log line.
-    pub async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
+    /// Answers one request from `peer`, with request ids, metrics and an
+    /// access log line naming the client (as forwarded by a trusted proxy).
+    pub async fn handle(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> Response<Body> {
         let started = Instant::now();
+        let transport = req
+            .extensions()
+            .get::<Transport>()
+            .copied()
+            .unwrap_or(Transport::Plain);
+        let origin = forwarded::origin(peer, transport, req.headers(), &self.http.trusted_proxies);
         let global = req
             .headers()
             .get("x-openstack-request-id")
@@ -76,7 +91,7 @@ impl App {
         let in_flight = InFlight::enter(&self.metrics.in_flight);
         let method = req.method().clone();
         let mut response = self
-            .route(route.clone(), req, &ids)
+            .route(route.clone(), req, &ids, &origin)
             .instrument(span.clone())
             .await;
         drop(in_flight);
@@ -95,7 +110,7 @@ impl App {
             .insert("x-openstack-request-id", id.clone());
         response.headers_mut().insert("x-compute-request-id", id);
         span.in_scope(|| {
-            tracing::info!(status = status.as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, %method, "request served");
+            tracing::info!(status = status.as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, %method, client = %origin.client, peer = %peer.ip(), "request served");
         });
         response
     }
@@ -105,6 +120,7 @@ impl App {
         route: Route,
         req: Request<Incoming>,
         ids: &RequestIds,
+        origin: &Origin,
     ) -> Response<Body> {
         if let Err(error) = framing(req.headers()) {
             return body::refuse(req, error).await;
@@ -129,11 +145,11 @@ impl App {
             && body::declares_body(req.headers())
         {
             // A GET or DELETE body is never read: answer, then close.
-            let mut response = Box::pin(self.route_checked(route, req, ids)).await;
+            let mut response = Box::pin(self.route_checked(route, req, ids, origin)).await;
             body::close_connection(&mut response);
             return response;
         }
-        self.route_checked(route, req, ids).await
+        self.route_checked(route, req, ids, origin).await
     }
 
     async fn route_checked(
@@ -141,10 +157,11 @@ impl App {
         route: Route,
         req: Request<Incoming>,
         ids: &RequestIds,
+        origin: &Origin,
     ) -> Response<Body> {
         match route {
-            Route::VersionList => versions::list(req.headers()),
-            Route::VersionDocument => versions::document(req.headers()),
+            Route::VersionList => versions::list(origin),
+            Route::VersionDocument => versions::document(origin),
             Route::Events => events::post(self, req, ids).await,
             Route::DirectoryCollection if req.method() == Method::POST => {
                 directory_routes::bulk(self, req).await
@@ -152,6 +169,9 @@ impl App {
             Route::DirectoryCollection => directory_routes::list(self, req.uri()).await,
             Route::DirectoryItem(segment) => directory_routes::item(self, req, &segment).await,
             Route::Healthz => ops::healthz(),
+            Route::Healthcheck => {
+                healthcheck::answer(req.method(), &self.http.healthcheck_disable_file)
+            }
             Route::Readyz => ops::readyz(self).await,
             Route::Metrics => ops::metrics(self),
             Route::NotFound => unreachable!("answered above"),

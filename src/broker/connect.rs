@@ -12,7 +12,7 @@ use lapin::{Connection, ConnectionProperties};
 use super::config::AmqpConfig;
 use super::declare::DeclareError;
 use super::nodes::Node;
-use super::transport::{self, Transport};
+use super::transport::{self, OpenFailed, Transport};
 use crate::support::error_chain::error_chain;
 use crate::tls::{TlsError, is_tls_failure};
 
@@ -21,6 +21,15 @@ use crate::tls::{TlsError, is_tls_failure};
 pub enum ConnectError {
     #[error("connecting to broker node {node} timed out after {timeout:?}")]
     Timeout { node: String, timeout: Duration },
+    #[error(
+        "TLS with broker node {node} failed: it asks for a client certificate and \
+         amqp.tls has none (cert_file, key_file)"
+    )]
+    NoClientCertificate {
+        node: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("TLS with broker node {node} failed")]
     Tls {
         node: String,
@@ -49,8 +58,16 @@ pub enum ConnectError {
 
 impl ConnectError {
     /// Names the node and keeps only the cause (lapin's I/O errors repeat it).
-    fn from_lapin(node: &Node, source: lapin::Error) -> Self {
+    fn from_open(node: &Node, failed: OpenFailed) -> Self {
         let node = node.label().to_owned();
+        let source = failed.error;
+        if failed.certificate_asked {
+            let source: Box<dyn std::error::Error + Send + Sync> = match source.kind() {
+                lapin::ErrorKind::IOError(io) => Box::new(io.clone()),
+                _ => Box::new(source),
+            };
+            return Self::NoClientCertificate { node, source };
+        }
         match source.kind() {
             lapin::ErrorKind::IOError(io) if is_tls_failure(io.as_ref()) => Self::Tls {
                 node,
@@ -110,7 +127,7 @@ pub async fn connect_node(
             node: node.label().to_owned(),
             timeout,
         })?
-        .map_err(|source| ConnectError::from_lapin(node, source))
+        .map_err(|failed| ConnectError::from_open(node, failed))
 }
 
 /// Tries every node once, starting at `start` (modulo the list), and

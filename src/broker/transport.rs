@@ -12,6 +12,7 @@ use lapin::{AsyncTcpStream, Connection, ConnectionProperties};
 use rustls::ClientConfig;
 
 use super::nodes::Node;
+use crate::tls::asked::{CertificateAsked, watch_for_request};
 
 /// How to carry one connection.
 #[derive(Debug, Clone)]
@@ -21,14 +22,33 @@ pub enum Transport {
     Tls(Arc<ClientConfig>),
 }
 
+/// Why a connection could not be opened.
+#[derive(Debug)]
+pub struct OpenFailed {
+    pub error: lapin::Error,
+    /// The node asked for a client certificate and herald had none to give.
+    pub certificate_asked: bool,
+}
+
 /// Opens `node` over `transport` and runs the AMQP handshake. A TLS
 /// failure ends the attempt: there is no path from here to plain TCP.
 pub async fn open(
     node: &Node,
     transport: Transport,
     props: ConnectionProperties,
-) -> lapin::Result<Connection> {
-    let runtime = lapin::runtime::default_runtime()?;
+) -> Result<Connection, OpenFailed> {
+    let (transport, asked) = match transport {
+        Transport::Tls(config) => {
+            let (config, asked) = watch_for_request(&config);
+            (Transport::Tls(config), Some(asked))
+        }
+        Transport::Plain => (Transport::Plain, None),
+    };
+    let failed = |error| OpenFailed {
+        error,
+        certificate_asked: asked.as_ref().is_some_and(CertificateAsked::was_asked),
+    };
+    let runtime = lapin::runtime::default_runtime().map_err(failed)?;
     Connection::connector(
         node.uri().clone(),
         runtime,
@@ -49,4 +69,5 @@ pub async fn open(
         props,
     )
     .await
+    .map_err(failed)
 }

@@ -5,9 +5,11 @@
 //! directory) owns its own config keys and describes them as a [`ClientTls`].
 //!
 //! - [`files`]: reading PEM CA bundles, certificate chains and keys.
+//! - [`asked`]: noticing a server's request for a client certificate we lack.
 //! - [`verify`]: the two weakened verifiers a setting may ask for.
 //! - [`path_setting`]: `""`-means-unset path settings in the config files.
 
+pub mod asked;
 pub mod files;
 pub mod path_setting;
 pub mod verify;
