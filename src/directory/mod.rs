@@ -6,11 +6,13 @@
 //!   entry types;
 //! - `error`: [`DirectoryError`] and the classification of driver errors;
 //! - `sqlite`, `postgres`: one backend each, speaking plain columns;
+//! - [`pg_tls`]: PostgreSQL's TLS as `directory.url` asks for it (sslmode);
 //! - `schema`, `sql`: the DDL and query texts;
 //! - `row`: stored rows re-validated into domain types.
 
 pub mod config;
 mod error;
+pub mod pg_tls;
 mod postgres;
 mod row;
 mod schema;

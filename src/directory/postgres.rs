@@ -40,6 +40,10 @@ impl PgStore {
             )));
         }
         let options = PgConnectOptions::from_str(url).map_err(DirectoryError::BadUrl)?;
+        let (options, weakness) = super::pg_tls::settle(url, options);
+        if let Some(weakness) = weakness {
+            tracing::warn!("{}", weakness.message());
+        }
         let pool = PgPoolOptions::new()
             .max_connections(config.max_connections)
             .acquire_timeout(config.acquire_timeout)
