@@ -69,6 +69,11 @@ impl AmqpConfig {
         self.nodes().iter().any(Node::uses_tls)
     }
 
+    /// `[amqp.tls]` as in effect, one line for `check-config`.
+    pub fn describe_tls(&self) -> String {
+        self.tls.describe(&self.nodes())
+    }
+
     /// Logs, once at start, any setting that weakens the broker's TLS check.
     pub fn warn_weakened(&self) {
         self.tls.warn_weakened(self.uses_tls());

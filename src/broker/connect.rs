@@ -165,10 +165,18 @@ pub async fn connect(amqp: &AmqpConfig, name: &str) -> Result<Connected, Connect
     connect_round(amqp, name, 0).await
 }
 
-/// Connects once and closes again: does the broker answer (`check-config`)?
-pub async fn probe(amqp: &AmqpConfig) -> Result<(), ConnectError> {
-    let connected = connect(amqp, "herald-check-config").await?;
+/// Connects once to `node` and closes again (`check-config`): over TLS,
+/// the handshake and the AMQP login both passed.
+pub async fn probe_node(amqp: &AmqpConfig, node: &Node) -> Result<(), ConnectError> {
+    let tls = transport_for(amqp, std::slice::from_ref(node))?;
+    let conn = connect_node(
+        node,
+        tls.as_ref(),
+        amqp.connect_timeout,
+        "herald-check-config",
+    )
+    .await?;
     // The answer is in: a failing close changes nothing about it.
-    let _ = connected.conn.close(200, "probe".into()).await;
+    let _ = conn.close(200, "probe".into()).await;
     Ok(())
 }

@@ -29,7 +29,7 @@ pub mod transport;
 
 pub use backoff::Backoff;
 pub use config::{AmqpConfig, QueueSettings};
-pub use connect::{ConnectError, Connected, probe};
+pub use connect::{ConnectError, Connected, probe_node};
 pub use declare::{DeclareError, declare_exchange, declare_topology};
 pub use names::{NameTooLong, short};
 pub use nodes::Node;

@@ -89,6 +89,37 @@ impl AmqpTlsConfig {
         Ok(())
     }
 
+    /// The settings in effect for `check-config` (paths, never contents).
+    pub fn describe(&self, nodes: &[super::Node]) -> String {
+        let tls: Vec<&str> = nodes
+            .iter()
+            .filter(|n| n.uses_tls())
+            .map(|n| n.label())
+            .collect();
+        if tls.is_empty() {
+            return "amqp.tls: off (plain AMQP to every node)".to_owned();
+        }
+        let ca = self.ca_file.as_ref().map_or_else(
+            || "the system's roots".to_owned(),
+            |p| p.display().to_string(),
+        );
+        let client = match (&self.cert_file, &self.key_file) {
+            (Some(cert), Some(key)) => format!(
+                "client certificate {} with key {}",
+                cert.display(),
+                key.display()
+            ),
+            _ => "no client certificate".to_owned(),
+        };
+        format!(
+            "amqp.tls: TLS to {} of {} nodes ({}); trusting {ca}; {client}; verify_hostname = {}",
+            tls.len(),
+            nodes.len(),
+            tls.join(", "),
+            self.verify_hostname,
+        )
+    }
+
     /// Logs, once at start, a setting that weakens the check.
     pub fn warn_weakened(&self, used: bool) {
         if used && !self.verify_hostname {

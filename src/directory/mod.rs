@@ -224,6 +224,23 @@ impl Directory {
         on_backend!(self, store => store.ping().await)
     }
 
+    /// Whether the database session is encrypted: `None` for SQLite (a
+    /// file, no network), else what the server says of herald's session.
+    pub async fn encrypted(&self) -> Result<Option<bool>, DirectoryError> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(None),
+            Backend::Postgres(store) => store.encrypted().await.map(Some),
+        }
+    }
+
+    /// `directory.url`'s TLS settings in effect, for `check-config`.
+    pub fn describe_tls(config: &DirectoryConfig) -> String {
+        match config.backend {
+            DirectoryBackend::Sqlite => "directory: SQLite (a local file, no TLS)".to_owned(),
+            DirectoryBackend::Postgres => pg_tls::describe_url(&config.url),
+        }
+    }
+
     /// Closes every pooled connection, waiting for those in use.
     pub async fn close(&self) {
         match &self.backend {

@@ -16,6 +16,8 @@
 //! modes that encrypt without checking (`prefer` written out, `require`
 //! without a root certificate) are accepted with a warning naming the key.
 
+use std::str::FromStr;
+
 use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 
@@ -58,6 +60,17 @@ pub fn settle(url: &str, options: PgConnectOptions) -> (PgConnectOptions, Option
     }
 }
 
+/// `directory.url`'s TLS as in effect (after [`settle`]), for `check-config`.
+pub fn describe_url(url: &str) -> String {
+    match PgConnectOptions::from_str(url.trim()) {
+        Ok(options) => {
+            let (options, _) = settle(url, options);
+            format!("directory.url: PostgreSQL with {}", describe(&options))
+        }
+        Err(_) => "directory.url: not a PostgreSQL URL".to_owned(),
+    }
+}
+
 /// `sslmode=… [sslrootcert=…]` as in effect, for `check-config` (paths only).
 pub fn describe(options: &PgConnectOptions) -> String {
     let url = options.to_url_lossy();
@@ -88,8 +101,6 @@ fn mode_written(url: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::str::FromStr;
-
     use super::*;
 
     /// The mode in effect (by its URL name) and the warning.
@@ -144,5 +155,10 @@ mod tests {
         let url = "postgres://u:secret@db/h?sslmode=verify-full&sslrootcert=/etc/ca.pem";
         let shown = describe(&PgConnectOptions::from_str(url).unwrap());
         assert_eq!(shown, "sslmode=verify-full sslrootcert=/etc/ca.pem");
+        let url = "postgres://u@db/h?sslmode=require&sslrootcert=/etc/ca.pem";
+        assert_eq!(
+            describe_url(url),
+            "directory.url: PostgreSQL with sslmode=verify-ca sslrootcert=/etc/ca.pem"
+        );
     }
 }

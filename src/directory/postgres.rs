@@ -84,6 +84,16 @@ impl PgStore {
         Ok(())
     }
 
+    /// Is a pooled session encrypted? (`check-config` shows what `prefer` got.)
+    pub async fn encrypted(&self) -> Result<bool, DirectoryError> {
+        let ssl: Option<bool> =
+            sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(classify)?;
+        Ok(ssl.unwrap_or(false))
+    }
+
     /// Rows of `uuids` (distinct), in one query whatever their number.
     pub async fn lookup(&self, uuids: &[String]) -> Result<Vec<RawRow>, DirectoryError> {
         self.ensure_schema().await?;

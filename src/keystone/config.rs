@@ -107,6 +107,28 @@ impl KeystoneConfig {
         }
     }
 
+    /// How Keystone is reached, one line for `check-config` (paths only).
+    pub fn describe_tls(&self) -> String {
+        if !self.is_https() {
+            return format!("auth.auth_url: {} over plain http", self.auth_url);
+        }
+        let shown = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+        let check = if self.insecure {
+            "NO certificate check (auth.insecure = true)".to_owned()
+        } else {
+            let ca = shown(&self.cafile).unwrap_or_else(|| "the system's roots".into());
+            format!("certificate checked against {ca}")
+        };
+        let client = match (shown(&self.certfile), shown(&self.keyfile)) {
+            (Some(cert), Some(key)) => format!("; client certificate {cert} with key {key}"),
+            _ => String::new(),
+        };
+        format!(
+            "auth.auth_url: {} over https, {check}{client}",
+            self.auth_url
+        )
+    }
+
     /// Logs, once at start, a setting that turns the certificate check off.
     pub fn warn_weakened(&self) {
         if self.is_https() && self.insecure {

@@ -174,17 +174,46 @@ async fn what_the_node_refuses_never_connects_and_the_reason_is_logged() {
     let named = own.node.amqps_url("localhost");
     let unnamed = own.node.amqps_url("127.0.0.2");
 
-    // The control: the full setting passes, at the name the certificate carries.
+    // The control: the full setting passes, at the name the certificate
+    // carries, and check-config shows the settings in effect (paths only).
+    let port = own.node.tls_ports.unwrap();
     let (ok, err) = check_config(dir.path(), &named, &good);
     assert!(ok, "{err}");
+    let ca = pki.path("ca.pem").display().to_string();
+    for shown in [
+        format!("amqp.tls: TLS to 1 of 1 nodes (localhost:{})", port.named),
+        format!("trusting {ca}"),
+        format!("client certificate {}", pki.path("client.pem").display()),
+        format!(
+            "broker node localhost:{}: TLS handshake and login OK",
+            port.named
+        ),
+    ] {
+        assert!(err.contains(&shown), "{shown} not in {err}");
+    }
+    assert!(!err.contains("BEGIN"), "paths, not contents: {err}");
+    // Every node is checked, not only the first that answers.
+    let both = format!("{named},guest:guest@127.0.0.2:{}", port.unnamed);
+    let (ok, err) = check_config(dir.path(), &both, &good);
+    assert!(!ok, "the second node's certificate does not name it: {err}");
+    assert!(
+        err.contains(&format!(
+            "localhost:{}: TLS handshake and login OK",
+            port.named
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("127.0.0.2:{}", port.unnamed)),
+        "{err}"
+    );
     // Each refusal fails with one line naming the node and rustls's reason.
-    let port = own.node.tls_ports.unwrap();
     let cases = [
         (
             "no client certificate",
             &named,
             client_tls(&pki, "ca.pem", false),
-            "CertificateRequired",
+            "asks for a client certificate",
             port.named,
         ),
         (

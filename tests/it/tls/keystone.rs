@@ -75,25 +75,70 @@ async fn keystone_over_https_validates_with_its_ca_and_is_503_without() {
             .any(|l| l.contains("WARN") && l.contains("auth.insecure = true")),
         "{log:#?}"
     );
+
+    // check-config: the settings in effect (paths), and a token issued over
+    // https with the CA; without it, the certificate problem in one line.
+    let broker = crate::support::BROKER;
+    let with_ca = format!("cafile = {:?}\n", ca.display().to_string());
+    let config = keystone_toml(&mut f, &keystone.url(), &with_ca, broker, dir.path()).await;
+    let (ok, err) = check_config(&config, dir.path());
+    assert!(ok, "{err}");
+    let shown = format!("over https, certificate checked against {}", ca.display());
+    assert!(err.contains(&shown), "{shown} not in {err}");
+    assert!(err.contains("Keystone issued herald a token"), "{err}");
+    let config = keystone_toml(&mut f, &keystone.url(), "", broker, dir.path()).await;
+    let (ok, err) = check_config(&config, dir.path());
+    assert!(!ok, "{err}");
+    let reason = err.trim_end().lines().last().unwrap_or_default();
+    assert!(reason.contains("UnknownIssuer"), "{err}");
     drop(keystone);
     f.cleanup().await;
 }
 
 /// `herald serve` (a process, its log read) in keystone mode at `url`,
-/// as a fresh service user, with `auth_extra` lines in `[auth]`.
+/// as a fresh service user, with `auth_extra` lines in `[auth]`. Its broker
+/// is not there: these checks need none, and so declare nothing.
 async fn serve_for(f: &mut Fixture, url: &str, auth_extra: &str, dir: &Path) -> ServeChild {
+    let broker = "amqp://guest:guest@127.0.0.1:1/%2f";
+    let config = keystone_toml(f, url, auth_extra, broker, dir).await;
+    ServeChild::start(&config, dir).await
+}
+
+/// A keystone-mode config at `url` for a fresh service user.
+async fn keystone_toml(
+    f: &mut Fixture,
+    url: &str,
+    auth_extra: &str,
+    broker: &str,
+    dir: &Path,
+) -> String {
     let (user, password) = f.user(&["service"]).await;
-    let config = format!(
+    format!(
         "[http]\nlisten = \"127.0.0.1:0\"\n\
          [auth]\nmode = \"keystone\"\nauth_url = \"{url}\"\nusername = \"{user}\"\n\
          password = \"{password}\"\nproject_name = \"{}\"\ntoken_cache_time = \"0s\"\n\
          request_timeout = \"30s\"\n{auth_extra}\
-         [amqp]\nurl = \"amqp://guest:guest@127.0.0.1:1/%2f\"\n\
+         [amqp]\nurl = \"{broker}\"\n\
          [directory]\nurl = {:?}\n[log]\nlevel = \"info\"\nformat = \"text\"\n",
         f.project,
         dir.join(format!("{}.sqlite3", uuid::Uuid::new_v4().simple()))
             .display()
             .to_string(),
-    );
-    ServeChild::start(&config, dir).await
+    )
+}
+
+/// `herald check-config` on `config`: did it pass, and its stderr.
+fn check_config(config: &str, dir: &Path) -> (bool, String) {
+    let path = dir.join("check-keystone.toml");
+    std::fs::write(&path, config).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

@@ -52,6 +52,29 @@ async fn sessions(own: &OwnPostgres, encrypted: bool) -> i64 {
     .unwrap()
 }
 
+/// `herald check-config` with the directory at `url`: passed, and its stderr.
+fn check_config(url: &str) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("herald.toml");
+    let text = format!(
+        "[auth]\nmode = \"noauth\"\n[amqp]\nurl = \"{}\"\n\
+         [directory]\nbackend = \"postgres\"\nurl = \"{url}\"\n",
+        crate::support::BROKER
+    );
+    std::fs::write(&path, text).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .env_remove("RUST_LOG")
+        .env_remove("PGSSLMODE")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_full_with_the_ca_works_and_a_wrong_ca_fails_with_the_reason() {
     let pki = TestPki::new();
@@ -107,6 +130,22 @@ async fn verify_full_with_the_ca_works_and_a_wrong_ca_fails_with_the_reason() {
         eprintln!("tls: postgres, {what}: {error}");
         assert!(error.contains(reason), "{what}: {reason} not in {error}");
     }
+
+    // check-config shows the mode in effect and what the session got.
+    let url = own.url("localhost", &format!("?sslmode=require&sslrootcert={ca}"));
+    let (ok, err) = check_config(&url);
+    assert!(ok, "{err}");
+    let shown = format!("PostgreSQL with sslmode=verify-ca sslrootcert={ca}");
+    assert!(err.contains(&shown), "{shown} not in {err}");
+    assert!(
+        err.contains("the database session is encrypted (TLS)"),
+        "{err}"
+    );
+    let (ok, err) = check_config(&own.url("127.0.0.1", "?sslmode=disable"));
+    assert!(
+        ok && err.contains("the database session is NOT encrypted"),
+        "{err}"
+    );
 
     // The control: plaintext when asked for, and the server sees it so.
     let before = sessions(&own, false).await;
