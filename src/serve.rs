@@ -67,7 +67,10 @@ pub async fn run(
         dispatcher,
         metrics,
         http: config.http.clone(),
+        amqp_url: config.amqp.url.clone(),
+        nova_log: crate::support::rate_log::RateLog::new(std::time::Duration::from_secs(10)),
     });
+    crate::api::nova_events::spawn_topic_refresh(&app, shutdown.clone());
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "herald serve listening");
     }

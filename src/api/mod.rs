@@ -12,6 +12,7 @@ pub mod error;
 pub mod events;
 pub mod healthcheck;
 pub mod negotiate;
+pub mod nova_events;
 pub mod ops;
 pub mod outcome;
 pub mod routes;
@@ -30,7 +31,7 @@ use tracing::Instrument;
 use crate::directory::Directory;
 use crate::dispatch::Dispatcher;
 use crate::metrics::{Metrics, RequestLabels};
-use crate::model::RequestIds;
+use crate::model::{Caller, RequestIds};
 use crate::web::Body;
 use crate::web::config::HttpConfig;
 use crate::web::connection::Transport;
@@ -47,6 +48,11 @@ pub struct App {
     pub dispatcher: Dispatcher,
     pub metrics: Arc<Metrics>,
     pub http: HttpConfig,
+    /// `amqp.url`: on Nova's wire, it fills templated cell transport URLs.
+    pub amqp_url: crate::broker::BrokerUrls,
+    /// Nova's wire: failed action writes and unusable cell brokers, logged
+    /// without flooding.
+    pub nova_log: crate::support::rate_log::RateLog,
 }
 
 /// Counts a request in flight for as long as it lives: a handler dropped
@@ -132,24 +138,29 @@ impl App {
         if !route.allows(req.method()) {
             return body::refuse(req, ApiError::MethodNotAllowed(route.allow())).await;
         }
-        if route.needs_auth()
-            && let Err(denied) = self.auth.check(req.headers()).await
-        {
-            let error = ApiError::Denied {
-                denied,
-                www_authenticate: self.auth.www_authenticate(),
-            };
-            return body::refuse(req, error).await;
-        }
+        let caller = if route.needs_auth() {
+            match self.auth.check(req.headers()).await {
+                Ok(caller) => caller,
+                Err(denied) => {
+                    let error = ApiError::Denied {
+                        denied,
+                        www_authenticate: self.auth.www_authenticate(),
+                    };
+                    return body::refuse(req, error).await;
+                }
+            }
+        } else {
+            Caller::default()
+        };
         if !matches!(*req.method(), Method::POST | Method::PUT)
             && body::declares_body(req.headers())
         {
             // A GET or DELETE body is never read: answer, then close.
-            let mut response = Box::pin(self.route_checked(route, req, ids, origin)).await;
+            let mut response = Box::pin(self.route_checked(route, req, ids, origin, &caller)).await;
             body::close_connection(&mut response);
             return response;
         }
-        self.route_checked(route, req, ids, origin).await
+        self.route_checked(route, req, ids, origin, &caller).await
     }
 
     async fn route_checked(
@@ -158,11 +169,17 @@ impl App {
         req: Request<Incoming>,
         ids: &RequestIds,
         origin: &Origin,
+        caller: &Caller,
     ) -> Response<Body> {
+        if matches!(route, Route::DirectoryCollection | Route::DirectoryItem(_))
+            && self.directory.nova().is_some()
+        {
+            return body::refuse(req, ApiError::DirectoryIsNova).await;
+        }
         match route {
             Route::VersionList => versions::list(origin),
             Route::VersionDocument => versions::document(origin),
-            Route::Events => events::post(self, req, ids).await,
+            Route::Events => events::post(self, req, ids, caller).await,
             Route::DirectoryCollection if req.method() == Method::POST => {
                 directory_routes::bulk(self, req).await
             }

@@ -1,6 +1,6 @@
 //! Connecting: one attempt at one node bounded by `connect_timeout`, and a
 //! failover round that tries every node once, starting at a given one, and
-//! the one-off probe of `check-config`. Whether a node is reached over TLS is the node's (its URL, `amqp.tls`);
+//! the one-off probes of `check-config`. Whether a node is reached over TLS is the node's (its URL, `amqp.tls`);
 //! a TLS failure is that node's connection failure, never a reason to try
 //! plain TCP.
 
@@ -179,4 +179,38 @@ pub async fn probe_node(amqp: &AmqpConfig, node: &Node) -> Result<(), ConnectErr
     // The answer is in: a failing close changes nothing about it.
     let _ = conn.close(200, "probe".into()).await;
     Ok(())
+}
+
+/// Connects once and closes again: does the broker answer?
+pub async fn probe(amqp: &AmqpConfig) -> Result<(), ConnectError> {
+    let connected = connect(amqp, "herald-check-config").await?;
+    // The answer is in: a failing close changes nothing about it.
+    let _ = connected.conn.close(200, "probe".into()).await;
+    Ok(())
+}
+
+/// Nova's wire: connects once to `broker` (with `amqp`'s TLS settings) and
+/// checks that Nova's exchange (`amqp.nova_exchange`) is there, without
+/// declaring it.
+pub async fn probe_nova(amqp: &AmqpConfig, broker: &super::CellBroker) -> Result<(), ConnectError> {
+    let mut amqp = amqp.clone();
+    amqp.url = broker.urls();
+    let connected = connect(&amqp, "herald-check-config").await?;
+    let checked = async {
+        let channel =
+            connected
+                .conn
+                .create_channel()
+                .await
+                .map_err(|source| ConnectError::Amqp {
+                    node: connected.node.label().to_owned(),
+                    source,
+                })?;
+        super::check_exchange_exists(&channel, &amqp.nova_exchange).await?;
+        Ok(())
+    }
+    .await;
+    // The answer is in: a failing close changes nothing about it.
+    let _ = connected.conn.close(200, "probe".into()).await;
+    checked
 }

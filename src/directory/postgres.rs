@@ -40,7 +40,7 @@ impl PgStore {
             )));
         }
         let options = PgConnectOptions::from_str(url).map_err(DirectoryError::BadUrl)?;
-        let (options, weakness) = super::pg_tls::settle(url, options);
+        let (options, weakness) = super::db_tls::settle(url, options);
         if let Some(weakness) = weakness {
             tracing::warn!("{}", weakness.message());
         }

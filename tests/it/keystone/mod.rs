@@ -5,7 +5,7 @@
 //! own on the same database.
 
 mod callers;
-pub(crate) mod fixture;
+pub mod fixture;
 mod load;
 mod outage;
 pub(crate) mod own;

@@ -1,6 +1,8 @@
-//! TLS to PostgreSQL, asked for in `directory.url` as libpq reads it
-//! (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`). sqlx carries it out
-//! with rustls and ring; what it does with each `sslmode`:
+//! TLS to the databases, asked for in the URL as each database's own
+//! clients read it. sqlx carries it out with rustls and ring.
+//!
+//! PostgreSQL (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`, as libpq);
+//! what sqlx does with each `sslmode`:
 //!
 //! | sslmode | sqlx |
 //! | --- | --- |
@@ -15,10 +17,17 @@
 //! a root certificate, `require` checks the chain as `verify-ca` does. The
 //! modes that encrypt without checking (`prefer` written out, `require`
 //! without a root certificate) are accepted with a warning naming the key.
+//!
+//! MySQL/MariaDB (Nova mode: `ssl-mode`, `ssl-ca`, `ssl-cert`, `ssl-key`, as
+//! the mysql client): `DISABLED`; `PREFERRED` (also without `ssl-mode`: TLS
+//! when offered, unchecked, else plaintext); `REQUIRED` (TLS, unchecked, as
+//! the mysql client too); `VERIFY_CA`; `VERIFY_IDENTITY` (the chain and the
+//! host name). `PREFERRED` written out and `REQUIRED` are warned the same way.
 
 use std::str::FromStr;
 
 use sqlx::ConnectOptions;
+use sqlx::mysql::{MySqlConnectOptions, MySqlSslMode};
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 
 /// A setting that asks for less than a checked certificate.
@@ -28,12 +37,25 @@ pub enum Weakness {
     Prefer,
     /// `sslmode=require` without a root certificate: unchecked.
     Require,
+    /// MySQL `ssl-mode=PREFERRED` written out.
+    MysqlPreferred,
+    /// MySQL `ssl-mode=REQUIRED`.
+    MysqlRequired,
 }
 
 impl Weakness {
     /// The start-up warning.
     pub fn message(self) -> &'static str {
         match self {
+            Self::MysqlPreferred => {
+                "directory.url: ssl-mode=PREFERRED uses TLS only when the server offers it, \
+                 does not check its certificate, and falls back to plaintext; use \
+                 ssl-mode=VERIFY_IDENTITY with ssl-ca"
+            }
+            Self::MysqlRequired => {
+                "directory.url: ssl-mode=REQUIRED encrypts but does not check the server's \
+                 certificate; use ssl-mode=VERIFY_IDENTITY with ssl-ca"
+            }
             Self::Prefer => {
                 "directory.url: sslmode=prefer uses TLS only when the server offers it, \
                  does not check its certificate, and falls back to plaintext; use \
@@ -55,8 +77,19 @@ pub fn settle(url: &str, options: PgConnectOptions) -> (PgConnectOptions, Option
             (options.ssl_mode(PgSslMode::VerifyCa), None)
         }
         PgSslMode::Require => (options, Some(Weakness::Require)),
-        PgSslMode::Prefer if mode_written(url) => (options, Some(Weakness::Prefer)),
+        PgSslMode::Prefer if mode_written(url, Some("PGSSLMODE")) => {
+            (options, Some(Weakness::Prefer))
+        }
         _ => (options, None),
+    }
+}
+
+/// MySQL/MariaDB: what the options leave unchecked (they are used as written).
+pub fn mysql_weakness(url: &str, options: &MySqlConnectOptions) -> Option<Weakness> {
+    match options.get_ssl_mode() {
+        MySqlSslMode::Required => Some(Weakness::MysqlRequired),
+        MySqlSslMode::Preferred if mode_written(url, None) => Some(Weakness::MysqlPreferred),
+        _ => None,
     }
 }
 
@@ -91,12 +124,12 @@ fn has_root_cert(options: &PgConnectOptions) -> bool {
         .any(|(key, _)| key == "sslrootcert")
 }
 
-/// Did the URL (or `PGSSLMODE`, which sqlx also reads) write a mode out?
-fn mode_written(url: &str) -> bool {
+/// Did the URL (or `env`, a variable sqlx also reads) write a mode out?
+fn mode_written(url: &str, env: Option<&str>) -> bool {
     let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
     let in_url = form_urlencoded::parse(query.as_bytes())
         .any(|(key, _)| key == "sslmode" || key == "ssl-mode");
-    in_url || std::env::var_os("PGSSLMODE").is_some()
+    in_url || env.is_some_and(|name| std::env::var_os(name).is_some())
 }
 
 #[cfg(test)]
@@ -148,6 +181,28 @@ mod tests {
         }
         assert!(Weakness::Prefer.message().starts_with("directory.url"));
         assert!(Weakness::Require.message().starts_with("directory.url"));
+    }
+
+    #[test]
+    fn mysql_required_and_preferred_written_out_are_warned() {
+        let weakness =
+            |url: &str| mysql_weakness(url, &MySqlConnectOptions::from_str(url).unwrap());
+        let base = "mysql://nova:pw@db/nova";
+        assert_eq!(
+            weakness(&format!("{base}?ssl-mode=REQUIRED")),
+            Some(Weakness::MysqlRequired)
+        );
+        assert_eq!(
+            weakness(&format!("{base}?ssl-mode=PREFERRED")),
+            Some(Weakness::MysqlPreferred)
+        );
+        assert_eq!(
+            weakness(base),
+            None,
+            "the mysql client's default, unwritten"
+        );
+        let checked = format!("{base}?ssl-mode=VERIFY_IDENTITY&ssl-ca=/ca.pem");
+        assert_eq!(weakness(&checked), None);
     }
 
     #[test]
