@@ -70,6 +70,30 @@ ensure_nextest() {
     fi
 }
 
+# One TLS stack, kept so: `cargo tree -i` must not find a second one (any
+# target, any edge kind), and Cargo.lock must hold exactly one rustls.
+check_one_tls_stack() {
+    local crate out count
+    for crate in aws-lc-rs aws-lc-sys openssl-sys openssl native-tls; do
+        if out="$(cargo tree --locked --target all -e all -i "$crate" 2>&1)"; then
+            log "$crate is in the dependency tree; herald's one TLS stack is rustls + ring:"
+            printf '%s\n' "$out" >&2
+            return 1
+        fi
+        if [[ "$out" != *"did not match any packages"* ]]; then
+            log "cargo tree -i $crate failed: $out"
+            return 1
+        fi
+    done
+    count="$(grep -c '^name = "rustls"$' Cargo.lock || true)"
+    if [[ "$count" != 1 ]]; then
+        log "Cargo.lock holds $count versions of rustls; herald allows one"
+        return 1
+    fi
+    log "one TLS stack: rustls + ring (no aws-lc-rs, OpenSSL or native-tls)"
+}
+
+check_one_tls_stack
 scripts/ensure-services.sh
 ensure_venv
 export HERALD_TEST_PYTHON="$ROOT/$VENV/bin/python"

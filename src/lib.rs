@@ -41,7 +41,9 @@ pub mod wire;
 pub mod agent;
 
 // Beside the path: the config hub, domain types, Keystone (auth.mode =
-// "keystone"), the load generator, metrics, logs, and small helpers.
+// "keystone"), the load generator, metrics, logs, small helpers, and the one
+// rustls client config (ring provider) the broker, Keystone and the
+// directory connections are secured with.
 pub mod config;
 pub mod keystone;
 pub mod load;
@@ -50,3 +52,4 @@ pub mod microversion;
 pub mod model;
 pub mod support;
 pub mod telemetry;
+pub mod tls;

@@ -21,6 +21,8 @@ use crate::web::server::{ServerOptions, serve};
 pub enum ServeError {
     #[error("directory.url")]
     Directory(#[from] DirectoryError),
+    #[error("the Keystone client cannot be set up")]
+    Keystone(#[from] crate::keystone::KeystoneError),
     #[error("cannot serve HTTPS")]
     Tls(#[from] crate::web::tls::TlsSetupError),
 }
@@ -32,7 +34,11 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
-    let auth = Authenticator::new(&config.auth, &config.keystone);
+    let auth = Authenticator::new(&config.auth, &config.keystone)?;
+    config.amqp.warn_weakened();
+    if config.auth.mode == crate::api::auth_config::AuthMode::Keystone {
+        config.keystone.warn_weakened();
+    }
     if auth.is_noauth() {
         tracing::warn!(
             "auth.mode = noauth: every request is accepted as admin; do not run this in production"

@@ -84,6 +84,7 @@ pub async fn run_with_handler<H: Handler>(
     shutdown: CancellationToken,
 ) -> Result<(), AgentError> {
     let Settings { agent, amqp, queue } = settings;
+    amqp.warn_weakened();
     let dedup = if agent.dedup_path.as_os_str().is_empty() {
         dedup::Dedup::new(agent.dedup_capacity)
     } else {

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::auth_config::{AuthConfig, AuthMode};
-use crate::keystone::{Keystone, KeystoneConfig, Outcome};
+use crate::keystone::{Keystone, KeystoneConfig, KeystoneError, Outcome};
 use crate::model::Caller;
 
 /// The header carrying the token.
@@ -60,8 +60,9 @@ impl std::fmt::Debug for Authenticator {
 
 impl Authenticator {
     /// Config validation has already checked the digests' form; `keystone`
-    /// is used in keystone mode only.
-    pub fn new(config: &AuthConfig, keystone: &KeystoneConfig) -> Self {
+    /// is used in keystone mode only (the TLS files of an https `auth_url`
+    /// are read now).
+    pub fn new(config: &AuthConfig, keystone: &KeystoneConfig) -> Result<Self, KeystoneError> {
         let tokens = config
             .tokens
             .iter()
@@ -85,17 +86,19 @@ impl Authenticator {
             })
             .collect();
         let uri = keystone.www_authenticate_uri();
-        let keystone =
-            (config.mode == AuthMode::Keystone).then(|| Arc::new(Keystone::new(keystone)));
+        let keystone = match config.mode {
+            AuthMode::Keystone => Some(Arc::new(Keystone::new(keystone)?)),
+            _ => None,
+        };
         let www_authenticate = HeaderValue::from_str(&format!("Keystone uri=\"{uri}\""))
             .unwrap_or_else(|_| HeaderValue::from_static("Keystone uri=\"\""));
-        Self {
+        Ok(Self {
             mode: config.mode,
             tokens,
             keystone,
             required_roles: config.required_roles.clone(),
             www_authenticate,
-        }
+        })
     }
 
     /// The Keystone validator, in keystone mode.
@@ -225,7 +228,7 @@ mod tests {
 
     #[test]
     fn roles_decide_between_pass_and_403() {
-        let auth = Authenticator::new(&config(), &KeystoneConfig::default());
+        let auth = Authenticator::new(&config(), &KeystoneConfig::default()).unwrap();
         let admin = auth.check_static(&with_token("admin-token")).unwrap();
         assert_eq!(admin.user_id.as_deref(), Some("nova"));
         assert_eq!(admin.project_id.as_deref(), Some("service"));
@@ -243,7 +246,7 @@ mod tests {
 
     #[test]
     fn missing_or_unknown_tokens_are_401() {
-        let auth = Authenticator::new(&config(), &KeystoneConfig::default());
+        let auth = Authenticator::new(&config(), &KeystoneConfig::default()).unwrap();
         assert_eq!(
             auth.check_static(&HeaderMap::new()),
             Err(Denied::Unauthenticated)
@@ -264,7 +267,7 @@ mod tests {
             mode: AuthMode::Noauth,
             ..config()
         };
-        let auth = Authenticator::new(&noauth, &KeystoneConfig::default());
+        let auth = Authenticator::new(&noauth, &KeystoneConfig::default()).unwrap();
         assert!(auth.check_static(&HeaderMap::new()).unwrap().is_admin());
         let caller = auth.check_static(&with_token("neutron:service")).unwrap();
         assert_eq!(caller.project_id.as_deref(), Some("service"));

@@ -45,6 +45,8 @@ pub async fn readyz(app: &App) -> Response<Body> {
             Some(true) => "ok",
             Some(false) => "unavailable",
         },
+        // Says so when auth.insecure turned the certificate check off.
+        "keystone_transport": app.auth.keystone().map(|k| k.transport()),
     });
     if let Some(nova) = app.dispatcher.nova() {
         // Nova's wire: the topic casts go to now, and every broker in use

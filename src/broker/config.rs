@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::cell::CellBroker;
 use super::names::check_amqp_name;
 use super::nodes::{BrokerUrls, Node};
+use super::tls_config::AmqpTlsConfig;
 use super::topology::QueueType;
 use crate::support::config_error::{ConfigError, invalid};
 
@@ -47,6 +48,9 @@ pub struct AmqpConfig {
     /// Nova wire: the routing key's topic, `<topic>.<host>`: `auto` (as
     /// nova-api with `[upgrade_levels] compute = auto`), `compute` or `compute-alt`.
     pub nova_topic: NovaTopic,
+    /// `[amqp.tls]`: TLS to the nodes (`amqps://` URLs always use it), also
+    /// to every cell's broker in Nova mode.
+    pub tls: AmqpTlsConfig,
 }
 
 /// `amqp.wire`: which messages herald publishes.
@@ -89,14 +93,33 @@ impl Default for AmqpConfig {
             // nova's own default control_exchange (nova/config.py).
             nova_exchange: "nova".into(),
             nova_topic: NovaTopic::Auto,
+            tls: AmqpTlsConfig::default(),
         }
     }
 }
 
 impl AmqpConfig {
-    /// The broker nodes, in the order to try them (validated at load).
+    /// The broker nodes, in the order to try them (validated at load), each
+    /// marked for TLS when its URL or `amqp.tls.enabled` asks for it.
     pub fn nodes(&self) -> Vec<Node> {
-        self.url.nodes().unwrap_or_default()
+        let nodes = self.url.nodes().unwrap_or_default();
+        let all = self.tls.enabled;
+        nodes.into_iter().map(|node| node.with_tls(all)).collect()
+    }
+
+    /// Does any node's connection use TLS?
+    pub fn uses_tls(&self) -> bool {
+        self.nodes().iter().any(Node::uses_tls)
+    }
+
+    /// `[amqp.tls]` as in effect, one line for `check-config`.
+    pub fn describe_tls(&self) -> String {
+        self.tls.describe(&self.nodes())
+    }
+
+    /// Logs, once at start, any setting that weakens the broker's TLS check.
+    pub fn warn_weakened(&self) {
+        self.tls.warn_weakened(self.uses_tls());
     }
 
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
@@ -107,6 +130,7 @@ impl AmqpConfig {
                 CellBroker::from_urls(&self.url).map_err(|e| invalid("amqp.url", e.to_string()))?,
             ),
         }
+        self.tls.validate(self.uses_tls())?;
         check_amqp_name("amqp.exchange", &self.exchange)?;
         check_amqp_name("amqp.routing_prefix", &self.routing_prefix)?;
         check_amqp_name("amqp.queue_prefix", &self.queue_prefix)?;

@@ -8,10 +8,12 @@
 //! - `found`: what a batch lookup says about each server;
 //! - `sqlite`, `postgres`: one backend each, speaking plain columns;
 //! - `nova`: Nova mode, read-only lookups in Nova's own databases;
+//! - [`db_tls`]: the databases' TLS as their URLs ask for it (sslmode, ssl-mode);
 //! - `schema`, `sql`: the DDL and query texts;
 //! - `row`: stored rows re-validated into domain types.
 
 pub mod config;
+pub mod db_tls;
 mod error;
 pub mod found;
 pub mod nova;
@@ -247,6 +249,26 @@ impl Directory {
             return nova.ping().await;
         }
         on_backend!(self, store => store.ping().await)
+    }
+
+    /// Whether the database session is encrypted: what PostgreSQL says of
+    /// herald's session; `None` for SQLite (a file) and Nova mode (many).
+    pub async fn encrypted(&self) -> Result<Option<bool>, DirectoryError> {
+        match &self.backend {
+            Backend::Sqlite(_) | Backend::Nova(_) => Ok(None),
+            Backend::Postgres(store) => store.encrypted().await.map(Some),
+        }
+    }
+
+    /// `directory.url`'s TLS settings in effect, for `check-config`.
+    pub fn describe_tls(config: &DirectoryConfig) -> String {
+        match config.backend {
+            DirectoryBackend::Sqlite => "directory: SQLite (a local file, no TLS)".to_owned(),
+            DirectoryBackend::Postgres => db_tls::describe_url(&config.url),
+            DirectoryBackend::Nova => {
+                "directory: Nova's databases, TLS as each URL asks (ssl-mode / sslmode)".to_owned()
+            }
+        }
     }
 
     /// Closes every pooled connection, waiting for those in use.

@@ -86,7 +86,10 @@ pub async fn supervise(
             attempt = establish(&amqp, &config, &on_connect, &name, next_node) => attempt,
         };
         let ended: Ended<_, Infallible> = match attempt {
-            Err(error) => Ended::Failed(error),
+            Err(error) => {
+                metrics.broker_connect_failures.inc();
+                Ended::Failed(error)
+            }
             Ok((link, index)) => {
                 connected(&name, &link, &mut current, lost_at.take(), &metrics);
                 next_node = index + 1;

@@ -7,14 +7,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
-use hyper_util::client::legacy::Client as HyperClient;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
 use serde_json::json;
 use time::OffsetDateTime;
 
 use super::KeystoneError;
+use super::transport::Transport;
+use crate::tls::ClientTls;
 
 /// Largest Keystone response body read (a token without catalog is ~1 KiB).
 const MAX_RESPONSE_BYTES: usize = 1 << 20;
@@ -85,25 +84,30 @@ struct Role {
     name: String,
 }
 
-/// A small HTTP/1.1 client bound to one Keystone (`http://` only).
+/// A small HTTP/1.1 client bound to one Keystone (`http://` or `https://`).
 #[derive(Debug, Clone)]
 pub struct Client {
-    http: HyperClient<HttpConnector, Full<Bytes>>,
+    http: Transport,
     /// `auth_url` without a trailing slash, e.g. `http://127.0.0.1:5000/v3`.
     base: String,
     timeout: Duration,
 }
 
 impl Client {
-    pub fn new(auth_url: &str, timeout: Duration) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(timeout));
-        connector.set_nodelay(true);
-        Self {
-            http: HyperClient::builder(TokioExecutor::new()).build(connector),
+    /// `tls` applies when `auth_url` is `https://` (its files are read now).
+    pub fn new(auth_url: &str, timeout: Duration, tls: &ClientTls) -> Result<Self, KeystoneError> {
+        let http = Transport::new(auth_url, timeout, tls)
+            .map_err(|source| KeystoneError::TlsSettings(Box::new(source)))?;
+        Ok(Self {
+            http,
             base: auth_url.trim_end_matches('/').to_owned(),
             timeout,
-        }
+        })
+    }
+
+    /// Is Keystone reached over TLS?
+    pub fn is_https(&self) -> bool {
+        matches!(self.http, Transport::Tls(_))
     }
 
     /// `POST /auth/tokens` with password auth, scoped to herald's project.
@@ -194,7 +198,7 @@ impl Client {
                 .http
                 .request(req)
                 .await
-                .map_err(KeystoneError::Unreachable)?;
+                .map_err(KeystoneError::unreachable)?;
             let (parts, body) = response.into_parts();
             let bytes = Limited::new(body, MAX_RESPONSE_BYTES)
                 .collect()

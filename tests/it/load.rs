@@ -5,24 +5,15 @@
 use http::StatusCode;
 use tokio_util::sync::CancellationToken;
 
-use herald::load::LoadArgs;
 use herald::model::HostName;
 
 use crate::support::broker::queue_depth;
-use crate::support::{ADMIN_TOKEN, TestApp, broker, load_args, load_config_file};
-
-fn load_flags(app: &TestApp, dir: &tempfile::TempDir, extra: &[&str]) -> LoadArgs {
-    let url = app.url("");
-    let config = load_config_file(app, dir).display().to_string();
-    let base = ["--url", &url, "--token", ADMIN_TOKEN, "--config", &config];
-    let flags: Vec<&str> = base.iter().chain(extra).copied().collect();
-    load_args(&flags)
-}
+use crate::support::{TestApp, broker, load_at, load_config_file};
 
 async fn run_and_check(extra: &[&str], hosts: u32) {
     let app = TestApp::ready().await;
     let dir = tempfile::tempdir().expect("temp dir");
-    let args = load_flags(&app, &dir, extra);
+    let args = load_at(&app, &load_config_file(&app, &dir), extra);
 
     let report = crate::support::run_load(args, CancellationToken::new())
         .await
@@ -106,7 +97,7 @@ async fn a_mix_of_unknown_and_unassigned_servers_answers_404_and_422_and_loses_n
         "10",
         "--cleanup",
     ];
-    let args = load_flags(&app, &dir, &extra);
+    let args = load_at(&app, &load_config_file(&app, &dir), &extra);
     let report = crate::support::run_load(args, CancellationToken::new())
         .await
         .expect("the run completes");

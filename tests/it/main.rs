@@ -32,3 +32,4 @@ mod readme;
 mod replicas;
 mod resilience;
 mod support;
+mod tls;

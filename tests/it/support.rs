@@ -33,7 +33,7 @@ pub use app::{TestApp, event_for, serve_config};
 pub use broker::{BrokerCleanup, bind_queue, broker, drain};
 pub use child::HeraldChild;
 pub use http::{Reply, get};
-pub use load::{load_args, load_config_file, run_load};
+pub use load::{load_args, load_at, load_config_file, run_load};
 pub use names::{new_uuid, unique_config, unique_name};
 pub use poll::{ANSWER_DEADLINE, poll_for, poll_until, within};
 

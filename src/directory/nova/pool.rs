@@ -11,6 +11,7 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use super::url::{Dialect, SqlxUrl};
+use crate::directory::db_tls;
 
 /// A pooled connection idle this long is pinged before it is handed out,
 /// so one the server cut while it sat in the pool is not the query's.
@@ -39,6 +40,9 @@ impl NovaPool {
         Ok(match url.dialect {
             Dialect::Mysql => {
                 let options: MySqlConnectOptions = url.url.parse()?;
+                if let Some(weakness) = db_tls::mysql_weakness(&url.url, &options) {
+                    tracing::warn!("{}", weakness.message());
+                }
                 Self::Mysql(
                     MySqlPoolOptions::new()
                         .max_connections(settings.max_connections)
@@ -57,6 +61,11 @@ impl NovaPool {
             }
             Dialect::Postgres => {
                 let options: PgConnectOptions = url.url.parse()?;
+                // libpq's reading of sslmode (require + a root checks the chain).
+                let (options, weakness) = db_tls::settle(&url.url, options);
+                if let Some(weakness) = weakness {
+                    tracing::warn!("{}", weakness.message());
+                }
                 Self::Postgres(
                     PgPoolOptions::new()
                         .max_connections(settings.max_connections)

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::driver::serve_on;
 use crate::broker_node::OwnNode;
 use crate::support::names::write_config;
-use crate::support::{ADMIN_TOKEN, load_args, poll_until, run_load};
+use crate::support::{load_at, poll_until, run_load};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_reports_through_a_broker_kill_and_restart_with_nothing_lost() {
@@ -21,28 +21,19 @@ async fn load_reports_through_a_broker_kill_and_restart_with_nothing_lost() {
     // serve's config as it runs, 2 s connect timeout included: load's
     // consumers give up a connect that hangs on the restarting node as
     // soon as serve does.
-    let config = write_config(&app.config, dir.path()).display().to_string();
-    let base = app.url("");
+    let config = write_config(&app.config, dir.path());
     let flags = [
-        "--url",
-        &base,
-        "--token",
-        ADMIN_TOKEN,
-        "--config",
-        &config,
-        "--servers",
-        "20",
-        "--hosts",
-        "2",
-        "--duration",
-        "120s",
-        "--concurrency",
-        "4",
-        "--drain-timeout",
-        "30s",
-        "--cleanup",
+        ["--servers", "20"],
+        ["--hosts", "2"],
+        ["--duration", "120s"],
+        ["--concurrency", "4"],
+        ["--drain-timeout", "30s"],
     ];
-    let args = load_args(&flags);
+    let args = load_at(
+        &app,
+        &config,
+        &[&flags.concat()[..], &["--cleanup"]].concat(),
+    );
     let stop = CancellationToken::new();
     let run = tokio::spawn(run_load(args, stop.clone()));
     let answered = |code| format!("herald_events_total{{code=\"{code}\"}}");

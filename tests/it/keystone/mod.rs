@@ -8,4 +8,5 @@ mod callers;
 pub mod fixture;
 mod load;
 mod outage;
+pub(crate) mod own;
 mod tokens;

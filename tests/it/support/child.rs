@@ -34,6 +34,23 @@ pub async fn next_line(lines: &mut Lines) -> Value {
         .expect("its stdout is open")
 }
 
+/// `herald check-config` on `config` (TOML as a user writes it), to its
+/// end: whether it passed, and its stderr.
+pub fn check_config(config: &str) -> (bool, String) {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("herald.toml");
+    std::fs::write(&path, config).expect("the temp dir is writable");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .env_remove("RUST_LOG")
+        .env_remove("PGSSLMODE")
+        .output()
+        .expect("the herald binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.success(), stderr)
+}
+
 /// `herald <args>` about to start.
 pub struct HeraldCommand {
     command: Command,
@@ -58,6 +75,13 @@ impl HeraldCommand {
     /// `--config` with `config` written as TOML into the child's temp dir.
     pub fn config(self, config: &Config) -> Self {
         let path = write_config(config, self.dir.path());
+        self.config_file(&path)
+    }
+
+    /// `--config` with `text` (TOML written as a user would) in the child's temp dir.
+    pub fn config_text(self, text: &str) -> Self {
+        let path = self.dir.path().join("herald.toml");
+        std::fs::write(&path, text).expect("the temp dir is writable");
         self.config_file(&path)
     }
 

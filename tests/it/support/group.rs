@@ -14,6 +14,9 @@ use super::poll::{poll, poll_until};
 pub struct ProcessGroup {
     name: String,
     leader: Option<Child>,
+    /// Sent on drop before SIGKILL, with up to 10 s to exit (`-QUIT` asks
+    /// PostgreSQL to stop at once and free its shared memory).
+    on_drop: Option<&'static str>,
 }
 
 impl ProcessGroup {
@@ -36,7 +39,15 @@ impl ProcessGroup {
         Self {
             name: name.to_owned(),
             leader: Some(leader),
+            on_drop: None,
         }
+    }
+
+    /// On drop, `signal` first, and SIGKILL only if the leader has not
+    /// exited 10 s later.
+    pub fn on_drop(mut self, signal: &'static str) -> Self {
+        self.on_drop = Some(signal);
+        self
     }
 
     /// What the test calls it.
@@ -91,10 +102,33 @@ impl ProcessGroup {
 
 impl Drop for ProcessGroup {
     fn drop(&mut self) {
-        self.signal("-CONT");
-        self.signal("-KILL");
-        if let Some(mut leader) = self.leader.take() {
+        let Some(mut leader) = self.leader.take() else {
+            return;
+        };
+        let group = format!("-{}", leader.id());
+        let signal = |signal: &str| {
+            let _ = Command::new("kill")
+                .args([signal, "--", &group])
+                .stderr(Stdio::null())
+                .status();
+        };
+        signal("-CONT");
+        let Some(first) = self.on_drop else {
+            signal("-KILL");
             let _ = leader.wait();
+            return;
+        };
+        signal(first);
+        // Drop cannot await: the leader is reaped on a thread, and killed
+        // if it has not exited when the wait for that thread ends.
+        let (exited, reaped) = std::sync::mpsc::channel();
+        let reaper = std::thread::spawn(move || {
+            let _ = leader.wait();
+            let _ = exited.send(());
+        });
+        if reaped.recv_timeout(Duration::from_secs(10)).is_err() {
+            signal("-KILL");
         }
+        let _ = reaper.join();
     }
 }

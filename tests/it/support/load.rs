@@ -2,7 +2,7 @@
 //! binary parses them, its config read as main reads it, and serve's config
 //! written where `load` reads the broker names from.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Parser;
@@ -10,8 +10,8 @@ use herald::config::Config;
 use herald::load::LoadArgs;
 use tokio_util::sync::CancellationToken;
 
-use super::TestApp;
 use super::names::write_config;
+use super::{ADMIN_TOKEN, TestApp};
 
 /// The `load` subcommand's flags, as `herald load` takes them.
 #[derive(Parser)]
@@ -24,6 +24,14 @@ struct Cli {
 pub fn load_args<S: AsRef<str>>(flags: &[S]) -> LoadArgs {
     let argv = std::iter::once("load").chain(flags.iter().map(AsRef::as_ref));
     Cli::try_parse_from(argv).expect("valid flags").load
+}
+
+/// `herald load` at `app` with the admin token, the broker names of
+/// `config` (a file) and `extra` flags.
+pub fn load_at(app: &TestApp, config: &Path, extra: &[&str]) -> LoadArgs {
+    let (url, config) = (app.url(""), config.display().to_string());
+    let base = ["--url", &url, "--token", ADMIN_TOKEN, "--config", &config];
+    load_args(&[&base[..], extra].concat())
 }
 
 /// Runs `herald load` as its command line does: the file `--config` names

@@ -15,6 +15,11 @@ use super::within;
 #[derive(Debug)]
 pub struct Missing(String);
 
+/// A part missing for `why`.
+pub fn missing(why: impl Into<String>) -> Missing {
+    Missing(why.into())
+}
+
 /// The Keystone scripts/test.sh runs (scripts/keystone.sh).
 pub struct Keystone {
     pub url: String,
