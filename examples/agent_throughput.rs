@@ -13,7 +13,8 @@ use futures_util::future::join_all;
 use herald::broker::Topology;
 use herald::config::Config;
 use herald::model::{EventName, EventStatus, HostName, ServerId};
-use herald::wire::{Message, WireEvent, now_rfc3339};
+use herald::support::timestamp::now_rfc3339;
+use herald::wire::{Message, WireEvent};
 use lapin::options::{
     BasicPublishOptions, ConfirmSelectOptions, ExchangeDeleteOptions, QueueDeleteOptions,
 };
@@ -44,8 +45,7 @@ async fn main() -> anyhow::Result<()> {
     let topology = Topology::new(&config.amqp);
     let conn = Connection::connect(URL, ConnectionProperties::default()).await?;
     let channel = conn.create_channel().await?;
-    herald::broker::declare_topology(&channel, &topology, &config.agent.queue_settings(), &host)
-        .await?;
+    herald::broker::declare_topology(&channel, &topology, &config.queue, &host).await?;
     channel
         .confirm_select(ConfirmSelectOptions::default())
         .await?;

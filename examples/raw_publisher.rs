@@ -24,7 +24,8 @@ use futures_util::stream::FuturesUnordered;
 use herald::broker::{QueueType, Topology};
 use herald::config::Config;
 use herald::model::{EventName, EventStatus, HostName, ServerId};
-use herald::wire::{Message, WireEvent, now_rfc3339};
+use herald::support::timestamp::now_rfc3339;
+use herald::wire::{Message, WireEvent};
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
     ConfirmSelectOptions, ExchangeDeleteOptions, QueueDeleteOptions,
@@ -57,7 +58,7 @@ async fn main() -> anyhow::Result<()> {
     config.amqp.exchange = format!("bench-raw-{id}");
     config.amqp.queue_prefix = format!("bench-raw-{id}.q");
     if quorum {
-        config.agent.queue_type = QueueType::Quorum;
+        config.queue.queue_type = QueueType::Quorum;
     }
     let topology = Topology::new(&config.amqp);
     let hosts: Vec<HostName> = (0..hosts)
@@ -66,8 +67,7 @@ async fn main() -> anyhow::Result<()> {
     let conn = Connection::connect(&url, ConnectionProperties::default()).await?;
     let channel = conn.create_channel().await?;
     for host in &hosts {
-        herald::broker::declare_topology(&channel, &topology, &config.agent.queue_settings(), host)
-            .await?;
+        herald::broker::declare_topology(&channel, &topology, &config.queue, host).await?;
     }
     channel
         .confirm_select(ConfirmSelectOptions::default())

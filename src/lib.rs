@@ -5,44 +5,46 @@
 //! per-host queues on RabbitMQ with publisher confirms, and answers with a
 //! code per event. Compute agents consume the host queues.
 //!
-//! # Layout
-//! - [`config`]: the typed configuration tree (file + environment).
-//! - [`config_error`]: the config error type every section's validation returns.
-//! - [`model`]: domain types (server ids, host names, event names).
-//! - [`microversion`]: the compute API microversion type and served range.
-//! - [`wire`]: the AMQP message bodies (v1, v2) shared by dispatcher and agent.
-//! - [`web`]: accept loop with graceful shutdown, fault bodies.
-//! - [`api`]: the HTTP routes of `herald serve`, the API error type, negotiation.
-//! - [`keystone`]: Keystone v3 token validation (`auth.mode = "keystone"`).
-//! - [`directory`]: the instance directory on SQLite or PostgreSQL.
-//! - [`broker`]: the broker contract: node list, failover connect, backoff, names, declarations.
-//! - [`dispatch`]: per-host grouping, coalescing lanes, the supervised connection, publish + confirm.
-//! - [`agent`]: the compute agent (`herald agent`) and its waiter API.
-//! - [`load`]: the load generator (`herald load`).
-//! - [`metrics`]: Prometheus metrics.
-//! - [`telemetry`], [`shutdown`]: logs and signals.
-//! - [`limits`]: the open-files limit raised at start-up.
-//! - [`error_chain`]: one line for an error and its causes.
-//! - [`rate_log`]: a log line that cannot flood (first, then a count per interval).
-//! - [`plain_lock`]: locking a mutex over plain data, poisoning ignored.
+//! The modules below are declared in the order an event travels: from the
+//! process that serves the request to the agent that prints it. What the
+//! path stands on follows.
 
-pub mod agent;
+// 1. `herald serve`: opens the directory, starts the dispatcher, serves the
+//    API, and stops them in order.
+pub mod serve;
+
+// 2. The accept loop (connection slots, header timeout, graceful drain) and
+//    Nova's fault bodies.
+pub mod web;
+
+// 3. The routes: auth, microversion, body limits, validation, the per-event
+//    outcome and the response.
 pub mod api;
-pub mod broker;
-pub mod config;
-pub mod config_error;
+
+// 4. Which host each server is on (SQLite or PostgreSQL).
 pub mod directory;
+
+// 5. Grouping per host, the coalescing lanes, publish and await the confirm.
 pub mod dispatch;
-pub mod error_chain;
+
+// 6. The broker contract shared by serve, agent and load: nodes, connect and
+//    reconnect, names, declarations.
+pub mod broker;
+
+// 7. The message bodies on the host queues.
+pub mod wire;
+
+// 8. `herald agent`: consumes a host queue, drops redeliveries, hands each
+//    event on (a JSON line on stdout), serves local waiters.
+pub mod agent;
+
+// Beside the path: the config hub, domain types, Keystone (auth.mode =
+// "keystone"), the load generator, metrics, logs, and small helpers.
+pub mod config;
 pub mod keystone;
-pub mod limits;
 pub mod load;
 pub mod metrics;
 pub mod microversion;
 pub mod model;
-pub mod plain_lock;
-pub mod rate_log;
-pub mod shutdown;
+pub mod support;
 pub mod telemetry;
-pub mod web;
-pub mod wire;

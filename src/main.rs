@@ -67,27 +67,13 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("herald: {}", one_line(&error));
+            eprintln!(
+                "herald: {}",
+                herald::support::error_chain::error_chain(error.as_ref())
+            );
             ExitCode::FAILURE
         }
     }
-}
-
-/// The error and its causes on one line, skipping causes whose text the
-/// previous message already carries (many errors print their source too).
-fn one_line(error: &anyhow::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    for cause in error.chain() {
-        let text = cause.to_string();
-        if parts
-            .last()
-            .is_some_and(|previous| previous.contains(&text))
-        {
-            continue;
-        }
-        parts.push(text);
-    }
-    parts.join(": ").replace('\n', " ")
 }
 
 async fn run(command: Command) -> Result<()> {
@@ -112,11 +98,11 @@ async fn bind(addr: SocketAddr, key: &str) -> Result<TcpListener> {
 async fn serve(path: &Path) -> Result<()> {
     let config = load_config(path)?;
     let _log = herald::telemetry::init(&config.log);
-    herald::limits::raise_open_files_limit();
+    herald::support::limits::raise_open_files_limit();
     let listener = bind(config.http.listen, "http.listen").await?;
     let shutdown = CancellationToken::new();
-    herald::shutdown::cancel_on_signal(shutdown.clone());
-    herald::api::run(config, listener, shutdown).await?;
+    herald::support::shutdown::cancel_on_signal(shutdown.clone());
+    herald::serve::run(config, listener, shutdown).await?;
     Ok(())
 }
 
@@ -124,23 +110,29 @@ async fn agent(path: &Path, host: &str) -> Result<()> {
     let config = load_config(path)?;
     let host = HostName::parse(host).with_context(|| format!("--host {host:?}"))?;
     let _log = herald::telemetry::init(&config.log);
-    herald::limits::raise_open_files_limit();
+    herald::support::limits::raise_open_files_limit();
     let waiter = bind(config.agent.waiter_listen, "agent.waiter_listen").await?;
     let shutdown = CancellationToken::new();
-    herald::shutdown::cancel_on_signal(shutdown.clone());
-    herald::agent::run(config, host, waiter, shutdown).await?;
+    herald::support::shutdown::cancel_on_signal(shutdown.clone());
+    herald::agent::run(config.agent_settings(), host, waiter, shutdown).await?;
     Ok(())
 }
 
 async fn load(args: herald::load::LoadArgs) -> Result<()> {
-    let _log = herald::telemetry::init(&herald::config::LogConfig {
+    // `[amqp]` and the host queues' keys, with `HERALD__*` overrides, as serve reads them.
+    let config = match &args.config {
+        Some(path) => load_config(path).context("--config")?,
+        None => Config::default(),
+    };
+    let broker = config.load_settings();
+    let _log = herald::telemetry::init(&herald::telemetry::LogConfig {
         level: "warn".into(),
         ..Default::default()
     });
     let json = args.json;
     let shutdown = CancellationToken::new();
-    herald::shutdown::cancel_on_signal(shutdown.clone());
-    let report = herald::load::run(args, shutdown).await?;
+    herald::support::shutdown::cancel_on_signal(shutdown.clone());
+    let report = herald::load::run(args, broker, shutdown).await?;
     if json {
         println!("{}", report.to_json());
     } else {
@@ -156,7 +148,7 @@ async fn check_config(path: &Path, offline: bool) -> Result<()> {
     if offline {
         return Ok(());
     }
-    herald::dispatch::probe(&config.amqp)
+    herald::broker::probe(&config.amqp)
         .await
         .context("amqp.url: the broker does not answer")?;
     let directory = herald::directory::Directory::open(&config.directory)
@@ -166,11 +158,10 @@ async fn check_config(path: &Path, offline: bool) -> Result<()> {
         .ping()
         .await
         .context("directory.url: the directory does not answer")?;
-    if config.auth.mode == herald::config::AuthMode::Keystone {
-        herald::keystone::Keystone::new(&config.auth)
+    if config.auth.mode == herald::api::auth_config::AuthMode::Keystone {
+        herald::keystone::Keystone::new(&config.keystone)
             .check_credentials()
-            .await
-            .map_err(|e| anyhow::anyhow!(herald::error_chain::error_chain(&e)))?;
+            .await?;
     }
     eprintln!("herald: config OK; broker, directory and identity reachable");
     Ok(())

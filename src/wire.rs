@@ -82,7 +82,7 @@ pub struct Decoded {
 /// Why a delivered body could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
-    #[error("message body is not valid JSON for herald: {0}")]
+    #[error("message body is not valid JSON for herald")]
     Json(#[from] serde_json::Error),
     #[error(
         "message body version {0} is not supported (this build reads versions {BODY_V1} and {BODY_V2})"
@@ -155,21 +155,6 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
 pub fn shared_request_id<'a>(mut ids: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     let first = ids.next()?;
     ids.all(|id| id == first).then_some(first)
-}
-
-/// Current UTC time as RFC 3339 with milliseconds and a `Z`.
-pub fn now_rfc3339() -> String {
-    format_rfc3339(time::OffsetDateTime::now_utc())
-}
-
-/// Formats a UTC instant as `2026-11-27T10:00:00.000Z`.
-pub fn format_rfc3339(at: time::OffsetDateTime) -> String {
-    let format = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    at.to_offset(time::UtcOffset::UTC)
-        .format(&format)
-        .expect("the fixed format has only components every date has")
 }
 
 #[cfg(test)]
@@ -276,11 +261,5 @@ mod tests {
             Err(DecodeError::Json(_))
         ));
         assert!(matches!(decode(b"nope"), Err(DecodeError::Json(_))));
-    }
-
-    #[test]
-    fn timestamps_have_millis_and_z() {
-        let at = time::macros::datetime!(2026-11-27 10:00:00.123456 UTC);
-        assert_eq!(format_rfc3339(at), "2026-11-27T10:00:00.123Z");
     }
 }

@@ -1,4 +1,6 @@
-//! `[agent]`: the host queue's settings, the waiter API and what the agent remembers.
+//! `[agent]`'s agent keys: the waiter API and what the agent remembers. The
+//! host queue's keys of the same section belong to the broker
+//! ([`crate::broker::QueueSettings`]).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -6,9 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::broker::names::check_amqp_name;
-use crate::broker::{QueueSettings, QueueType};
-use crate::config_error::{ConfigError, invalid};
+use crate::support::config_error::{ConfigError, invalid};
 
 /// The longest timeout or grace the agent takes; longer is a typo, not a wish.
 const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
@@ -17,24 +17,12 @@ const MAX_DEDUP_CAPACITY: usize = 10_000_000;
 /// Bound on `agent.dedup_path`'s length (Linux's `PATH_MAX`).
 const MAX_PATH_BYTES: usize = 4096;
 
-/// `[agent]`
+/// `[agent]`: the compute agent (`herald agent`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AgentConfig {
     /// Unacknowledged messages the broker may push at once.
     pub prefetch: u16,
-    /// `classic` or `quorum`.
-    pub queue_type: QueueType,
-    /// Messages older than this expire from the host queue (to the DLX if set).
-    #[serde(
-        default,
-        with = "humantime_serde",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub message_ttl: Option<Duration>,
-    /// Exchange that rejected and expired messages go to (declared by the agent).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dead_letter_exchange: Option<String>,
     /// Address of the local waiter API.
     pub waiter_listen: SocketAddr,
     /// How long received events are kept for late waiters.
@@ -63,9 +51,6 @@ impl Default for AgentConfig {
     fn default() -> Self {
         Self {
             prefetch: 64,
-            queue_type: QueueType::Classic,
-            message_ttl: None,
-            dead_letter_exchange: None,
             waiter_listen: SocketAddr::from(([127, 0, 0, 1], 8775)),
             retention: Duration::from_secs(300),
             dedup_capacity: 65_536,
@@ -79,15 +64,6 @@ impl Default for AgentConfig {
 }
 
 impl AgentConfig {
-    /// How the host queue is declared.
-    pub fn queue_settings(&self) -> QueueSettings {
-        QueueSettings {
-            queue_type: self.queue_type,
-            message_ttl: self.message_ttl,
-            dead_letter_exchange: self.dead_letter_exchange.clone(),
-        }
-    }
-
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         if self.prefetch == 0 {
             return Err(invalid("agent.prefetch", "must be greater than 0"));
@@ -131,17 +107,6 @@ impl AgentConfig {
             "agent.waiter_max_connections",
             self.waiter_max_connections,
         )?;
-        if let Some(dlx) = &self.dead_letter_exchange {
-            check_amqp_name("agent.dead_letter_exchange", dlx)?;
-        }
-        if let Some(ttl) = self.message_ttl
-            && (ttl.is_zero() || ttl.as_millis() > i32::MAX as u128)
-        {
-            return Err(invalid(
-                "agent.message_ttl",
-                "must be between 1ms and about 24 days",
-            ));
-        }
         Ok(())
     }
 }

@@ -14,6 +14,7 @@ use super::Readiness;
 use super::handler::Handler;
 use super::process::{Lost, Worker};
 use crate::broker::{self, ConnectError, DeclareError, NameTooLong, declare_topology, short};
+use crate::support::error_chain::error_chain;
 
 /// How a session that was consuming ended.
 #[derive(Debug)]
@@ -67,7 +68,7 @@ pub(crate) async fn session<H: Handler>(
     w.ready.set(false);
     w.ready.set_blocked(false);
     if let Err(error) = conn.close(200, "herald agent closing".into()).await {
-        tracing::debug!(%error, "closing the broker connection");
+        tracing::debug!(error = %error_chain(&error), "closing the broker connection");
     }
     result
 }
@@ -104,7 +105,7 @@ async fn watch_flow(events: impl Stream<Item = lapin::Event> + Unpin, ready: Rea
 }
 
 async fn start<H>(w: &Worker<H>, channel: &Channel) -> Result<lapin::Consumer, SessionError> {
-    let queue = declare_topology(channel, &w.topology, &w.agent.queue_settings(), &w.host).await?;
+    let queue = declare_topology(channel, &w.topology, &w.queue, &w.host).await?;
     // Per consumer (global: false): bounds what this agent holds unacked.
     channel
         .basic_qos(w.agent.prefetch, BasicQosOptions { global: false })
@@ -165,7 +166,7 @@ async fn drain<H: Handler>(
         .basic_cancel(consumer.tag(), BasicCancelOptions { nowait: false })
         .await
     {
-        tracing::warn!(%error, "cannot cancel the consumer; unacked messages go back to the queue");
+        tracing::warn!(error = %error_chain(&error), "cannot cancel the consumer; unacked messages go back to the queue");
         return Ended::Shutdown;
     }
     let deadline = Instant::now() + w.drain_timeout;
@@ -175,7 +176,7 @@ async fn drain<H: Handler>(
             Ok(Some(Ok(delivery))) => match w.process(delivery).await {
                 Ok(()) => settled += 1,
                 Err(lost) => {
-                    tracing::warn!(reason = %lost, "broker lost while draining; the rest goes back to the queue");
+                    tracing::warn!(reason = %error_chain(&lost), "broker lost while draining; the rest goes back to the queue");
                     break;
                 }
             },

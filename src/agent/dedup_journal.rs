@@ -13,6 +13,8 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use crate::support::error_chain::error_chain;
+
 /// Why the journal could not be opened or written.
 #[derive(Debug, thiserror::Error)]
 #[error("agent.dedup_path {}: {action}", path.display())]
@@ -126,7 +128,7 @@ impl DedupJournal {
             Ok(()) => {}
             Err(error) if !self.failing => {
                 self.failing = true;
-                tracing::warn!(%error, "dedup journal not writable; remembering in memory only");
+                tracing::warn!(error = %error_chain(&error), "dedup journal not writable; remembering in memory only");
             }
             Err(_) => {}
         }

@@ -32,11 +32,12 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::broker::{DeclareError, Topology};
-use crate::config::Config;
+use crate::broker::{AmqpConfig, DeclareError, QueueSettings, Topology};
 use crate::model::HostName;
+use crate::support::error_chain::error_chain;
 use crate::web::server::ServerOptions;
 
+pub use config::AgentConfig;
 pub use event::{Delivered, MessageMeta, ReceivedEvent};
 pub use handler::{FnHandler, Handler, HandlerError, StdoutHandler, handler_fn};
 pub use store::{EventKey, EventStore};
@@ -53,35 +54,42 @@ pub enum AgentError {
     DedupJournal(#[from] dedup_journal::JournalError),
 }
 
+/// What the agent runs with: its own `[agent]` keys, the broker's `[amqp]`
+/// keys to connect, and the host queue's keys to declare it.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub agent: AgentConfig,
+    pub amqp: AmqpConfig,
+    pub queue: QueueSettings,
+}
+
 /// Runs the agent for `host` until `shutdown` is cancelled, writing events
 /// to stdout. The waiter API listener is bound by the caller.
 pub async fn run(
-    config: Config,
+    settings: Settings,
     host: HostName,
     waiter: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), AgentError> {
-    run_with_handler(config, host, waiter, StdoutHandler, shutdown).await
+    run_with_handler(settings, host, waiter, StdoutHandler, shutdown).await
 }
 
 /// Runs the agent with `handler` as the hand-on. Returns `Ok` after shutdown
 /// once the messages it held were settled and the connection closed.
 pub async fn run_with_handler<H: Handler>(
-    config: Config,
+    settings: Settings,
     host: HostName,
     waiter: TcpListener,
     handler: H,
     shutdown: CancellationToken,
 ) -> Result<(), AgentError> {
-    let dedup = if config.agent.dedup_path.as_os_str().is_empty() {
-        dedup::Dedup::new(config.agent.dedup_capacity)
+    let Settings { agent, amqp, queue } = settings;
+    let dedup = if agent.dedup_path.as_os_str().is_empty() {
+        dedup::Dedup::new(agent.dedup_capacity)
     } else {
-        dedup::Dedup::with_journal(config.agent.dedup_capacity, &config.agent.dedup_path)?
+        dedup::Dedup::with_journal(agent.dedup_capacity, &agent.dedup_path)?
     };
-    let store = Arc::new(EventStore::new(
-        config.agent.retention,
-        config.agent.max_retained_events,
-    ));
+    let store = Arc::new(EventStore::new(agent.retention, agent.max_retained_events));
     let ready = Readiness::default();
     // The API stops with the consumer, also when the consumer fails.
     let api_stop = shutdown.child_token();
@@ -91,24 +99,25 @@ pub async fn run_with_handler<H: Handler>(
         shutdown: api_stop.clone(),
     };
     let options = ServerOptions {
-        header_read_timeout: config.agent.waiter_header_read_timeout,
-        shutdown_grace: config.agent.shutdown_grace,
-        max_connections: crate::limits::connection_cap(config.agent.waiter_max_connections),
+        header_read_timeout: agent.waiter_header_read_timeout,
+        shutdown_grace: agent.shutdown_grace,
+        max_connections: crate::support::limits::connection_cap(agent.waiter_max_connections),
         metrics: crate::web::slots::ConnectionMetrics::default(),
     };
     let api = tokio::spawn(waiter_api::run(waiter, state, options));
     let pruner = tokio::spawn(prune_periodically(
         Arc::clone(&store),
-        config.agent.retention,
+        agent.retention,
         api_stop.clone(),
     ));
     let worker = process::Worker {
-        topology: Topology::new(&config.amqp),
+        topology: Topology::new(&amqp),
         connection_name: connection_name(&host),
         dedup,
-        drain_timeout: config.agent.shutdown_grace,
-        amqp: config.amqp,
-        agent: config.agent,
+        drain_timeout: agent.shutdown_grace,
+        amqp,
+        agent,
+        queue,
         host,
         handler,
         store,
@@ -118,7 +127,7 @@ pub async fn run_with_handler<H: Handler>(
     api_stop.cancel();
     for task in [api, pruner] {
         if let Err(error) = task.await {
-            tracing::warn!(%error, "agent task ended abnormally");
+            tracing::warn!(error = %error_chain(&error), "agent task ended abnormally");
         }
     }
     result.map_err(AgentError::from)

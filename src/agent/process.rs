@@ -3,7 +3,6 @@
 //! The [`Worker`] holds what outlives a broker session (dedup memory, the
 //! handler, the store) so a reconnect keeps it.
 
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,42 +11,36 @@ use lapin::options::{BasicAckOptions, BasicRejectOptions};
 use tracing::Instrument;
 
 use super::Readiness;
+use super::config::AgentConfig;
 use super::dedup::Dedup;
 use super::event::Delivered;
 use super::handler::Handler;
 use super::store::EventStore;
-use crate::broker::Topology;
-use crate::config::{AgentConfig, AmqpConfig};
+use crate::broker::{AmqpConfig, QueueSettings, Topology};
 use crate::model::HostName;
-use crate::wire::{Decoded, decode, now_rfc3339};
+use crate::support::error_chain::error_chain;
+use crate::support::timestamp::now_rfc3339;
+use crate::wire::{Decoded, decode};
 
 /// Why a session must be rebuilt.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub(crate) enum Lost {
     /// The connection or channel failed (forced close, I/O error, ...).
-    Broker(lapin::Error),
+    #[error("broker error")]
+    Broker(#[source] lapin::Error),
     /// The broker cancelled the consumer (queue deleted, ...).
+    #[error("the broker cancelled the consumer")]
     Cancelled,
     /// An ack or reject could not be sent: the channel is gone.
+    #[error("the channel closed before a message could be settled")]
     AckerUnusable,
-}
-
-impl fmt::Display for Lost {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Broker(error) => write!(f, "broker error: {error}"),
-            Self::Cancelled => f.write_str("the broker cancelled the consumer"),
-            Self::AckerUnusable => {
-                f.write_str("the channel closed before a message could be settled")
-            }
-        }
-    }
 }
 
 /// The consuming side of an agent, across sessions.
 pub(crate) struct Worker<H> {
     pub amqp: AmqpConfig,
     pub agent: AgentConfig,
+    pub queue: QueueSettings,
     pub topology: Topology,
     pub host: HostName,
     pub connection_name: String,
@@ -73,7 +66,7 @@ impl<H: Handler> Worker<H> {
             Err(error) => {
                 // Logged once: without requeue the broker never hands it back.
                 tracing::warn!(
-                    %error,
+                    error = %error_chain(&error),
                     amqp_message_id = ?delivery.properties.message_id(),
                     bytes = delivery.data.len(),
                     "unreadable message rejected (dead-lettered when a DLX is set)"
@@ -110,7 +103,7 @@ impl<H: Handler> Worker<H> {
             Err(error) => {
                 // Once more on a first failure; then to the DLX (or dropped).
                 let requeue = !delivery.redelivered;
-                tracing::warn!(%error, requeue, "handler failed");
+                tracing::warn!(error = %error_chain(error.as_ref()), requeue, "handler failed");
                 settle(delivery, Settle::Reject { requeue }).await
             }
         }

@@ -4,7 +4,7 @@
 //! every insert and read, and by a periodic timer.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::broadcast;
@@ -12,6 +12,7 @@ use tokio::time::Instant;
 
 use super::event::ReceivedEvent;
 use crate::model::{EventName, ServerId};
+use crate::support::plain_lock;
 
 /// What a waiter waits for. Matching is exact, as in Nova: no tag matches
 /// only an event without a tag.
@@ -161,7 +162,7 @@ impl EventStore {
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // The data stays consistent across a panic elsewhere: each change is one step.
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+        plain_lock::lock(&self.inner)
     }
 }
 

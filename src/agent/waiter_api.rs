@@ -17,7 +17,7 @@ use super::event::ReceivedEvent;
 use super::store::EventStore;
 use super::waiter_query::{WaitQuery, parse_limit};
 use crate::web::Body;
-use crate::web::fault::{Fault, json_response, method_not_allowed};
+use crate::web::fault::{Fault, json_response};
 use crate::web::server::{ServerOptions, serve};
 
 /// What the routes share.
@@ -71,7 +71,7 @@ async fn route<B>(req: &Request<B>, state: &WaiterState) -> Response<Body> {
             Fault::unavailable("The agent is not consuming from the broker.").into_response()
         }
         (_, "/events/wait" | "/events/recent" | "/healthz" | "/readyz") => {
-            method_not_allowed("GET")
+            Fault::method_not_allowed("GET").into_response()
         }
         _ => Fault::not_found("No such resource.").into_response(),
     }

@@ -8,8 +8,8 @@ use http::{HeaderMap, HeaderValue};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::config::{AuthConfig, AuthMode};
-use crate::keystone::{Keystone, Outcome};
+use super::auth_config::{AuthConfig, AuthMode};
+use crate::keystone::{Keystone, KeystoneConfig, Outcome};
 
 /// The header carrying the token.
 pub const TOKEN_HEADER: &str = "x-auth-token";
@@ -57,8 +57,9 @@ impl std::fmt::Debug for Authenticator {
 }
 
 impl Authenticator {
-    /// Config validation has already checked the digests' form.
-    pub fn new(config: &AuthConfig) -> Self {
+    /// Config validation has already checked the digests' form; `keystone`
+    /// is used in keystone mode only.
+    pub fn new(config: &AuthConfig, keystone: &KeystoneConfig) -> Self {
         let tokens = config
             .tokens
             .iter()
@@ -72,12 +73,9 @@ impl Authenticator {
                 Some(KnownToken { digest, authorised })
             })
             .collect();
-        let keystone = (config.mode == AuthMode::Keystone).then(|| Arc::new(Keystone::new(config)));
-        let uri = if config.www_authenticate_uri.is_empty() {
-            &config.auth_url
-        } else {
-            &config.www_authenticate_uri
-        };
+        let uri = keystone.www_authenticate_uri();
+        let keystone =
+            (config.mode == AuthMode::Keystone).then(|| Arc::new(Keystone::new(keystone)));
         let www_authenticate = HeaderValue::from_str(&format!("Keystone uri=\"{uri}\""))
             .unwrap_or_else(|_| HeaderValue::from_static("Keystone uri=\"\""));
         Self {
@@ -153,7 +151,7 @@ impl Authenticator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::TokenConfig;
+    use crate::api::auth_config::TokenConfig;
     use http::HeaderValue;
 
     fn config() -> AuthConfig {
@@ -183,7 +181,6 @@ mod tests {
                     roles: vec!["admin".into()],
                 },
             ],
-            ..AuthConfig::default()
         }
     }
 
@@ -195,7 +192,7 @@ mod tests {
 
     #[test]
     fn roles_decide_between_pass_and_403() {
-        let auth = Authenticator::new(&config());
+        let auth = Authenticator::new(&config(), &KeystoneConfig::default());
         assert_eq!(auth.check_static(&with_token("admin-token")), Ok(()));
         assert_eq!(auth.check_static(&with_token("service-token")), Ok(()));
         assert_eq!(auth.check_static(&with_token("hashed-token")), Ok(()));
@@ -207,7 +204,7 @@ mod tests {
 
     #[test]
     fn missing_or_unknown_tokens_are_401() {
-        let auth = Authenticator::new(&config());
+        let auth = Authenticator::new(&config(), &KeystoneConfig::default());
         assert_eq!(
             auth.check_static(&HeaderMap::new()),
             Err(Denied::Unauthenticated)
@@ -224,10 +221,11 @@ mod tests {
 
     #[test]
     fn noauth_lets_everyone_in() {
-        let auth = Authenticator::new(&AuthConfig {
+        let noauth = AuthConfig {
             mode: AuthMode::Noauth,
             ..config()
-        });
+        };
+        let auth = Authenticator::new(&noauth, &KeystoneConfig::default());
         assert_eq!(auth.check_static(&HeaderMap::new()), Ok(()));
     }
 }

@@ -1,46 +1,21 @@
-//! `[auth]`: the mode, the required roles, the known tokens and the
-//! Keystone keys (used only with `mode = "keystone"`).
-
-use std::time::Duration;
+//! `[auth]`'s API keys: the mode, the required roles, the known tokens.
+//! The Keystone keys of the same section belong to [`crate::keystone::config`].
 
 use serde::{Deserialize, Serialize};
 
-use crate::config_error::{ConfigError, invalid};
+use crate::support::config_error::{ConfigError, invalid};
 
-/// `[auth]`
+/// `[auth]`: who may call the API.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
-    /// `token` (tokens from this file) or `noauth` (everyone is admin).
+    /// `token` (tokens from this file), `noauth` (everyone is admin) or
+    /// `keystone` (tokens validated by Keystone).
     pub mode: AuthMode,
     /// A token needs any one of these roles.
     pub required_roles: Vec<String>,
     /// Known tokens (file only, never from the environment).
     pub tokens: Vec<TokenConfig>,
-    /// keystone: Keystone's v3 endpoint, `http://` only (no TLS client).
-    pub auth_url: String,
-    /// keystone: herald's own service user.
-    pub username: String,
-    /// keystone: that user's password (masked by `check-config`).
-    pub password: String,
-    /// keystone: the project herald's own token is scoped to.
-    pub project_name: String,
-    /// keystone: the domain of `username`.
-    pub user_domain_name: String,
-    /// keystone: the domain of `project_name`.
-    pub project_domain_name: String,
-    /// keystone: how long a validated token is cached ("0s": no cache).
-    #[serde(with = "humantime_serde")]
-    pub token_cache_time: Duration,
-    /// keystone: most tokens kept in the validation cache.
-    pub token_cache_size: usize,
-    /// keystone: the `uri` of the 401's `WWW-Authenticate` (empty: `auth_url`).
-    pub www_authenticate_uri: String,
-    /// keystone: an `X-Service-Token` counts only with one of these roles.
-    pub service_token_roles: Vec<String>,
-    /// keystone: limit on each request herald makes to Keystone.
-    #[serde(with = "humantime_serde")]
-    pub request_timeout: Duration,
 }
 
 impl Default for AuthConfig {
@@ -49,17 +24,6 @@ impl Default for AuthConfig {
             mode: AuthMode::Token,
             required_roles: vec!["admin".into(), "service".into()],
             tokens: Vec::new(),
-            auth_url: String::new(),
-            username: String::new(),
-            password: String::new(),
-            project_name: "service".into(),
-            user_domain_name: "Default".into(),
-            project_domain_name: "Default".into(),
-            token_cache_time: Duration::from_secs(300),
-            token_cache_size: 10_000,
-            www_authenticate_uri: String::new(),
-            service_token_roles: vec!["service".into()],
-            request_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -97,9 +61,6 @@ impl AuthConfig {
                 "token mode needs at least one [[auth.tokens]] entry (or set auth.mode = \"noauth\")",
             ));
         }
-        if self.mode == AuthMode::Keystone {
-            self.validate_keystone()?;
-        }
         if self.mode != AuthMode::Noauth && self.required_roles.is_empty() {
             return Err(invalid(
                 "auth.required_roles",
@@ -121,38 +82,6 @@ impl AuthConfig {
                     ));
                 }
             }
-        }
-        Ok(())
-    }
-}
-
-impl AuthConfig {
-    fn validate_keystone(&self) -> Result<(), ConfigError> {
-        if !self.auth_url.starts_with("http://") {
-            return Err(invalid(
-                "auth.auth_url",
-                "keystone mode needs an http:// URL of Keystone v3 (https is not supported)",
-            ));
-        }
-        if self.auth_url.parse::<http::Uri>().is_err() {
-            return Err(invalid("auth.auth_url", "not a valid URL"));
-        }
-        for (key, value) in [
-            ("auth.username", &self.username),
-            ("auth.password", &self.password),
-            ("auth.project_name", &self.project_name),
-            ("auth.user_domain_name", &self.user_domain_name),
-            ("auth.project_domain_name", &self.project_domain_name),
-        ] {
-            if value.is_empty() {
-                return Err(invalid(key, "keystone mode needs it"));
-            }
-        }
-        if self.token_cache_size == 0 {
-            return Err(invalid("auth.token_cache_size", "must be at least 1"));
-        }
-        if self.request_timeout.is_zero() {
-            return Err(invalid("auth.request_timeout", "must be above zero"));
         }
         Ok(())
     }

@@ -1,14 +1,15 @@
 //! Every whole-request refusal of the API as one typed error, and the one
-//! place that decides its HTTP status and the headers that go with it
-//! (`WWW-Authenticate` on a 401, `Allow` on a 405, `Retry-After` on a 503).
-//! The message is the fault body's; the source, where there is one, is
-//! logged, never sent.
+//! place that decides its HTTP status and `WWW-Authenticate` on a 401. The
+//! fault itself ([`Fault`]) adds what follows from the status alone: `Allow`
+//! on a 405, `Retry-After` on a 503. The message is the fault body's; the
+//! source, where there is one, is logged, never sent.
 
 use http::{HeaderValue, Response, StatusCode, header};
 
 use super::auth::Denied;
 use crate::directory::DirectoryError;
 use crate::microversion::VersionError;
+use crate::support::error_chain::error_chain;
 use crate::web::Body;
 use crate::web::fault::Fault;
 
@@ -20,11 +21,11 @@ pub enum ApiError {
     #[error("{0}")]
     Invalid(String),
     /// The body could not be read off the connection.
-    #[error("The request body could not be read: {0}")]
+    #[error("The request body could not be read.")]
     BodyRead(#[source] hyper::Error),
     #[error("{0}")]
     NotFound(String),
-    #[error("The method is not allowed for this resource; allowed: {0}.")]
+    #[error("{}", Fault::method_not_allowed(.0).message)]
     MethodNotAllowed(&'static str),
     #[error(transparent)]
     Version(#[from] VersionError),
@@ -72,29 +73,34 @@ impl ApiError {
         }
     }
 
-    /// The fault body (status and message).
+    /// The fault body (status and message; a 405's `Allow`).
     pub fn fault(&self) -> Fault {
-        Fault::new(self.status(), self.to_string())
+        match self {
+            Self::MethodNotAllowed(allow) => Fault::method_not_allowed(allow),
+            _ => Fault::new(self.status(), self.to_string()),
+        }
     }
 
     /// The whole answer: the fault body plus the headers its status needs.
     pub fn into_response(self) -> Response<Body> {
-        if let Self::Directory(error) = &self {
-            tracing::error!(error = %crate::error_chain::error_chain(error), "instance directory unavailable");
-        }
-        let mut response = self.fault().into_response();
-        let headers = response.headers_mut();
-        match self {
-            Self::MethodNotAllowed(allow) => {
-                headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+        match &self {
+            Self::Directory(error) => {
+                tracing::error!(error = %error_chain(error), "instance directory unavailable");
             }
-            Self::Denied {
-                denied: Denied::Unauthenticated,
-                www_authenticate,
-            } => {
-                headers.insert(header::WWW_AUTHENTICATE, www_authenticate);
+            Self::BodyRead(error) => {
+                tracing::debug!(error = %error_chain(error), "request body unreadable");
             }
             _ => {}
+        }
+        let mut response = self.fault().into_response();
+        if let Self::Denied {
+            denied: Denied::Unauthenticated,
+            www_authenticate,
+        } = self
+        {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, www_authenticate);
         }
         response
     }

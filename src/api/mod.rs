@@ -1,7 +1,7 @@
 //! The HTTP side of `herald serve`: routes, auth, microversions, the events
 //! handler, the directory routes and the operational endpoints.
 //!
-//! [`run`] wires the parts together; [`App::handle`] answers one request.
+//! [`App::handle`] answers one request; [`crate::serve`] wires the parts together.
 
 pub mod auth;
 pub mod auth_config;
@@ -23,27 +23,17 @@ use std::time::Instant;
 
 use http::{HeaderValue, Method, Request, Response};
 use hyper::body::Incoming;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::config::{Config, HttpConfig};
-use crate::directory::{Directory, DirectoryError};
+use crate::directory::Directory;
 use crate::dispatch::Dispatcher;
 use crate::metrics::{Metrics, RequestLabels};
 use crate::model::RequestIds;
 use crate::web::Body;
-use crate::web::server::{ServerOptions, serve};
+use crate::web::config::HttpConfig;
 use auth::Authenticator;
 use error::ApiError;
 use routes::Route;
-
-/// Why `serve` could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum ServeError {
-    #[error("directory.url: {0}")]
-    Directory(#[from] DirectoryError),
-}
 
 /// Everything a request needs; shared by all connections.
 #[derive(Debug)]
@@ -53,72 +43,6 @@ pub struct App {
     pub dispatcher: Dispatcher,
     pub metrics: Arc<Metrics>,
     pub http: HttpConfig,
-}
-
-/// Runs `herald serve` on `listener` until `shutdown`, then drains in-flight
-/// requests (confirms included) and closes the broker connection.
-pub async fn run(
-    config: Config,
-    listener: TcpListener,
-    shutdown: CancellationToken,
-) -> Result<(), ServeError> {
-    let auth = Authenticator::new(&config.auth);
-    if auth.is_noauth() {
-        tracing::warn!(
-            "auth.mode = noauth: every request is accepted as admin; do not run this in production"
-        );
-    }
-    if let Some(keystone) = auth.keystone().cloned() {
-        // Start anyway; a refusal of herald's own credentials is logged naming
-        // the key, and /readyz stays 503 until Keystone accepts them.
-        tokio::spawn(async move {
-            match keystone.probe().await {
-                Ok(()) => tracing::info!("Keystone answers and accepts herald's credentials"),
-                Err(error) => tracing::error!(
-                    error = %crate::error_chain::error_chain(&error),
-                    "Keystone check at start-up failed; /readyz answers 503 until it passes"
-                ),
-            }
-        });
-    }
-    let directory = Directory::open(&config.directory).await?;
-    let metrics = Metrics::new();
-    let dispatcher = Dispatcher::start(&config.amqp, metrics.clone());
-    let app = Arc::new(App {
-        auth,
-        directory,
-        dispatcher,
-        metrics,
-        http: config.http.clone(),
-    });
-    if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, "herald serve listening");
-    }
-    let options = ServerOptions {
-        header_read_timeout: config.http.header_read_timeout,
-        shutdown_grace: config.http.shutdown_grace,
-        max_connections: crate::limits::connection_cap(config.http.max_connections),
-        metrics: crate::web::slots::ConnectionMetrics {
-            open: app.metrics.connections_open.clone(),
-            deferred: app.metrics.connections_deferred.clone(),
-            evicted: app.metrics.connections_evicted.clone(),
-        },
-    };
-    tracing::info!(
-        max_connections = options.max_connections,
-        "connection bound"
-    );
-    let handler_app = app.clone();
-    serve(
-        listener,
-        move |req, _peer| handler_app.clone().handle(req),
-        options,
-        shutdown,
-    )
-    .await;
-    tracing::info!("HTTP drained; closing the broker connection");
-    app.dispatcher.stop().await;
-    Ok(())
 }
 
 /// Counts a request in flight for as long as it lives: a handler dropped

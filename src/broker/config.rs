@@ -1,4 +1,7 @@
-//! `[amqp]`: the broker node list, the names used on it, confirm and reconnect timing.
+//! The broker's settings: `[amqp]`'s node list, names and connect timing
+//! ([`AmqpConfig`]), and how host queues are declared ([`QueueSettings`],
+//! whose keys users write in `[agent]`). `[amqp]`'s publish and coalescing
+//! keys belong to [`crate::dispatch::config`].
 
 use std::time::Duration;
 
@@ -6,9 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use super::names::check_amqp_name;
 use super::nodes::{BrokerUrls, Node};
-use crate::config_error::{ConfigError, invalid};
+use super::topology::QueueType;
+use crate::support::config_error::{ConfigError, invalid};
 
-/// `[amqp]`
+/// `[amqp]`: where the broker is, the names used on it, connect timing.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AmqpConfig {
@@ -21,14 +25,6 @@ pub struct AmqpConfig {
     pub routing_prefix: String,
     /// Host queues are `<queue_prefix>.<host>`.
     pub queue_prefix: String,
-    /// How long the broker may take to confirm a message before its events get 503.
-    #[serde(with = "humantime_serde")]
-    pub confirm_timeout: Duration,
-    /// Confirm-mode channels kept open for publishing (bounds concurrent batches).
-    pub channels: usize,
-    /// How long to wait for a free publishing channel before answering 503.
-    #[serde(with = "humantime_serde")]
-    pub channel_wait_timeout: Duration,
     /// How long one connection attempt may take.
     #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
@@ -39,17 +35,6 @@ pub struct AmqpConfig {
     /// Longest delay between reconnection attempts.
     #[serde(with = "humantime_serde")]
     pub reconnect_max_backoff: Duration,
-    /// Send events of concurrent requests for one host in one message (body
-    /// version 2); `false` sends body version 1, one message per host per request.
-    pub coalesce: bool,
-    /// Coalescing: messages per host awaiting confirms at once; more events
-    /// for that host wait and go out together in the next message.
-    pub coalesce_in_flight: usize,
-    /// Coalescing: at most this many events per message (a larger request
-    /// travels alone, never split).
-    pub coalesce_max_events: usize,
-    /// Coalescing: requests waiting per host; past it, that host's events answer 503.
-    pub coalesce_queue: usize,
 }
 
 impl Default for AmqpConfig {
@@ -59,21 +44,9 @@ impl Default for AmqpConfig {
             exchange: "herald".into(),
             routing_prefix: "events".into(),
             queue_prefix: "herald.events".into(),
-            confirm_timeout: Duration::from_secs(5),
-            // A publisher holds its channel until its confirm: 64 lets 64
-            // messages be in flight (100 hosts, 64 connections: 4,574
-            // events/s against 3,640 with 32).
-            channels: 64,
-            channel_wait_timeout: Duration::from_secs(2),
             connect_timeout: Duration::from_secs(5),
             reconnect_min_backoff: Duration::from_millis(100),
             reconnect_max_backoff: Duration::from_secs(2),
-            coalesce: true,
-            // Measured fastest at every bench shape: one message per host in
-            // flight lets the most events queue into the next.
-            coalesce_in_flight: 1,
-            coalesce_max_events: 256,
-            coalesce_queue: 1024,
         }
     }
 }
@@ -101,27 +74,58 @@ impl AmqpConfig {
                 "names starting with `amq.` are reserved by the broker",
             ));
         }
-        if self.confirm_timeout.is_zero() {
-            return Err(invalid("amqp.confirm_timeout", "must be greater than 0"));
-        }
-        if self.channels == 0 {
-            return Err(invalid("amqp.channels", "must be greater than 0"));
-        }
-        for (key, value, max) in [
-            ("amqp.coalesce_in_flight", self.coalesce_in_flight, 1024),
-            ("amqp.coalesce_max_events", self.coalesce_max_events, 10_000),
-            ("amqp.coalesce_queue", self.coalesce_queue, 1_000_000),
-        ] {
-            if value == 0 || value > max {
-                return Err(invalid(key, format!("must be between 1 and {max}")));
-            }
-        }
         if self.reconnect_min_backoff.is_zero()
             || self.reconnect_min_backoff > self.reconnect_max_backoff
         {
             return Err(invalid(
                 "amqp.reconnect_min_backoff",
                 "must be greater than 0 and at most amqp.reconnect_max_backoff",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// How host queues are declared (by the agent, and by `herald load`). The
+/// keys sit in `[agent]`, where users have always written them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueSettings {
+    /// `classic` or `quorum`.
+    pub queue_type: QueueType,
+    /// Messages older than this expire from the host queue (to the DLX if set).
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub message_ttl: Option<Duration>,
+    /// Exchange that rejected and expired messages go to (declared by the agent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letter_exchange: Option<String>,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        Self {
+            queue_type: QueueType::Classic,
+            message_ttl: None,
+            dead_letter_exchange: None,
+        }
+    }
+}
+
+impl QueueSettings {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(dlx) = &self.dead_letter_exchange {
+            check_amqp_name("agent.dead_letter_exchange", dlx)?;
+        }
+        if let Some(ttl) = self.message_ttl
+            && (ttl.is_zero() || ttl.as_millis() > i32::MAX as u128)
+        {
+            return Err(invalid(
+                "agent.message_ttl",
+                "must be between 1ms and about 24 days",
             ));
         }
         Ok(())

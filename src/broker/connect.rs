@@ -1,5 +1,6 @@
 //! Connecting: one attempt at one node bounded by `connect_timeout`, and a
-//! failover round that tries every node once, starting at a given one.
+//! failover round that tries every node once, starting at a given one, and
+//! the one-off probe of `check-config`.
 
 use std::time::Duration;
 
@@ -8,6 +9,8 @@ use lapin::{Connection, ConnectionProperties};
 use super::config::AmqpConfig;
 use super::declare::DeclareError;
 use super::nodes::Node;
+
+use crate::support::error_chain::error_chain;
 
 /// Why connecting failed.
 #[derive(Debug, thiserror::Error)]
@@ -75,7 +78,7 @@ pub async fn connect_round(
                 });
             }
             Err(error) => {
-                tracing::debug!(node = node.label(), %error, "broker node did not answer");
+                tracing::debug!(node = node.label(), error = %error_chain(&error), "broker node did not answer");
                 last = error;
             }
         }
@@ -86,4 +89,12 @@ pub async fn connect_round(
 /// Connects to the first node that answers (from the top of the list).
 pub async fn connect(amqp: &AmqpConfig, name: &str) -> Result<Connected, ConnectError> {
     connect_round(amqp, name, 0).await
+}
+
+/// Connects once and closes again: does the broker answer (`check-config`)?
+pub async fn probe(amqp: &AmqpConfig) -> Result<(), ConnectError> {
+    let connected = connect(amqp, "herald-check-config").await?;
+    // The answer is in: a failing close changes nothing about it.
+    let _ = connected.conn.close(200, "probe".into()).await;
+    Ok(())
 }

@@ -7,23 +7,24 @@ use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptio
 use lapin::types::FieldTable;
 use lapin::{Channel, ExchangeKind};
 
+use super::config::QueueSettings;
 use super::names::{NameTooLong, short};
-use super::topology::{self, QueueSettings, Topology};
+use super::topology::{self, Topology};
 use crate::model::HostName;
 
 /// Declares the whole agent topology for `host`; returns the queue to consume.
 pub async fn declare_topology(
     channel: &Channel,
     topology: &Topology,
-    agent: &QueueSettings,
+    settings: &QueueSettings,
     host: &HostName,
 ) -> Result<String, DeclareError> {
     declare_exchange(channel, topology).await?;
-    if let Some(dlx) = &agent.dead_letter_exchange {
+    if let Some(dlx) = &settings.dead_letter_exchange {
         declare_dead_letter(channel, dlx).await?;
     }
     let queue = topology.queue(host);
-    declare_queue(channel, &queue, topology::host_queue_arguments(agent)).await?;
+    declare_queue(channel, &queue, topology::host_queue_arguments(settings)).await?;
     let routing_key = topology.routing_key(host);
     channel
         .queue_bind(

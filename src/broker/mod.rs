@@ -4,11 +4,13 @@
 //! arguments, declarations and AMQP name checks. It uses none of its users.
 //!
 //! # Layout
-//! - [`config`]: `[amqp]` ([`AmqpConfig`]).
+//! - [`config`]: `[amqp]`'s broker keys ([`AmqpConfig`]) and the host-queue
+//!   keys of `[agent]` ([`QueueSettings`]).
 //! - [`nodes`]: the broker node list (`amqp.url`, one or several nodes).
 //! - [`connect`]: one connection attempt, and a failover round over the nodes.
 //! - [`backoff`]: the jittered, overflow-safe reconnect delay.
-//! - [`topology`]: names and host-queue arguments ([`QueueSettings`]).
+//! - [`supervisor`]: the one reconnect loop (serve's link, the agent, load's consumers).
+//! - [`topology`]: names and host-queue arguments.
 //! - [`declare`]: the exchange, host queue + binding, dead-letter topology.
 //! - [`names`]: AMQP short strings and config-time name checks.
 
@@ -18,12 +20,14 @@ pub mod connect;
 pub mod declare;
 pub mod names;
 pub mod nodes;
+pub mod supervisor;
 pub mod topology;
 
 pub use backoff::Backoff;
-pub use config::AmqpConfig;
-pub use connect::{ConnectError, Connected};
+pub use config::{AmqpConfig, QueueSettings};
+pub use connect::{ConnectError, Connected, probe};
 pub use declare::{DeclareError, declare_exchange, declare_topology};
 pub use names::{NameTooLong, short};
 pub use nodes::Node;
-pub use topology::{QueueSettings, QueueType, Topology};
+pub use supervisor::{Ended, Reconnect};
+pub use topology::{QueueType, Topology};

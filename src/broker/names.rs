@@ -3,7 +3,7 @@
 
 use lapin::types::ShortString;
 
-use crate::config_error::{ConfigError, invalid};
+use crate::support::config_error::{ConfigError, invalid};
 
 /// Converts a name to an AMQP short string without panicking on long input.
 pub fn short(name: &str) -> Result<ShortString, NameTooLong> {

@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::support::mask::mask_url_password;
+
 /// `amqp.url` as written: one string (maybe comma-separated) or an array.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -62,12 +64,9 @@ pub struct Node {
 impl Node {
     /// Parses one node's AMQP URL.
     pub fn parse(url: &str) -> Result<Self, String> {
-        let uri = url.parse::<lapin::uri::AMQPUri>().map_err(|e| {
-            format!(
-                "{} is not an AMQP URL: {e}",
-                crate::config::mask_url_password(url)
-            )
-        })?;
+        let uri = url
+            .parse::<lapin::uri::AMQPUri>()
+            .map_err(|e| format!("{} is not an AMQP URL: {e}", mask_url_password(url)))?;
         let label = format!("{}:{}", uri.authority.host, uri.authority.port);
         Ok(Self {
             url: url.to_owned(),
@@ -125,7 +124,7 @@ fn mask_nodes(text: &str) -> String {
     let masked: Vec<String> = rest
         .split(',')
         .map(|segment| {
-            let url = crate::config::mask_url_password(&format!("{scheme}://{segment}"));
+            let url = mask_url_password(&format!("{scheme}://{segment}"));
             url[scheme.len() + 3..].to_owned()
         })
         .collect();

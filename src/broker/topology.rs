@@ -2,12 +2,10 @@
 //! names are built and where queue arguments are chosen. The dispatcher, the
 //! agent and load all go through here, so their names cannot drift apart.
 
-use std::time::Duration;
-
 use lapin::types::{AMQPValue, FieldTable, LongString};
 use serde::{Deserialize, Serialize};
 
-use super::config::AmqpConfig;
+use super::config::{AmqpConfig, QueueSettings};
 use crate::model::HostName;
 
 /// Names derived from `[amqp]`.
@@ -65,43 +63,25 @@ impl QueueType {
     }
 }
 
-/// How a host queue is declared (the agent's config holds these values).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueueSettings {
-    pub queue_type: QueueType,
-    pub message_ttl: Option<Duration>,
-    pub dead_letter_exchange: Option<String>,
-}
-
-impl Default for QueueSettings {
-    fn default() -> Self {
-        Self {
-            queue_type: QueueType::Classic,
-            message_ttl: None,
-            dead_letter_exchange: None,
-        }
-    }
-}
-
 /// `x-` arguments of a host queue.
-pub fn host_queue_arguments(agent: &QueueSettings) -> FieldTable {
+pub fn host_queue_arguments(queue: &QueueSettings) -> FieldTable {
     let mut args = FieldTable::default();
     // LongString, never ShortString: RabbitMQ rejects AMQP's internal short-string tag.
     args.insert(
         "x-queue-type".into(),
-        AMQPValue::LongString(LongString::from(agent.queue_type.as_str())),
+        AMQPValue::LongString(LongString::from(queue.queue_type.as_str())),
     );
-    if let Some(ttl) = agent.message_ttl {
+    if let Some(ttl) = queue.message_ttl {
         let millis = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
         args.insert("x-message-ttl".into(), AMQPValue::LongLongInt(millis));
     }
-    if let Some(dlx) = &agent.dead_letter_exchange {
+    if let Some(dlx) = &queue.dead_letter_exchange {
         args.insert(
             "x-dead-letter-exchange".into(),
             AMQPValue::LongString(LongString::from(dlx.as_str())),
         );
     }
-    if agent.queue_type == QueueType::Quorum {
+    if queue.queue_type == QueueType::Quorum {
         // Bound redeliveries of a message that keeps failing; then it dead-letters.
         args.insert("x-delivery-limit".into(), AMQPValue::LongInt(20));
     }
@@ -110,6 +90,8 @@ pub fn host_queue_arguments(agent: &QueueSettings) -> FieldTable {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
@@ -122,14 +104,14 @@ mod tests {
     }
 
     #[test]
-    fn queue_arguments_follow_the_agent_config() {
-        let mut agent = QueueSettings::default();
-        let args = host_queue_arguments(&agent);
+    fn queue_arguments_follow_the_queue_settings() {
+        let mut settings = QueueSettings::default();
+        let args = host_queue_arguments(&settings);
         assert_eq!(args.inner().len(), 1);
-        agent.queue_type = QueueType::Quorum;
-        agent.message_ttl = Some(Duration::from_secs(600));
-        agent.dead_letter_exchange = Some("dlx".into());
-        let args = host_queue_arguments(&agent);
+        settings.queue_type = QueueType::Quorum;
+        settings.message_ttl = Some(Duration::from_secs(600));
+        settings.dead_letter_exchange = Some("dlx".into());
+        let args = host_queue_arguments(&settings);
         let keys: Vec<_> = args.inner().keys().map(|k| k.as_str().to_owned()).collect();
         assert!(keys.contains(&"x-message-ttl".to_owned()));
         assert!(keys.contains(&"x-dead-letter-exchange".to_owned()));

@@ -13,16 +13,16 @@ use crate::model::HostNameError;
 pub enum DirectoryError {
     /// The database could not be reached in time (no connection within
     /// `acquire_timeout`, connection refused or lost, SQLite busy).
-    #[error("directory database unreachable: {0}")]
+    #[error("directory database unreachable")]
     Unavailable(#[source] sqlx::Error),
     /// The database answered with an error.
-    #[error("directory query failed: {0}")]
+    #[error("directory query failed")]
     Query(#[source] sqlx::Error),
     /// `directory.url` cannot be understood by the chosen backend.
-    #[error("directory url is not usable: {0}")]
+    #[error("directory url is not usable")]
     BadUrl(#[source] sqlx::Error),
     /// The SQLite file's parent directory cannot be created.
-    #[error("cannot create directory {path}: {source}")]
+    #[error("cannot create directory {path}")]
     CreateDir {
         path: String,
         #[source]
@@ -39,7 +39,7 @@ pub enum DirectoryError {
     #[error("the directory query was abandoned")]
     Abandoned,
     /// A stored row no longer holds valid values (written by something else).
-    #[error("directory row {uuid:?} is corrupt: {source}")]
+    #[error("directory row {uuid:?} is corrupt")]
     Corrupt {
         uuid: String,
         #[source]
@@ -52,7 +52,7 @@ pub enum DirectoryError {
 pub enum CorruptRow {
     #[error("the uuid is not a canonical UUID")]
     Uuid,
-    #[error("column {column}: {source}")]
+    #[error("column {column}")]
     Host {
         column: &'static str,
         #[source]

@@ -24,12 +24,12 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use self::config::{DirectoryBackend, DirectoryConfig};
 pub use self::error::{CorruptRow, DirectoryError};
 use self::postgres::PgStore;
 use self::row::Columns;
 use self::shared_lookup::SharedLookups;
 use self::sqlite::SqliteStore;
-use crate::config::{DirectoryBackend, DirectoryConfig};
 use crate::model::{HostName, Migration, Placement, ServerId};
 
 /// One directory entry as the API shows it.

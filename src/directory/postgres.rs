@@ -11,10 +11,12 @@ use sqlx::Connection;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions};
 use tokio::sync::OnceCell;
 
+use super::config::DirectoryConfig;
 use super::error::{DirectoryError, classify};
 use super::row::{Columns, RawRow};
 use super::{schema, sql};
-use crate::config::DirectoryConfig;
+
+use crate::support::error_chain::error_chain;
 
 /// A pooled connection idle this long is pinged before it is handed out.
 const PING_WHEN_IDLE: Duration = Duration::from_secs(1);
@@ -169,7 +171,7 @@ where
     loop {
         match read().await {
             Err(error) if attempt < attempts && died_with_its_connection(&error) => {
-                tracing::debug!(%error, attempt, "directory read failed on a dead connection; reading again");
+                tracing::debug!(error = %error_chain(&error), attempt, "directory read failed on a dead connection; reading again");
                 attempt += 1;
             }
             result => return result.map_err(classify),

@@ -44,7 +44,7 @@ pub(crate) fn now_ms() -> i64 {
 /// Formats stored milliseconds as RFC 3339 UTC.
 pub(crate) fn format_ms(ms: i64) -> Option<String> {
     let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()?;
-    Some(crate::wire::format_rfc3339(at))
+    Some(crate::support::timestamp::format_rfc3339(at))
 }
 
 /// The entry a write produces, without reading it back.

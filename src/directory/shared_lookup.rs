@@ -22,7 +22,7 @@ use tokio::sync::oneshot;
 use super::error::DirectoryError;
 use super::row::{self, RawRow};
 use crate::model::{Placement, ServerId};
-use crate::plain_lock::lock;
+use crate::support::plain_lock::lock;
 
 /// Shared queries running at once.
 pub(crate) const QUERIES_AT_ONCE: usize = 2;

@@ -13,10 +13,10 @@ use sqlx::sqlite::{
 
 use tokio::sync::Mutex;
 
+use super::config::DirectoryConfig;
 use super::error::{DirectoryError, classify};
 use super::row::{Columns, RawRow};
 use super::{schema, sql};
-use crate::config::DirectoryConfig;
 
 /// How long a writer waits for another connection's lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

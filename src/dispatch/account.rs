@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use super::publish::{Failure, Outgoing, PublishOutcome};
 use crate::metrics::{FailureLabels, Metrics};
-use crate::rate_log::{RateLog, Verdict};
+use crate::support::error_chain::error_chain;
+use crate::support::plain_lock;
+use crate::support::rate_log::{RateLog, Verdict};
 
 /// How often, at most, failures other than unroutable are summarised.
 const FAILURE_SUMMARY_EVERY: Duration = Duration::from_secs(10);
@@ -55,10 +57,7 @@ impl Unroutable {
     /// Whether this is the first unroutable message for `routing_key`; a
     /// repeat is counted, and once a minute the count is logged.
     fn first(&self, routing_key: &str) -> bool {
-        let mut state = self
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut state = plain_lock::lock(&self.state);
         if !state.warned.contains(routing_key) && state.warned.len() < Self::MAX {
             state.warned.insert(routing_key.to_owned());
             return true;
@@ -89,7 +88,7 @@ pub fn record(metrics: &Metrics, log: &FailureLog, message: &Outgoing, outcome: 
     let routing_key = &message.routing_key;
     let message_id = &message.message_id;
     // Formatted only when a line is written (tracing evaluates fields lazily).
-    let cause = || crate::error_chain::error_chain(failure);
+    let cause = || error_chain(failure);
     if matches!(failure, Failure::Unroutable(_)) {
         if log.unroutable.first(routing_key) {
             tracing::warn!(%routing_key, %message_id, failure = %cause(), "message not delivered");

@@ -7,6 +7,8 @@
 //! nodes failed. Requests never wait for a connection: without a live link
 //! their events get 503 at once.
 
+use std::convert::Infallible;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,10 +18,11 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::DispatchConfig;
 use super::channels::{self, ChannelPool};
-use crate::broker::{self, AmqpConfig, Backoff, ConnectError, Node, Topology};
-use crate::error_chain::error_chain;
+use crate::broker::{self, AmqpConfig, Backoff, ConnectError, Ended, Node, Reconnect, Topology};
 use crate::metrics::{Metrics, NodeLabels};
+use crate::support::error_chain::error_chain;
 
 /// A live connection and its publishing channels.
 #[derive(Debug)]
@@ -45,95 +48,109 @@ async fn declare_exchange(conn: &Connection, topology: &Topology) -> Result<(), 
     Ok(())
 }
 
-/// Runs until `shutdown`, keeping `state` set to the live link (or `None`).
+/// Runs until `shutdown`, keeping `state` set to the live link (or `None`),
+/// through the broker's one reconnect loop.
 pub async fn supervise(
     amqp: AmqpConfig,
+    config: DispatchConfig,
     topology: Topology,
     state: watch::Sender<Option<Arc<Link>>>,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
 ) {
     let name = format!("herald-serve-{}", std::process::id());
-    let mut backoff = Backoff::new(amqp.reconnect_min_backoff, amqp.reconnect_max_backoff);
-    let mut logged_down = false;
+    let backoff = Backoff::new(amqp.reconnect_min_backoff, amqp.reconnect_max_backoff);
+    let mut reconnect = Reconnect::new("broker connection", backoff);
     let mut next_node = 0;
     let mut current: Option<String> = None;
     // Set while disconnected after a loss (not before the first connection).
     let mut lost_at: Option<Instant> = None;
-    while !shutdown.is_cancelled() {
+    loop {
         let attempt = tokio::select! {
             () = shutdown.cancelled() => return,
-            attempt = establish(&amqp, &topology, &name, next_node) => attempt,
+            attempt = establish(&amqp, &config, &topology, &name, next_node) => attempt,
         };
-        match attempt {
+        let ended: Ended<_, Infallible> = match attempt {
+            Err(error) => Ended::Failed(error),
             Ok((link, index)) => {
-                let node = link.node.label().to_owned();
-                match &current {
-                    Some(previous) if *previous != node => {
-                        tracing::warn!(connection = %name, from = %previous, to = %node, "broker node changed");
-                    }
-                    _ => tracing::info!(connection = %name, %node, "broker connected"),
-                }
-                if let Some(previous) = current.replace(node.clone()) {
-                    metrics
-                        .broker_node
-                        .get_or_create(&NodeLabels { node: previous })
-                        .set(0);
-                }
-                metrics
-                    .broker_node
-                    .get_or_create(&NodeLabels { node })
-                    .set(1);
-                if let Some(at) = lost_at.take() {
-                    metrics.broker_reconnects.inc();
-                    metrics
-                        .broker_disconnected_seconds
-                        .inc_by(at.elapsed().as_secs_f64());
-                }
+                connected(&name, &link, &mut current, lost_at.take(), &metrics);
                 next_node = index + 1;
-                backoff.reset();
-                logged_down = false;
-                metrics.broker_connects.inc();
-                metrics.broker_connected.set(1);
-                let link = Arc::new(link);
-                state.send_replace(Some(link.clone()));
-                watch_until_lost(&link.conn, &shutdown).await;
-                state.send_replace(None);
-                metrics.broker_connected.set(0);
-                if shutdown.is_cancelled() {
-                    link.channels.close();
-                    if let Err(error) = link.conn.close(200, "herald shutting down".into()).await {
-                        tracing::debug!(%error, "closing the broker connection");
-                    }
-                    return;
-                }
-                lost_at = Some(Instant::now());
-                link.channels.close();
-                // Try the next node (or, with one, the same) at once.
-                tracing::warn!(
-                    node = link.node.label(),
-                    "broker connection lost; reconnecting"
-                );
+                let lost = hold(Arc::new(link), &state, &metrics, &shutdown).await;
+                lost_at = lost.then(Instant::now);
+                if lost { Ended::Lost } else { Ended::Shutdown }
             }
-            Err(error) => {
-                let delay = backoff.next_delay();
-                if !logged_down {
-                    tracing::warn!(error = %error_chain(&error), retry_in = ?delay, "no broker node answered; retrying with backoff");
-                    logged_down = true;
-                } else {
-                    tracing::debug!(error = %error_chain(&error), retry_in = ?delay, "broker still unavailable");
-                }
-                tokio::select! {
-                    () = shutdown.cancelled() => return,
-                    () = tokio::time::sleep(delay) => {}
-                }
-            }
+        };
+        if let ControlFlow::Break(_) = reconnect.after(ended, &shutdown).await {
+            return;
         }
     }
 }
 
+/// Hands `link` to requests until it is lost (`true`) or shutdown (`false`,
+/// and the connection is closed).
+async fn hold(
+    link: Arc<Link>,
+    state: &watch::Sender<Option<Arc<Link>>>,
+    metrics: &Metrics,
+    shutdown: &CancellationToken,
+) -> bool {
+    state.send_replace(Some(link.clone()));
+    watch_until_lost(&link.conn, shutdown).await;
+    state.send_replace(None);
+    metrics.broker_connected.set(0);
+    link.channels.close();
+    if shutdown.is_cancelled() {
+        if let Err(error) = link.conn.close(200, "herald shutting down".into()).await {
+            tracing::debug!(error = %error_chain(&error), "closing the broker connection");
+        }
+        return false;
+    }
+    // Try the next node (or, with one, the same) at once.
+    tracing::warn!(
+        node = link.node.label(),
+        "broker connection lost; reconnecting"
+    );
+    true
+}
+
+/// Logs and counts a new connection; `current` becomes its node.
+fn connected(
+    name: &str,
+    link: &Link,
+    current: &mut Option<String>,
+    lost_at: Option<Instant>,
+    metrics: &Metrics,
+) {
+    let node = link.node.label().to_owned();
+    match current.as_ref() {
+        Some(previous) if *previous != node => {
+            tracing::warn!(connection = %name, from = %previous, to = %node, "broker node changed");
+        }
+        _ => tracing::info!(connection = %name, %node, "broker connected"),
+    }
+    if let Some(previous) = current.replace(node.clone()) {
+        metrics
+            .broker_node
+            .get_or_create(&NodeLabels { node: previous })
+            .set(0);
+    }
+    metrics
+        .broker_node
+        .get_or_create(&NodeLabels { node })
+        .set(1);
+    if let Some(at) = lost_at {
+        metrics.broker_reconnects.inc();
+        metrics
+            .broker_disconnected_seconds
+            .inc_by(at.elapsed().as_secs_f64());
+    }
+    metrics.broker_connects.inc();
+    metrics.broker_connected.set(1);
+}
+
 async fn establish(
     amqp: &AmqpConfig,
+    config: &DispatchConfig,
     topology: &Topology,
     name: &str,
     start: usize,
@@ -147,8 +164,8 @@ async fn establish(
     let conn = Arc::new(conn);
     let channels = channels::pool(
         conn.clone(),
-        amqp.channels,
-        amqp.channel_wait_timeout,
+        config.channels,
+        config.channel_wait_timeout,
         amqp.connect_timeout,
     );
     Ok((
@@ -172,7 +189,7 @@ async fn watch_until_lost(conn: &Connection, shutdown: &CancellationToken) {
             () = shutdown.cancelled() => return,
             event = events.next() => match event {
                 Some(lapin::Event::Error(error)) => {
-                    tracing::warn!(%error, "broker connection error");
+                    tracing::warn!(error = %error_chain(&error), "broker connection error");
                     return;
                 }
                 Some(lapin::Event::ConnectionBlocked(reason)) => {

@@ -9,6 +9,7 @@
 
 pub mod account;
 pub mod channels;
+pub mod config;
 pub mod group;
 mod lane;
 pub mod link;
@@ -23,11 +24,14 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::broker::AmqpConfig;
 pub use crate::broker::Topology;
-use crate::config::AmqpConfig;
 use crate::metrics::Metrics;
 use crate::model::{Event, HostName, RequestIds};
+use crate::support::error_chain::error_chain;
+use crate::support::plain_lock;
 use crate::wire;
+pub use config::DispatchConfig;
 pub use group::HostBatch;
 use lane::{LaneLimits, Lanes};
 pub use link::Link;
@@ -46,7 +50,8 @@ const ROUND_MESSAGES: usize = 64;
 #[derive(Debug)]
 pub struct Dispatcher {
     shared: Arc<lane::Shared>,
-    amqp: AmqpConfig,
+    /// How long a call waits for its confirms (`amqp.confirm_timeout`).
+    confirm_timeout: std::time::Duration,
     /// Present when `amqp.coalesce` is on.
     lanes: Option<Lanes>,
     stop: CancellationToken,
@@ -56,12 +61,14 @@ pub struct Dispatcher {
 impl Dispatcher {
     /// Starts connecting in the background; returns at once, even when the
     /// broker is down.
-    pub fn start(amqp: &AmqpConfig, metrics: Arc<Metrics>) -> Self {
+    pub fn start(amqp: &AmqpConfig, config: &DispatchConfig, metrics: Arc<Metrics>) -> Self {
+        config.warn_deprecated();
         let topology = Topology::new(amqp);
         let (tx, state) = watch::channel(None);
         let stop = CancellationToken::new();
         let supervisor = tokio::spawn(link::supervise(
             amqp.clone(),
+            config.clone(),
             topology.clone(),
             tx,
             metrics.clone(),
@@ -73,11 +80,11 @@ impl Dispatcher {
             metrics,
             failure_log: account::FailureLog::default(),
         });
-        let lanes = amqp.coalesce.then(|| {
+        let lanes = config.coalesce.then(|| {
             Lanes::start(
                 LaneLimits {
-                    max_events: amqp.coalesce_max_events,
-                    max_queued: amqp.coalesce_queue,
+                    max_events: config.coalesce_max_events,
+                    max_queued: config.coalesce_queue,
                     rounds: ROUNDS,
                     round_messages: ROUND_MESSAGES,
                 },
@@ -86,7 +93,7 @@ impl Dispatcher {
         });
         Self {
             shared,
-            amqp: amqp.clone(),
+            confirm_timeout: config.confirm_timeout,
             lanes,
             stop,
             supervisor: Mutex::new(Some(supervisor)),
@@ -125,7 +132,7 @@ impl Dispatcher {
         if batches.is_empty() {
             return HashMap::new();
         }
-        let deadline = Instant::now() + self.amqp.confirm_timeout;
+        let deadline = Instant::now() + self.confirm_timeout;
         let outcomes = match &self.lanes {
             Some(lanes) => self.coalesced(lanes, &batches, events, ids, deadline).await,
             None => self.one_message_per_host(&batches, events, ids).await,
@@ -194,7 +201,7 @@ impl Dispatcher {
             &link,
             self.shared.topology.exchange(),
             &messages,
-            self.amqp.confirm_timeout,
+            self.confirm_timeout,
             &self.shared.metrics,
         )
         .await;
@@ -217,7 +224,7 @@ impl Dispatcher {
             request_id: ids.request_id.clone(),
             global_request_id: ids.global_request_id.clone(),
             host: batch.host.clone(),
-            sent_at: wire::now_rfc3339(),
+            sent_at: crate::support::timestamp::now_rfc3339(),
             events: batch
                 .events
                 .iter()
@@ -249,15 +256,11 @@ impl Dispatcher {
     /// return at once.
     pub async fn stop(&self) {
         self.stop.cancel();
-        let supervisor = self
-            .supervisor
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
+        let supervisor = plain_lock::lock(&self.supervisor).take();
         if let Some(supervisor) = supervisor
             && let Err(error) = supervisor.await
         {
-            tracing::error!(%error, "broker supervisor task failed");
+            tracing::error!(error = %error_chain(&error), "broker supervisor task failed");
         }
     }
 }
@@ -271,11 +274,4 @@ fn wire_event_v2(event: &Event, ids: &RequestIds) -> wire::WireEventV2 {
         request_id: ids.request_id.clone(),
         global_request_id: ids.global_request_id.clone(),
     }
-}
-
-/// Connects once to the broker and closes again: does it answer?
-pub async fn probe(amqp: &AmqpConfig) -> Result<(), crate::broker::ConnectError> {
-    let connected = crate::broker::connect::connect(amqp, "herald-check-config").await?;
-    let _ = connected.conn.close(200, "probe".into()).await;
-    Ok(())
 }

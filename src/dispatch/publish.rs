@@ -20,6 +20,7 @@ use super::link::Link;
 use crate::broker::NameTooLong;
 use crate::broker::names::short;
 use crate::metrics::Metrics;
+use crate::support::error_chain::error_chain;
 use crate::wire;
 
 /// A message ready to publish.
@@ -104,7 +105,7 @@ pub async fn publish_batch(
     let channel = match timeout_at(deadline, link.channels.get()).await {
         Ok(Ok(channel)) => Borrowed::new(channel),
         Ok(Err(error)) => {
-            tracing::warn!(%error, "no publishing channel");
+            tracing::warn!(error = %error_chain(&error), "no publishing channel");
             return vec![PublishOutcome::Failed(Failure::NoChannel); messages.len()];
         }
         Err(_) => return vec![PublishOutcome::Failed(Failure::NoChannel); messages.len()],

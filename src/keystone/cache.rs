@@ -11,6 +11,8 @@ use time::OffsetDateTime;
 
 use super::client::TokenInfo;
 
+use crate::support::plain_lock;
+
 /// A cache key: the token's SHA-256 and whether an expired token was allowed.
 pub type Key = ([u8; 32], bool);
 
@@ -36,7 +38,7 @@ impl Cache {
 
     /// A live entry, or `None` (and a stale one is dropped).
     pub fn get(&self, key: &Key) -> Option<Arc<TokenInfo>> {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let mut entries = plain_lock::lock(&self.entries);
         let entry = entries.get(key)?;
         if entry.until > Instant::now() {
             return Some(entry.info.clone());
@@ -50,7 +52,7 @@ impl Cache {
         let Some(until) = until(self.lifetime, info.expires_at, OffsetDateTime::now_utc()) else {
             return;
         };
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let mut entries = plain_lock::lock(&self.entries);
         entries.put(key, Entry { info, until });
     }
 }

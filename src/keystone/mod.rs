@@ -2,10 +2,12 @@
 //! service token (issued with its password, renewed before it expires and at
 //! once when Keystone refuses it) and the validation of callers' tokens, with
 //! a cache and single-flight so that a cached token costs no round trip and
-//! concurrent first uses of one token share one validation.
+//! concurrent first uses of one token share one validation. Its settings
+//! are [`KeystoneConfig`].
 
 pub mod cache;
 pub mod client;
+pub mod config;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,10 +17,11 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use tokio::sync::OnceCell;
 
-use crate::config::AuthConfig;
-use crate::error_chain::error_chain;
+use crate::support::error_chain::error_chain;
+use crate::support::plain_lock;
 use cache::{Cache, Key};
 use client::{Client, Credentials, Issued, TokenInfo, Verdict};
+pub use config::KeystoneConfig;
 
 /// Renew herald's own token when it has less than this left.
 const RENEW_MARGIN: Duration = Duration::from_secs(60);
@@ -83,7 +86,7 @@ impl std::fmt::Debug for Keystone {
 
 impl Keystone {
     /// Nothing is sent until the first use (serve starts even if Keystone is down).
-    pub fn new(config: &AuthConfig) -> Self {
+    pub fn new(config: &KeystoneConfig) -> Self {
         Self {
             client: Client::new(&config.auth_url, config.request_timeout),
             credentials: Credentials {
@@ -138,7 +141,7 @@ impl Keystone {
             return still_valid(info, allow_expired);
         }
         let flight = {
-            let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+            let mut flights = plain_lock::lock(&self.flights);
             flights.entry(key).or_default().clone()
         };
         let outcome = flight
@@ -152,7 +155,7 @@ impl Keystone {
             .await
             .clone();
         {
-            let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+            let mut flights = plain_lock::lock(&self.flights);
             if flights.get(&key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
                 flights.remove(&key);
             }

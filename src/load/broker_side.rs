@@ -14,9 +14,9 @@ use super::broker_error::{broker, name};
 use super::consume::Consumers;
 use super::ledger::{self, Answered};
 use super::report::BrokerReport;
-use crate::broker::{self, Topology};
-use crate::config::{AgentConfig, AmqpConfig};
+use crate::broker::{self, AmqpConfig, QueueSettings, Topology};
 use crate::model::HostName;
+use crate::support::error_chain::error_chain;
 
 /// What load does on the broker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +42,7 @@ impl BrokerSide {
     /// Connects and sets up the host queues of `hosts` for `role`.
     pub async fn start(
         amqp: &AmqpConfig,
-        agent: &AgentConfig,
+        queue: &QueueSettings,
         hosts: &[HostName],
         role: BrokerRole,
     ) -> Result<Self, LoadError> {
@@ -53,10 +53,10 @@ impl BrokerSide {
             created: Vec::new(),
             consumers: None,
         };
-        if let Err(error) = side.set_up(amqp, agent, hosts, role).await {
+        if let Err(error) = side.set_up(amqp, queue, hosts, role).await {
             // Leave nothing behind: delete what was declared before the failure.
             if let Err(cleanup) = side.delete_created().await {
-                tracing::warn!(error = %cleanup, "cannot delete the queues declared so far");
+                tracing::warn!(error = %error_chain(&cleanup), "cannot delete the queues declared so far");
             }
             return Err(error);
         }
@@ -66,7 +66,7 @@ impl BrokerSide {
     async fn set_up(
         &mut self,
         amqp: &AmqpConfig,
-        agent: &AgentConfig,
+        queue: &QueueSettings,
         hosts: &[HostName],
         role: BrokerRole,
     ) -> Result<(), LoadError> {
@@ -77,7 +77,7 @@ impl BrokerSide {
         let channel = self.channel().await?;
         broker::declare_exchange(&channel, &topology).await?;
         for host in hosts {
-            self.declare_queue(&channel, &topology, agent, host).await?;
+            self.declare_queue(&channel, &topology, queue, host).await?;
         }
         if let BrokerRole::Consume { prefetch } = role {
             let queues = hosts.iter().map(|h| topology.queue(h)).collect();
@@ -97,17 +97,17 @@ impl BrokerSide {
         &mut self,
         channel: &Channel,
         topology: &Topology,
-        agent: &AgentConfig,
+        queue: &QueueSettings,
         host: &HostName,
     ) -> Result<(), LoadError> {
-        let queue = topology.queue(host);
-        if self.queue_exists(&queue).await? {
-            tracing::warn!(%queue, "host queue exists already; other consumers may take events from it");
+        let name = topology.queue(host);
+        if self.queue_exists(&name).await? {
+            tracing::warn!(queue = %name, "host queue exists already; other consumers may take events from it");
         } else {
-            self.created.push(queue.clone());
+            self.created.push(name.clone());
         }
         // Exactly what an agent declares, so one starting later does not clash.
-        broker::declare_topology(channel, topology, &agent.queue_settings(), host).await?;
+        broker::declare_topology(channel, topology, queue, host).await?;
         Ok(())
     }
 
@@ -178,13 +178,13 @@ impl BrokerSide {
                 Ok(connected) => {
                     self.connection = connected.conn;
                     if let Err(error) = self.delete_created().await {
-                        problems.push(crate::error_chain::error_chain(&error));
+                        problems.push(error_chain(&error));
                     }
                 }
                 Err(error) => problems.push(format!(
                     "{}; then {}",
-                    crate::error_chain::error_chain(&first),
-                    crate::error_chain::error_chain(&error)
+                    error_chain(&first),
+                    error_chain(&error)
                 )),
             }
         }

@@ -5,8 +5,10 @@
 //! arrival is recorded by its event number in the [`Arrivals`], with its
 //! end-to-end latency from the message's `sent_at`.
 
+use std::convert::Infallible;
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -21,7 +23,9 @@ use super::LoadError;
 use super::broker_error::{broker, name};
 use super::ledger::Arrivals;
 use super::report::{self, BrokerReport, Percentiles};
-use crate::broker::{AmqpConfig, Backoff};
+use crate::broker::{AmqpConfig, Backoff, Ended, Reconnect};
+use crate::support::error_chain::error_chain;
+use crate::support::plain_lock;
 
 /// What the consumers share: arrivals, latencies and counts.
 #[derive(Default)]
@@ -35,7 +39,7 @@ struct Shared {
 
 impl Shared {
     fn arrivals(&self) -> std::sync::MutexGuard<'_, Arrivals> {
-        self.arrivals.lock().unwrap_or_else(PoisonError::into_inner)
+        plain_lock::lock(&self.arrivals)
     }
 }
 
@@ -87,13 +91,9 @@ impl Consumers {
     pub async fn stop(self) -> (BrokerReport, Arrivals) {
         self.stop.cancel();
         if let Err(error) = self.task.await {
-            tracing::warn!(%error, "the consumer task failed");
+            tracing::warn!(error = %error_chain(&error), "the consumer task failed");
         }
-        let e2e = self
-            .shared
-            .e2e
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        let e2e = plain_lock::lock(&self.shared.e2e)
             .take()
             .unwrap_or_else(report::histogram);
         let arrivals = std::mem::take(&mut *self.shared.arrivals());
@@ -180,6 +180,7 @@ impl Session {
     }
 }
 
+/// Consumes through the broker's one reconnect loop, starting with `first`.
 async fn supervise(
     first: Session,
     amqp: AmqpConfig,
@@ -189,26 +190,30 @@ async fn supervise(
     shared: Arc<Shared>,
     delivered: watch::Sender<u64>,
 ) {
-    let mut backoff = Backoff::new(amqp.reconnect_min_backoff, amqp.reconnect_max_backoff);
+    let backoff = Backoff::new(amqp.reconnect_min_backoff, amqp.reconnect_max_backoff);
+    let mut reconnect = Reconnect::new("load's consumers", backoff);
     let mut session = Some(first);
     loop {
-        if let Some(s) = session.take() {
-            if s.run(&stop).await {
-                return;
-            }
-            tracing::warn!("load's consumers lost the broker; consuming again");
-            shared.reconnects.fetch_add(1, Ordering::Relaxed);
-            backoff.reset();
-        }
-        match Session::open(&amqp, &queues, prefetch, &stop, &shared, &delivered).await {
-            Ok(s) => session = Some(s),
-            Err(error) => {
-                tracing::debug!(%error, "load's consumers cannot consume yet");
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    () = tokio::time::sleep(backoff.next_delay()) => {}
+        let ended: Ended<_, Infallible> = match session.take() {
+            Some(s) => {
+                if s.run(&stop).await {
+                    return;
                 }
+                tracing::warn!("load's consumers lost the broker; consuming again");
+                shared.reconnects.fetch_add(1, Ordering::Relaxed);
+                Ended::Lost
             }
+            None => match Session::open(&amqp, &queues, prefetch, &stop, &shared, &delivered).await
+            {
+                Ok(s) => {
+                    session = Some(s);
+                    continue;
+                }
+                Err(error) => Ended::Failed(error),
+            },
+        };
+        if let ControlFlow::Break(_) = reconnect.after(ended, &stop).await {
+            return;
         }
     }
 }
@@ -225,7 +230,7 @@ async fn consume(
             () = stop.cancelled() => break,
             next = consumer.next() => match next {
                 Some(Ok(d)) => d,
-                Some(Err(error)) => { tracing::debug!(%error, "consumer ended"); break }
+                Some(Err(error)) => { tracing::debug!(error = %error_chain(&error), "consumer ended"); break }
                 None => break,
             },
         };
@@ -252,12 +257,12 @@ async fn consume(
                     .ack(BasicAckOptions { multiple: false })
                     .await
                 {
-                    tracing::debug!(%error, "ack failed (the redelivery counts as a duplicate)");
+                    tracing::debug!(error = %error_chain(&error), "ack failed (the redelivery counts as a duplicate)");
                 }
             }
             Err(error) => {
                 shared.undecodable.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(%error, "undecodable message rejected");
+                tracing::warn!(error = %error_chain(&error), "undecodable message rejected");
                 // requeue false: a body we cannot read will not get better.
                 delivery
                     .acker
@@ -267,7 +272,7 @@ async fn consume(
             }
         }
     }
-    let mut total = shared.e2e.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut total = plain_lock::lock(&shared.e2e);
     match total.as_mut() {
         Some(t) => t
             .add(&e2e)
@@ -295,7 +300,10 @@ mod tests {
             Some(Duration::from_millis(250))
         );
         assert_eq!(
-            since(&crate::wire::format_rfc3339(received), received),
+            since(
+                &crate::support::timestamp::format_rfc3339(received),
+                received
+            ),
             Some(Duration::ZERO)
         );
         // A sender clock slightly ahead is not a negative latency.

@@ -33,7 +33,7 @@ pub mod tally;
 
 pub use args::LoadArgs;
 pub use report::Report;
-pub use run::run;
+pub use run::{BrokerSettings, run};
 
 /// Why a load run could not start or did not pass. Each message is one line
 /// naming the culprit.
@@ -47,8 +47,6 @@ pub enum LoadError {
     Plan(#[from] plan::PlanError),
     #[error(transparent)]
     Schedule(#[from] schedule::ScheduleError),
-    #[error("--config")]
-    Config(#[from] crate::config::ConfigError),
     #[error("--os-auth-url {url}: no token for --os-username")]
     Keystone {
         url: String,

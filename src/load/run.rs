@@ -17,7 +17,8 @@ use super::plan::{Mix, Plan};
 use super::report::{Report, Tally};
 use super::schedule::{Bounds, Schedule, Tickets};
 use super::{LoadArgs, LoadError};
-use crate::config::{AgentConfig, AmqpConfig, Config};
+use crate::broker::{AmqpConfig, QueueSettings};
+use crate::support::error_chain::error_chain;
 
 /// Where events are posted.
 pub const EVENTS_PATH: &str = "/os-server-external-events";
@@ -28,9 +29,23 @@ const SEED_CHUNK: usize = 500;
 /// How long serve may take to report ready (it may still be connecting to the broker).
 const READY_WAIT: Duration = Duration::from_secs(5);
 
-/// Runs one load test as `args` describe; `shutdown` ends the sending early
-/// (the drain, clean-up and report still happen).
-pub async fn run(args: LoadArgs, shutdown: CancellationToken) -> Result<Report, LoadError> {
+/// The broker settings of a run: `[amqp]` and the host queues' keys of the
+/// config file `--config` names (read by the caller, as serve's are), or
+/// their defaults; `--amqp-url` and `--exchange` go on top.
+#[derive(Debug, Clone, Default)]
+pub struct BrokerSettings {
+    pub amqp: AmqpConfig,
+    pub queue: QueueSettings,
+}
+
+/// Runs one load test as `args` describe, against the broker `broker`
+/// describes; `shutdown` ends the sending early (the drain, clean-up and
+/// report still happen).
+pub async fn run(
+    args: LoadArgs,
+    broker: BrokerSettings,
+    shutdown: CancellationToken,
+) -> Result<Report, LoadError> {
     let base = client::target_base(&args.url, args.allow_remote)?;
     let schedule = Schedule::new(args.rate, args.concurrency as usize)?;
     let bounds = Bounds {
@@ -43,7 +58,8 @@ pub async fn run(args: LoadArgs, shutdown: CancellationToken) -> Result<Report, 
             || crate::model::ServerId::from_uuid(uuid::Uuid::new_v4()),
         ),
     );
-    let (amqp, agent) = broker_config(&args)?;
+    let BrokerSettings { amqp, queue } = broker;
+    let amqp = with_flags(amqp, &args);
     let idle = args.concurrency as usize;
     let token = auth::token(&args).await?;
     let api = Api::new(
@@ -54,7 +70,7 @@ pub async fn run(args: LoadArgs, shutdown: CancellationToken) -> Result<Report, 
         args.request_timeout,
     )?;
     wait_ready(&api).await?;
-    let mut broker = BrokerSide::start(&amqp, &agent, plan.hosts(), role(&args)).await?;
+    let mut broker = BrokerSide::start(&amqp, &queue, plan.hosts(), role(&args)).await?;
     let sent = match seed(&api, &plan).await {
         Ok(()) => Ok(drive(&api, &plan, schedule, bounds, shutdown).await),
         Err(error) => Err(error),
@@ -89,21 +105,15 @@ fn role(args: &LoadArgs) -> BrokerRole {
     }
 }
 
-/// `[amqp]` and `[agent]` from --config (with `HERALD__*` overrides, as serve
-/// reads them), then --amqp-url and --exchange on top.
-fn broker_config(args: &LoadArgs) -> Result<(AmqpConfig, AgentConfig), LoadError> {
-    let config = match &args.config {
-        Some(path) => Config::load(path, std::env::vars())?,
-        None => Config::default(),
-    };
-    let mut amqp = config.amqp;
+/// `--amqp-url` and `--exchange` over the config file's `[amqp]`.
+fn with_flags(mut amqp: AmqpConfig, args: &LoadArgs) -> AmqpConfig {
     if let Some(url) = &args.amqp_url {
         amqp.url = url.clone().into();
     }
     if let Some(exchange) = &args.exchange {
         amqp.exchange.clone_from(exchange);
     }
-    Ok((amqp, config.agent))
+    amqp
 }
 
 /// Fails when serve does not answer; waits a little for it to become ready.
@@ -202,7 +212,9 @@ async fn drive(
     for handle in workers {
         match handle.await {
             Ok(t) => tally.merge(&t),
-            Err(error) => tracing::warn!(%error, "a load worker failed"),
+            Err(error) => {
+                tracing::warn!(error = %error_chain(&error), "a load worker failed")
+            }
         }
     }
     stop_progress.cancel();
@@ -220,7 +232,7 @@ async fn worker(api: Api, plan: Arc<Plan>, tickets: Arc<Tickets>, done: Arc<Atom
                 tally.keep(ticket.seq, tickets.started().elapsed(), codes);
             }
             Err(error) => {
-                tracing::debug!(%error, seq = ticket.seq, "request failed");
+                tracing::debug!(error = %error_chain(&error), seq = ticket.seq, "request failed");
                 tally.failed(ticket.due.elapsed());
             }
         }

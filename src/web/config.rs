@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config_error::{ConfigError, invalid};
+use crate::support::config_error::{ConfigError, invalid};
 
 /// `[http]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -28,7 +28,7 @@ pub struct HttpConfig {
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
     /// Most client connections open at once; absent: sized from the
-    /// open-files limit (see `crate::limits::connection_cap`).
+    /// open-files limit (see `crate::support::limits::connection_cap`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_connections: Option<usize>,
 }

@@ -1,5 +1,7 @@
 //! OpenStack fault bodies (`{"badRequest": {"code": 400, "message": ...}}`)
-//! and JSON responses. The one place that maps a status to Nova's fault name.
+//! and JSON responses. The one place that maps a status to Nova's fault
+//! name, that builds a 405 (its message and `Allow`), and that decides
+//! `Retry-After` (every 503), for the API and the agent's waiter API alike.
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
@@ -36,6 +38,8 @@ pub fn fault_name(status: StatusCode) -> &'static str {
 pub struct Fault {
     pub status: StatusCode,
     pub message: String,
+    /// A 405's `Allow`: the methods the resource answers.
+    pub allow: Option<&'static str>,
 }
 
 impl Fault {
@@ -43,6 +47,18 @@ impl Fault {
         Self {
             status,
             message: message.into(),
+            allow: None,
+        }
+    }
+
+    /// 405: names the methods `allow` lists, in the body and in `Allow`.
+    pub fn method_not_allowed(allow: &'static str) -> Self {
+        Self {
+            allow: Some(allow),
+            ..Self::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("The method is not allowed for this resource; allowed: {allow}."),
+            )
         }
     }
 
@@ -65,11 +81,15 @@ impl Fault {
         })
     }
 
-    /// The fault as a response. A 503 says when to try again.
+    /// The fault as a response. A 503 says when to try again; a 405 which
+    /// methods to use.
     pub fn into_response(self) -> Response<Body> {
         let mut response = json_response(self.status, &self.body());
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8));
+        if let Some(allow) = self.allow {
+            headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(
                 header::RETRY_AFTER,
@@ -106,19 +126,6 @@ pub fn text_response(
     response
 }
 
-/// 405 with the `Allow` header.
-pub fn method_not_allowed(allow: &'static str) -> Response<Body> {
-    let mut response = Fault::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        format!("The method is not allowed for this resource; allowed: {allow}."),
-    )
-    .into_response();
-    response
-        .headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static(allow));
-    response
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +158,20 @@ mod tests {
                 .into_response()
                 .headers()
                 .get(header::RETRY_AFTER)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_405_names_the_allowed_methods_twice() {
+        let r = Fault::method_not_allowed("GET, PUT").into_response();
+        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(r.headers()[header::ALLOW], "GET, PUT");
+        assert!(
+            Fault::bad_request("x")
+                .into_response()
+                .headers()
+                .get(header::ALLOW)
                 .is_none()
         );
     }

@@ -20,7 +20,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::Body;
 use super::slots::{Busy, ConnectionMetrics, Slots};
-use crate::rate_log::{RateLog, Verdict};
+use crate::support::error_chain::error_chain;
+use crate::support::rate_log::{RateLog, Verdict};
 
 /// Backoff after a failed accept (EMFILE and the like), doubled up to the max.
 const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
@@ -99,7 +100,7 @@ pub async fn serve<H, F>(
         tokio::spawn(async move {
             tokio::select! {
                 ended = connection => if let Err(error) = ended {
-                    tracing::debug!(%error, %peer, "connection ended with an error");
+                    tracing::debug!(error = %error_chain(&error), %peer, "connection ended with an error");
                 },
                 // Evicted while idle: dropping it closes the socket.
                 () = slot.evict.cancelled() => tracing::debug!(%peer, "idle connection closed to make room"),
@@ -126,10 +127,10 @@ fn accept_failed(error: &std::io::Error, log: &RateLog, slots: &Slots) {
     }
     match log.hit(Instant::now()) {
         Verdict::Log => {
-            tracing::warn!(%error, "accept failed; backing off (further failures are counted)")
+            tracing::warn!(error = %error_chain(&error), "accept failed; backing off (further failures are counted)")
         }
         Verdict::Summary(count) => {
-            tracing::warn!(%error, count, interval = ?ACCEPT_LOG_INTERVAL, "accept failures since the last line")
+            tracing::warn!(error = %error_chain(&error), count, interval = ?ACCEPT_LOG_INTERVAL, "accept failures since the last line")
         }
         Verdict::Counted => {}
     }

@@ -13,6 +13,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
+use crate::support::plain_lock;
+
 /// The accept loop's metrics; unregistered ones (the default) count for nobody.
 #[derive(Debug, Clone, Default)]
 pub struct ConnectionMetrics {
@@ -65,9 +67,7 @@ impl Slots {
     fn lock(
         &self,
     ) -> std::sync::MutexGuard<'_, BTreeMap<u64, (Arc<AtomicBool>, CancellationToken)>> {
-        self.open
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        plain_lock::lock(&self.open)
     }
 
     /// A slot for a just-accepted connection: at once when one is free;

@@ -50,9 +50,8 @@ async fn frozen_app_with(
     let url = proxy.amqp_url();
     let mut app = TestApp::spawn_with(|c| {
         c.amqp.url = url.into();
-        c.amqp.coalesce = coalesce;
-        c.amqp.coalesce_in_flight = 1;
-        c.amqp.confirm_timeout = confirm_timeout;
+        c.dispatch.coalesce = coalesce;
+        c.dispatch.confirm_timeout = confirm_timeout;
     })
     .await;
     app.wait_ready().await;

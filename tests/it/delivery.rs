@@ -16,7 +16,7 @@ fn body_of(delivery: &lapin::message::Delivery) -> Value {
 async fn one_delivered_message(
     coalesce: bool,
 ) -> (lapin::message::Delivery, String, String, String) {
-    let mut app = TestApp::spawn_with(|c| c.amqp.coalesce = coalesce).await;
+    let mut app = TestApp::spawn_with(|c| c.dispatch.coalesce = coalesce).await;
     app.wait_ready().await;
     let server = new_uuid();
     app.put_server(&server, Some("compute-1"), None).await;

@@ -158,7 +158,7 @@ proptest! {
             version: wire::BODY_V2,
             message_id: "m".into(),
             host: HostName::parse(&host).expect("generated names are valid"),
-            sent_at: wire::now_rfc3339(),
+            sent_at: herald::support::timestamp::now_rfc3339(),
             events: events
                 .into_iter()
                 .map(|(name, status, tag, request_id, global, uuid)| wire::WireEventV2 {

@@ -102,7 +102,8 @@ async fn tokens_and_roles() {
 
 #[tokio::test]
 async fn noauth_accepts_everyone() {
-    let app = TestApp::spawn_with(|c| c.auth.mode = herald::config::AuthMode::Noauth).await;
+    let app =
+        TestApp::spawn_with(|c| c.auth.mode = herald::api::auth_config::AuthMode::Noauth).await;
     let reply = app
         .post_events(&one_event(), &[("x-auth-token", "anything")])
         .await;

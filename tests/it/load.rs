@@ -59,7 +59,7 @@ async fn run_and_check(extra: &[&str], hosts: u32) {
     let dir = tempfile::tempdir().expect("temp dir");
     let args = load_args(&app, &load_config_file(&app, &dir), extra);
 
-    let report = herald::load::run(args, CancellationToken::new())
+    let report = crate::support::run_load(args, CancellationToken::new())
         .await
         .expect("the run completes");
 
@@ -143,7 +143,7 @@ async fn a_mix_of_unknown_and_unassigned_servers_answers_404_and_422_and_loses_n
         "--cleanup",
     ];
     let args = load_args(&app, &load_config_file(&app, &dir), &extra);
-    let report = herald::load::run(args, CancellationToken::new())
+    let report = crate::support::run_load(args, CancellationToken::new())
         .await
         .expect("the run completes");
     let code = |c: u16| report.event_codes.get(&c).copied().unwrap_or(0);

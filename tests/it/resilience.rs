@@ -74,7 +74,7 @@ async fn broker_lost_and_regained() {
 #[tokio::test]
 async fn unreachable_directory_is_a_whole_request_503() {
     let app = TestApp::spawn_with(|c| {
-        c.directory.backend = herald::config::DirectoryBackend::Postgres;
+        c.directory.backend = herald::directory::config::DirectoryBackend::Postgres;
         c.directory.url = "postgres://postgres@127.0.0.1:1/herald".into();
         c.directory.acquire_timeout = Duration::from_millis(300);
     })
@@ -144,7 +144,7 @@ async fn a_silent_broker_is_a_503_after_the_confirm_timeout() {
     let url = proxy.amqp_url();
     let mut app = TestApp::spawn_with(|c| {
         c.amqp.url = url.into();
-        c.amqp.confirm_timeout = Duration::from_millis(500);
+        c.dispatch.confirm_timeout = Duration::from_millis(500);
     })
     .await;
     app.wait_ready().await;

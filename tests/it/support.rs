@@ -18,7 +18,8 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use herald::config::{AuthMode, Config, TokenConfig};
+use herald::api::auth_config::{AuthMode, TokenConfig};
+use herald::config::Config;
 use herald::dispatch::Topology;
 use herald::model::HostName;
 
@@ -52,7 +53,7 @@ pub fn test_config(dir: &tempfile::TempDir) -> Config {
     config.amqp.exchange = format!("herald-test-{tag}");
     config.amqp.routing_prefix = format!("ev{}", &tag[..8]);
     config.amqp.queue_prefix = format!("herald-test-{tag}.q");
-    config.amqp.confirm_timeout = Duration::from_secs(5);
+    config.dispatch.confirm_timeout = Duration::from_secs(5);
     config.amqp.reconnect_min_backoff = Duration::from_millis(50);
     config.amqp.reconnect_max_backoff = Duration::from_millis(500);
     config.amqp.connect_timeout = Duration::from_secs(2);
@@ -97,6 +98,20 @@ pub fn load_config_file(app: &TestApp, dir: &tempfile::TempDir) -> std::path::Pa
     path
 }
 
+/// Runs `herald load` as its command line does: the file `--config` names
+/// is read first, as main reads it, then the run.
+pub async fn run_load(
+    args: herald::load::LoadArgs,
+    shutdown: CancellationToken,
+) -> Result<herald::load::Report, herald::load::LoadError> {
+    let config = args
+        .config
+        .as_deref()
+        .map(|path| Config::load(path, std::iter::empty()).expect("the test config is valid"))
+        .unwrap_or_default();
+    herald::load::run(args, config.load_settings(), shutdown).await
+}
+
 /// A running `herald serve`.
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -137,7 +152,7 @@ impl TestApp {
             let config = config.clone();
             let shutdown = shutdown.clone();
             async move {
-                herald::api::run(config, listener, shutdown)
+                herald::serve::run(config, listener, shutdown)
                     .await
                     .expect("serve runs");
             }

@@ -92,7 +92,7 @@ fn message(host: &HostName, group: &[Pending], shared: &Shared) -> Outgoing {
         version: wire::BODY_V2,
         message_id: message_id.clone(),
         host: host.clone(),
-        sent_at: wire::now_rfc3339(),
+        sent_at: crate::support::timestamp::now_rfc3339(),
         events,
     };
     Outgoing {

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::process::Stdio;
 
-use herald::config::QueueType;
+use herald::broker::QueueType;
 use herald::model::EventName;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};

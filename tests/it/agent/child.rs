@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Stdio;
 
-use herald::config::AmqpConfig;
+use herald::broker::AmqpConfig;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use herald::config::QueueType;
+use herald::broker::QueueType;
 use herald::model::EventName;
 
 use super::support::*;
@@ -90,7 +90,7 @@ async fn quorum_queue_round_trip_with_waiters_and_dedup() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_message_lands_in_the_dead_letter_queue() {
     let mut names = Names::new(QueueType::Classic).with_dlx();
-    names.config.agent.message_ttl = Some(Duration::from_millis(100));
+    names.config.queue.message_ttl = Some(Duration::from_millis(100));
     names.declare().await; // no agent consumes: the message can only expire
     let conn = connect().await;
     publish(

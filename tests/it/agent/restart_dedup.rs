@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use herald::config::QueueType;
+use herald::broker::QueueType;
 use herald::model::EventName;
 use tokio::process::Child;
 use tokio::sync::mpsc;

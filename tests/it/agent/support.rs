@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use herald::agent::{Delivered, handler_fn};
+use herald::broker::QueueType;
 use herald::broker::Topology;
-use herald::config::{Config, QueueType};
+use herald::config::Config;
 use herald::model::{EventName, EventStatus, HostName, ServerId};
-use herald::wire::{Message, WireEvent, now_rfc3339};
+use herald::support::timestamp::now_rfc3339;
+use herald::wire::{Message, WireEvent};
 use lapin::options::{
     BasicPublishOptions, ConfirmSelectOptions, ExchangeDeleteOptions, QueueDeclareOptions,
     QueueDeleteOptions,
@@ -44,7 +46,7 @@ impl Names {
         config.amqp.reconnect_min_backoff = Duration::from_millis(50);
         config.amqp.reconnect_max_backoff = Duration::from_millis(500);
         config.amqp.connect_timeout = Duration::from_secs(5);
-        config.agent.queue_type = queue_type;
+        config.queue.queue_type = queue_type;
         config.agent.waiter_listen = SocketAddr::from(([127, 0, 0, 1], 0));
         config.agent.shutdown_grace = Duration::from_secs(5);
         let host = HostName::parse(&format!("h-{}", &id[..12])).expect("a valid host name");
@@ -52,7 +54,7 @@ impl Names {
     }
 
     pub fn with_dlx(mut self) -> Self {
-        self.config.agent.dead_letter_exchange = Some(format!("{}.dlx", self.config.amqp.exchange));
+        self.config.queue.dead_letter_exchange = Some(format!("{}.dlx", self.config.amqp.exchange));
         self
     }
 
@@ -66,7 +68,7 @@ impl Names {
 
     pub fn dead_letter_queue(&self) -> Option<String> {
         self.config
-            .agent
+            .queue
             .dead_letter_exchange
             .as_deref()
             .map(Topology::dead_letter_queue)
@@ -79,7 +81,7 @@ impl Names {
         herald::broker::declare_topology(
             &channel,
             &Topology::new(&self.config.amqp),
-            &self.config.agent.queue_settings(),
+            &self.config.queue,
             &self.host,
         )
         .await
@@ -113,7 +115,7 @@ impl Drop for Names {
     fn drop(&mut self) {
         let mut queues = vec![self.queue()];
         let mut exchanges = vec![self.config.amqp.exchange.clone()];
-        if let Some(dlx) = &self.config.agent.dead_letter_exchange {
+        if let Some(dlx) = &self.config.queue.dead_letter_exchange {
             queues.extend(self.dead_letter_queue());
             exchanges.push(dlx.clone());
         }
@@ -242,7 +244,7 @@ impl InProcessAgent {
         });
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(herald::agent::run_with_handler(
-            names.config.clone(),
+            names.config.agent_settings(),
             names.host.clone(),
             listener,
             handler,

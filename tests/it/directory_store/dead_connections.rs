@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use herald::config::DirectoryConfig;
+use herald::directory::config::DirectoryConfig;
 use herald::directory::{Directory, DirectoryError};
 use herald::model::ServerId;
 

@@ -8,7 +8,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use futures_util::FutureExt;
-use herald::config::{DirectoryBackend, DirectoryConfig};
+use herald::directory::config::{DirectoryBackend, DirectoryConfig};
 use herald::directory::{Directory, NewEntry};
 use herald::model::{HostName, Migration, Placement, ServerId};
 use sqlx::AssertSqlSafe;

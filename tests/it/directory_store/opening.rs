@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use herald::config::DirectoryBackend;
+use herald::directory::config::DirectoryBackend;
 use herald::directory::{Directory, DirectoryError};
 use herald::model::ServerId;
 

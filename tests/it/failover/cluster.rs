@@ -54,7 +54,7 @@ async fn serve_keeps_every_200_across_node_losses_of_a_quorum_cluster() {
     let mut cluster = Cluster::start().await;
     let urls = cluster.urls();
     let app = serve_on(BrokerUrls::Many(urls), |c| {
-        c.amqp.confirm_timeout = CONFIRM_TIMEOUT
+        c.dispatch.confirm_timeout = CONFIRM_TIMEOUT
     })
     .await;
     assert_eq!(serve_node(&app).await, cluster.nodes[0].label());

@@ -59,7 +59,7 @@ async fn load_reports_through_a_broker_kill_and_restart_with_nothing_lost() {
         "--cleanup",
     ];
     let args = Cli::try_parse_from(flags).unwrap().load;
-    let run = tokio::spawn(herald::load::run(args, CancellationToken::new()));
+    let run = tokio::spawn(crate::support::run_load(args, CancellationToken::new()));
 
     poll_until("load is sending", Duration::from_secs(30), || async {
         events_answered(&app).await >= 200.0

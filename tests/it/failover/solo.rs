@@ -63,7 +63,7 @@ async fn a_frozen_node_is_503_at_the_confirm_timeout_and_loses_nothing() {
     const FREEZE: std::time::Duration = std::time::Duration::from_secs(8);
     let own = OwnNode::start().await;
     let app = serve_on(own.node.url().into(), |c| {
-        c.amqp.confirm_timeout = std::time::Duration::from_secs(2);
+        c.dispatch.confirm_timeout = std::time::Duration::from_secs(2);
     })
     .await;
     let server = new_uuid();

@@ -56,7 +56,7 @@ async fn wait_unconfirmed(app: &TestApp, n: usize) {
 async fn a_host_whose_confirms_stall_holds_up_no_other_host() {
     let own = OwnNode::start().await;
     let app = serve_on(own.node.url().into(), |c| {
-        c.amqp.confirm_timeout = CONFIRM_TIMEOUT;
+        c.dispatch.confirm_timeout = CONFIRM_TIMEOUT;
     })
     .await;
     let conn = own.node.connect().await;

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::support::{ANSWER_DEADLINE, TestApp, new_uuid, within};
 
-use herald::config::AuthMode;
+use herald::api::auth_config::AuthMode;
 
 /// Keystone's URL, or a clear failure under CI (never a silent pass).
 pub fn keystone_url() -> Option<(String, String)> {
@@ -307,14 +307,14 @@ pub async fn herald_at(
     let project = f.project.clone();
     TestApp::spawn_with(move |c| {
         c.auth.mode = AuthMode::Keystone;
-        c.auth.auth_url = url;
-        c.auth.username = user;
-        c.auth.password = password;
-        c.auth.project_name = project;
-        c.auth.token_cache_time = cache;
+        c.keystone.auth_url = url;
+        c.keystone.username = user;
+        c.keystone.password = password;
+        c.keystone.project_name = project;
+        c.keystone.token_cache_time = cache;
         // Keystone serves one request at a time here (SQLite): allow queueing.
-        c.auth.request_timeout = Duration::from_secs(30);
-        c.auth.www_authenticate_uri = "http://keystone.example/v3".into();
+        c.keystone.request_timeout = Duration::from_secs(30);
+        c.keystone.www_authenticate_uri = "http://keystone.example/v3".into();
     })
     .await
 }

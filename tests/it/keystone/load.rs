@@ -70,7 +70,7 @@ async fn herald_load_gets_its_token_from_keystone() {
     let report = within(
         RUN,
         "herald load's run",
-        herald::load::run(args, CancellationToken::new()),
+        crate::support::run_load(args, CancellationToken::new()),
     )
     .await
     .expect("the run completes");
@@ -96,7 +96,7 @@ async fn herald_load_gets_its_token_from_keystone() {
     let error = within(
         STEP,
         "herald load with a wrong password",
-        herald::load::run(refused, CancellationToken::new()),
+        crate::support::run_load(refused, CancellationToken::new()),
     )
     .await
     .expect_err("a wrong password stops the run before it starts");

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::fixture::{Fixture, herald, keystone_url, probe_path};
 use crate::support::{TestApp, new_uuid};
-use herald::config::AuthMode;
+use herald::api::auth_config::AuthMode;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keystone_roles_decide_and_bad_tokens_are_401() {
@@ -194,9 +194,9 @@ async fn keystone_unreachable_is_503() {
         .port();
     let app = TestApp::spawn_with(move |c| {
         c.auth.mode = AuthMode::Keystone;
-        c.auth.auth_url = format!("http://127.0.0.1:{port}/v3");
-        c.auth.username = "herald".into();
-        c.auth.password = "x".into();
+        c.keystone.auth_url = format!("http://127.0.0.1:{port}/v3");
+        c.keystone.username = "herald".into();
+        c.keystone.password = "x".into();
     })
     .await;
     let r = app

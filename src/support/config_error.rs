@@ -13,6 +13,10 @@ pub enum ConfigError {
     },
     #[error(transparent)]
     Parse(#[from] config::ConfigError),
+    /// A key (or section) no part of herald reads: a typo, or a key of
+    /// another version.
+    #[error("unknown config key {0}")]
+    UnknownKey(String),
     #[error("config key {key}: {reason}")]
     Invalid { key: &'static str, reason: String },
 }

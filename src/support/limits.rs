@@ -5,6 +5,8 @@
 //! was given. [`connection_cap`] sizes the accept loop's connection bound
 //! from that limit.
 
+use super::error_chain::error_chain;
+
 /// Descriptors kept for everything but client connections: the listener,
 /// broker connections, database handles, Keystone clients, stdio, epoll.
 const RESERVED_FILES: u64 = 128;
@@ -41,7 +43,7 @@ pub fn raise_open_files_limit() {
     let (soft, hard) = match rlimit::Resource::NOFILE.get() {
         Ok(limits) => limits,
         Err(error) => {
-            tracing::warn!(%error, "cannot read the open-files limit (RLIMIT_NOFILE)");
+            tracing::warn!(error = %error_chain(&error), "cannot read the open-files limit (RLIMIT_NOFILE)");
             return;
         }
     };
@@ -53,7 +55,7 @@ pub fn raise_open_files_limit() {
     match rlimit::increase_nofile_limit(hard) {
         Ok(raised) => tracing::info!(soft = raised, hard, "open-files soft limit raised"),
         Err(error) => {
-            tracing::warn!(%error, soft, hard, "cannot raise the open-files soft limit; keeping it")
+            tracing::warn!(error = %error_chain(&error), soft, hard, "cannot raise the open-files soft limit; keeping it")
         }
     }
 }

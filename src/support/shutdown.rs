@@ -5,6 +5,8 @@
 
 use tokio_util::sync::CancellationToken;
 
+use super::error_chain::error_chain;
+
 /// Cancels `token` on the first SIGINT or SIGTERM. Returns at once; the
 /// watching runs in a task.
 pub fn cancel_on_signal(token: CancellationToken) {
@@ -18,7 +20,7 @@ pub fn cancel_on_signal(token: CancellationToken) {
 async fn wait_for_signal() {
     let ctrl_c = async {
         if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::error!(%error, "cannot listen for Ctrl-C");
+            tracing::error!(error = %error_chain(&error), "cannot listen for Ctrl-C");
             std::future::pending::<()>().await;
         }
     };
@@ -29,7 +31,7 @@ async fn wait_for_signal() {
                 s.recv().await;
             }
             Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
+                tracing::error!(error = %error_chain(&error), "cannot listen for SIGTERM");
                 std::future::pending::<()>().await;
             }
         }

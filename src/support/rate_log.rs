@@ -4,6 +4,8 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::support::plain_lock;
+
 /// What the caller should log for one occurrence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -39,10 +41,7 @@ impl RateLog {
 
     /// Records one occurrence at `now` and says what to log.
     pub fn hit(&self, now: Instant) -> Verdict {
-        let mut state = self
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut state = plain_lock::lock(&self.state);
         let Some(last) = state.last else {
             state.last = Some(now);
             return Verdict::Log;
