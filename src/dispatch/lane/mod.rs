@@ -9,8 +9,10 @@
 //! arrive meanwhile wait in its lane and go together in its next message.
 //! A round takes one message from each ready lane (up to
 //! [`LaneLimits::round_messages`], in the order they became ready) and is
-//! published by a task of its own, which answers the round's requests and
-//! hands the outcomes back to the owner. While fewer than
+//! published by a task of its own, which hands the round's requests and
+//! outcomes back to the owner; the owner starts the next round, then
+//! answers them (so the next round's task is queued before the request
+//! tasks the answers wake). While fewer than
 //! [`LaneLimits::rounds`] rounds fly, the owner starts one at once, so an
 //! idle system adds no wait. Sharing a channel is what the broker pays
 //! least for: its cost per message falls with the messages in flight on a
@@ -118,11 +120,18 @@ struct Owner<P> {
     state: State,
     publisher: Arc<P>,
     metrics: Arc<Metrics>,
-    rounds: JoinSet<Vec<PublishOutcome>>,
-    solos: JoinSet<Vec<PublishOutcome>>,
+    rounds: JoinSet<Landing>,
+    solos: JoinSet<Landing>,
     /// The hosts of each flight in the air, by its task.
     aloft: HashMap<Id, Vec<HostName>>,
+    /// Landed requests and their outcomes, answered once the next round
+    /// is on its way.
+    answers: Vec<(Vec<Pending>, PublishOutcome)>,
 }
+
+/// What a flight's task hands back: each message's requests and outcome,
+/// in its hosts' order.
+type Landing = Vec<(Vec<Pending>, PublishOutcome)>;
 
 impl<P: Publish> Owner<P> {
     fn new(limits: LaneLimits, publisher: Arc<P>, metrics: Arc<Metrics>) -> Self {
@@ -133,6 +142,7 @@ impl<P: Publish> Owner<P> {
             rounds: JoinSet::new(),
             solos: JoinSet::new(),
             aloft: HashMap::new(),
+            answers: Vec::new(),
         }
     }
 
@@ -168,6 +178,13 @@ impl<P: Publish> Owner<P> {
                 };
                 self.launch(round);
             }
+            // Answered after the launch, so the next round's task is queued
+            // before the tasks these replies wake.
+            for (group, outcome) in self.answers.drain(..) {
+                for pending in group {
+                    let _ = pending.reply.send(outcome.clone());
+                }
+            }
             self.metrics
                 .lane_queued
                 .set(i64::try_from(self.state.queued_events()).unwrap_or(i64::MAX));
@@ -188,22 +205,30 @@ impl<P: Publish> Owner<P> {
         }
     }
 
-    /// A flight ended: its hosts' outcomes go back to the state (a flight
-    /// whose task failed lost every message it held).
-    fn landed(&mut self, landed: Result<(Id, Vec<PublishOutcome>), JoinError>) {
-        let (id, outcomes) = match landed {
-            Ok((id, outcomes)) => (id, outcomes),
+    /// A flight ended: its hosts' outcomes go back to the state, and its
+    /// requests wait to be answered. A flight whose task failed lost every
+    /// message it held, and its requests' replies with it (they see a
+    /// closed reply).
+    fn landed(&mut self, landed: Result<(Id, Landing), JoinError>) {
+        let (id, landing) = match landed {
+            Ok((id, landing)) => (id, landing),
             Err(error) => {
                 tracing::error!(%error, "a lane publisher failed; its messages count as lost");
                 (error.id(), Vec::new())
             }
         };
         let hosts = self.aloft.remove(&id).unwrap_or_default();
-        let lost = PublishOutcome::Failed(Failure::NoChannel);
+        let mut landing = landing.into_iter();
         let now = Instant::now();
-        for (i, host) in hosts.into_iter().enumerate() {
-            let outcome = outcomes.get(i).unwrap_or(&lost);
-            let solo = self.state.land(host, outcome, now);
+        for host in hosts {
+            let outcome = match landing.next() {
+                Some((group, outcome)) => {
+                    self.answers.push((group, outcome.clone()));
+                    outcome
+                }
+                None => PublishOutcome::Failed(Failure::NoChannel),
+            };
+            let solo = self.state.land(host, &outcome, now);
             self.launch_some(solo);
         }
     }
@@ -214,20 +239,16 @@ impl<P: Publish> Owner<P> {
         }
     }
 
-    /// Spawns a flight's task: it publishes, answers its requests, and
-    /// hands the outcomes back through its `JoinSet`.
+    /// Spawns a flight's task: it publishes and hands the requests and
+    /// their outcomes back through its `JoinSet`.
     fn launch(&mut self, flight: Flight) {
         let Flight { kind, groups } = flight;
         let hosts = groups.iter().map(|(h, _)| h.clone()).collect();
         let publisher = Arc::clone(&self.publisher);
         let task = async move {
             let outcomes = publisher.publish(&groups).await;
-            for ((_, group), outcome) in groups.into_iter().zip(&outcomes) {
-                for pending in group {
-                    let _ = pending.reply.send(outcome.clone());
-                }
-            }
-            outcomes
+            let requests = groups.into_iter().map(|(_, group)| group);
+            requests.zip(outcomes).collect::<Landing>()
         };
         let handle = match kind {
             Kind::Round => self.rounds.spawn(task),
