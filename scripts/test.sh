@@ -5,7 +5,9 @@
 #   2. keeps a Python venv at .venv with the pinned OpenStack clients of
 #      tests/clients/requirements.txt (rebuilt only when that file changes);
 #   3. brings up a real Keystone once for the run (scripts/keystone.sh), stopped on exit;
-#   4. builds everything and runs the whole test suite with cargo-nextest.
+#   4. keeps a venv at .venv-nova with the pinned Nova (scripts/nova.sh) whose
+#      nova-manage and objects the Nova-mode tests build their databases with;
+#   5. builds everything and runs the whole test suite with cargo-nextest.
 #
 # Works from any directory. Extra arguments go to `cargo nextest run`, e.g.
 #   scripts/test.sh clients        # only tests whose name matches "clients"
@@ -68,6 +70,30 @@ ensure_nextest() {
     fi
 }
 
+# One TLS stack, kept so: `cargo tree -i` must not find a second one (any
+# target, any edge kind), and Cargo.lock must hold exactly one rustls.
+check_one_tls_stack() {
+    local crate out count
+    for crate in aws-lc-rs aws-lc-sys openssl-sys openssl native-tls; do
+        if out="$(cargo tree --locked --target all -e all -i "$crate" 2>&1)"; then
+            log "$crate is in the dependency tree; herald's one TLS stack is rustls + ring:"
+            printf '%s\n' "$out" >&2
+            return 1
+        fi
+        if [[ "$out" != *"did not match any packages"* ]]; then
+            log "cargo tree -i $crate failed: $out"
+            return 1
+        fi
+    done
+    count="$(grep -c '^name = "rustls"$' Cargo.lock || true)"
+    if [[ "$count" != 1 ]]; then
+        log "Cargo.lock holds $count versions of rustls; herald allows one"
+        return 1
+    fi
+    log "one TLS stack: rustls + ring (no aws-lc-rs, OpenSSL or native-tls)"
+}
+
+check_one_tls_stack
 scripts/ensure-services.sh
 ensure_venv
 export HERALD_TEST_PYTHON="$ROOT/$VENV/bin/python"
@@ -76,6 +102,9 @@ ensure_nextest
 source scripts/keystone.sh
 trap keystone_stop EXIT
 keystone_start
+# shellcheck source=scripts/nova.sh
+source scripts/nova.sh
+nova_ensure_venv
 
 PROFILE=()
 if [[ "${CI:-}" == "true" ]]; then

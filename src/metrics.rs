@@ -49,6 +49,8 @@ pub struct Metrics {
     pub lookup_seconds: Histogram,
     pub broker_connected: Gauge,
     pub broker_connects: Counter,
+    /// Connection rounds in which no broker node could be reached.
+    pub broker_connect_failures: Counter,
     /// 1 for the broker node in use, 0 for nodes used before.
     pub broker_node: Family<NodeLabels, Gauge>,
     pub broker_reconnects: Counter,
@@ -79,6 +81,7 @@ impl Metrics {
         let lookup_seconds = Histogram::new(exponential_buckets(0.0001, 2.0, 15));
         let broker_connected = Gauge::default();
         let broker_connects = Counter::default();
+        let broker_connect_failures = Counter::default();
         let messages_published = Counter::default();
         let broker_node = Family::<NodeLabels, Gauge>::default();
         let broker_reconnects = Counter::default();
@@ -168,13 +171,18 @@ impl Metrics {
         );
         registry.register(
             "broker_connected",
-            "1 while the dispatcher holds a live broker connection",
+            "Live broker connections the dispatcher holds (1 or 0; in Nova mode one per cell broker)",
             broker_connected.clone(),
         );
         registry.register(
             "broker_connections",
             "Broker connections established (reconnects included)",
             broker_connects.clone(),
+        );
+        registry.register(
+            "broker_connect_failures",
+            "Connection rounds in which no broker node could be reached (TLS failures included)",
+            broker_connect_failures.clone(),
         );
         registry.register(
             "messages_published",
@@ -190,6 +198,7 @@ impl Metrics {
             lookup_seconds,
             broker_connected,
             broker_connects,
+            broker_connect_failures,
             broker_node,
             broker_reconnects,
             broker_disconnected_seconds,

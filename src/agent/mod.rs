@@ -84,6 +84,7 @@ pub async fn run_with_handler<H: Handler>(
     shutdown: CancellationToken,
 ) -> Result<(), AgentError> {
     let Settings { agent, amqp, queue } = settings;
+    amqp.warn_weakened();
     let dedup = if agent.dedup_path.as_os_str().is_empty() {
         dedup::Dedup::new(agent.dedup_capacity)
     } else {
@@ -103,6 +104,8 @@ pub async fn run_with_handler<H: Handler>(
         shutdown_grace: agent.shutdown_grace,
         max_connections: crate::support::limits::connection_cap(agent.waiter_max_connections),
         metrics: crate::web::slots::ConnectionMetrics::default(),
+        // The waiter API is for the compute host itself: plain HTTP on loopback.
+        tls: None,
     };
     let api = tokio::spawn(waiter_api::run(waiter, state, options));
     let pruner = tokio::spawn(prune_periodically(

@@ -7,7 +7,10 @@
 //! - [`config`]: `[amqp]`'s broker keys ([`AmqpConfig`]) and the host-queue
 //!   keys of `[agent]` ([`QueueSettings`]).
 //! - [`nodes`]: the broker node list (`amqp.url`, one or several nodes).
+//! - [`cell`]: a Nova cell's broker, from its `transport_url`.
+//! - [`tls_config`]: `[amqp.tls]` (TLS for `amqps://` nodes, or all of them).
 //! - [`connect`]: one connection attempt, and a failover round over the nodes.
+//! - [`transport`]: the socket under a connection: plain TCP, or TLS herald set up itself.
 //! - [`backoff`]: the jittered, overflow-safe reconnect delay.
 //! - [`supervisor`]: the one reconnect loop (serve's link, the agent, load's consumers).
 //! - [`topology`]: names and host-queue arguments.
@@ -15,19 +18,24 @@
 //! - [`names`]: AMQP short strings and config-time name checks.
 
 pub mod backoff;
+pub mod cell;
 pub mod config;
 pub mod connect;
 pub mod declare;
 pub mod names;
 pub mod nodes;
 pub mod supervisor;
+pub mod tls_config;
 pub mod topology;
+pub mod transport;
 
 pub use backoff::Backoff;
-pub use config::{AmqpConfig, QueueSettings};
-pub use connect::{ConnectError, Connected, probe};
-pub use declare::{DeclareError, declare_exchange, declare_topology};
+pub use cell::{CellBroker, TransportUrlError};
+pub use config::{AmqpConfig, NovaTopic, QueueSettings, Wire};
+pub use connect::{ConnectError, Connected, probe, probe_node, probe_nova};
+pub use declare::{DeclareError, check_exchange_exists, declare_exchange, declare_topology};
 pub use names::{NameTooLong, short};
-pub use nodes::Node;
+pub use nodes::{BrokerUrls, Node};
 pub use supervisor::{Ended, Reconnect};
+pub use tls_config::AmqpTlsConfig;
 pub use topology::{QueueType, Topology};

@@ -2,7 +2,10 @@
 //! or one string with comma-separated nodes as oslo.messaging writes it
 //! (`amqp://u:p@h1:5672,u:p@h2:5672/vhost?heartbeat=10`: user and password
 //! per node; the vhost and query at the end apply to every node).
+//! oslo's `rabbit://` scheme is `amqp://`; an empty path is the vhost `/`
+//! (`rabbit://u:p@h:5672/` and `amqp://u:p@h:5672/%2f` are one broker).
 
+use lapin::uri::{AMQPScheme, AMQPUri};
 use serde::{Deserialize, Serialize};
 
 use crate::support::mask::mask_url_password;
@@ -54,29 +57,63 @@ impl BrokerUrls {
     }
 }
 
-/// One broker node: its full URL, and `host:port` to name it in logs and metrics.
+/// One broker node: its full URL, the parsed URI to connect with, whether
+/// its URL asks for TLS, and `host:port` to name it in logs and metrics.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
     url: String,
+    uri: AMQPUri,
+    tls: bool,
     label: String,
 }
 
 impl Node {
-    /// Parses one node's AMQP URL.
+    /// Parses one node's URL (`amqp://`, `amqps://` or oslo's `rabbit://`).
     pub fn parse(url: &str) -> Result<Self, String> {
-        let uri = url
-            .parse::<lapin::uri::AMQPUri>()
+        let amqp_url = match url.trim().strip_prefix("rabbit://") {
+            Some(rest) => format!("amqp://{rest}"),
+            None => url.trim().to_owned(),
+        };
+        let mut uri = amqp_url
+            .parse::<AMQPUri>()
             .map_err(|e| format!("{} is not an AMQP URL: {e}", mask_url_password(url)))?;
+        // `h:5672/` names the default vhost, as oslo.messaging reads it.
+        if uri.vhost.is_empty() {
+            uri.vhost = "/".into();
+        }
         let label = format!("{}:{}", uri.authority.host, uri.authority.port);
         Ok(Self {
             url: url.to_owned(),
+            tls: uri.scheme == AMQPScheme::AMQPS,
+            uri,
             label,
         })
     }
 
-    /// The URL to connect to (holds credentials: never log it).
+    /// The node with TLS required whatever its scheme (`amqp.tls.enabled`).
+    pub fn with_tls(mut self, tls: bool) -> Self {
+        self.tls |= tls;
+        self
+    }
+
+    /// The URL as written (holds credentials: never log it).
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The URI to connect with (holds credentials: never log it).
+    pub fn uri(&self) -> &AMQPUri {
+        &self.uri
+    }
+
+    /// Must the connection to this node be TLS?
+    pub fn uses_tls(&self) -> bool {
+        self.tls
+    }
+
+    /// The host as the URL writes it: the TLS server name to verify.
+    pub fn host(&self) -> &str {
+        &self.uri.authority.host
     }
 
     /// `host:port`, without credentials.
@@ -188,6 +225,23 @@ mod tests {
         );
         assert!(BrokerUrls::Many(vec![]).nodes().is_err());
         assert!(BrokerUrls::from("").nodes().is_err());
+    }
+
+    #[test]
+    fn rabbit_and_amqps_schemes_and_the_empty_vhost() {
+        let rabbit = Node::parse("rabbit://u:p@h1:5671/").unwrap();
+        let amqp = Node::parse("amqp://u:p@h1:5671/%2f").unwrap();
+        assert_eq!(rabbit.uri(), amqp.uri(), "one broker, the default vhost");
+        assert!(!rabbit.uses_tls());
+        assert!(rabbit.clone().with_tls(true).uses_tls());
+        let tls = Node::parse("amqps://u:p@broker.example").unwrap();
+        assert!(tls.uses_tls());
+        assert_eq!(tls.label(), "broker.example:5671", "amqps's default port");
+        assert_eq!(tls.host(), "broker.example");
+        assert_eq!(tls.uri().vhost, "/");
+        let nodes = BrokerUrls::from("rabbit://a:pa@h1:5671,b:pb@h2:5671/").nodes();
+        assert_eq!(nodes.unwrap()[1].label(), "h2:5671");
+        assert!(Node::parse("http://h1/").is_err());
     }
 
     #[test]

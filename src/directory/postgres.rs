@@ -40,6 +40,10 @@ impl PgStore {
             )));
         }
         let options = PgConnectOptions::from_str(url).map_err(DirectoryError::BadUrl)?;
+        let (options, weakness) = super::db_tls::settle(url, options);
+        if let Some(weakness) = weakness {
+            tracing::warn!("{}", weakness.message());
+        }
         let pool = PgPoolOptions::new()
             .max_connections(config.max_connections)
             .acquire_timeout(config.acquire_timeout)
@@ -78,6 +82,16 @@ impl PgStore {
             .await
             .map_err(classify)?;
         Ok(())
+    }
+
+    /// Is a pooled session encrypted? (`check-config` shows what `prefer` got.)
+    pub async fn encrypted(&self) -> Result<bool, DirectoryError> {
+        let ssl: Option<bool> =
+            sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(classify)?;
+        Ok(ssl.unwrap_or(false))
     }
 
     /// Rows of `uuids` (distinct), in one query whatever their number.

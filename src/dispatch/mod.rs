@@ -5,14 +5,17 @@
 //! [`Dispatcher`] is what the API uses: it groups a request's events per
 //! host, sends them (coalesced per host in `lane`, whose one owner task
 //! holds the lanes' state, or one version 1 message per host), and says
-//! which hosts confirmed.
+//! which hosts confirmed. With `amqp.wire = "nova"` it publishes oslo casts
+//! instead ([`nova`], over the cells' brokers kept in [`brokers`]).
 
 pub mod account;
+pub mod brokers;
 pub mod channels;
 pub mod config;
 pub mod group;
 mod lane;
 pub mod link;
+pub mod nova;
 pub mod publish;
 
 use std::collections::HashMap;
@@ -26,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::broker::AmqpConfig;
 pub use crate::broker::Topology;
+use crate::broker::{CellBroker, Wire};
 use crate::metrics::Metrics;
 use crate::model::{Event, HostName, RequestIds};
 use crate::support::error_chain::error_chain;
@@ -52,8 +56,10 @@ pub struct Dispatcher {
     shared: Arc<lane::Shared>,
     /// How long a call waits for its confirms (`amqp.confirm_timeout`).
     confirm_timeout: std::time::Duration,
-    /// Present when `amqp.coalesce` is on.
+    /// Present when `amqp.coalesce` is on (herald's wire only).
     lanes: Option<Lanes>,
+    /// Present with `amqp.wire = "nova"`.
+    nova: Option<nova::NovaDispatch>,
     stop: CancellationToken,
     supervisor: Mutex<Option<JoinHandle<()>>>,
 }
@@ -63,13 +69,16 @@ impl Dispatcher {
     /// broker is down.
     pub fn start(amqp: &AmqpConfig, config: &DispatchConfig, metrics: Arc<Metrics>) -> Self {
         config.warn_deprecated();
+        if amqp.wire == Wire::Nova {
+            return Self::start_nova(amqp, config, metrics);
+        }
         let topology = Topology::new(amqp);
         let (tx, state) = watch::channel(None);
         let stop = CancellationToken::new();
         let supervisor = tokio::spawn(link::supervise(
             amqp.clone(),
             config.clone(),
-            topology.clone(),
+            link::OnConnect::Declare(topology.clone()),
             tx,
             metrics.clone(),
             stop.clone(),
@@ -95,9 +104,39 @@ impl Dispatcher {
             shared,
             confirm_timeout: config.confirm_timeout,
             lanes,
+            nova: None,
             stop,
             supervisor: Mutex::new(Some(supervisor)),
         }
+    }
+
+    /// Nova's wire: `amqp.url`'s broker now, the cells' brokers on first
+    /// use; no lanes (each cast carries its own request's context).
+    fn start_nova(amqp: &AmqpConfig, config: &DispatchConfig, metrics: Arc<Metrics>) -> Self {
+        let stop = CancellationToken::new();
+        let default = CellBroker::from_urls(&amqp.url)
+            .expect("amqp.url was validated at load: its nodes parse");
+        let brokers =
+            brokers::Brokers::start(amqp, config, &default, metrics.clone(), stop.clone());
+        let shared = Arc::new(lane::Shared {
+            topology: Topology::new(amqp),
+            state: brokers.default_state(),
+            metrics: metrics.clone(),
+            failure_log: account::FailureLog::default(),
+        });
+        Self {
+            shared,
+            confirm_timeout: config.confirm_timeout,
+            lanes: None,
+            nova: Some(nova::NovaDispatch::new(amqp, config, brokers, metrics)),
+            stop,
+            supervisor: Mutex::new(None),
+        }
+    }
+
+    /// Nova's publisher, with `amqp.wire = "nova"`.
+    pub fn nova(&self) -> Option<&nova::NovaDispatch> {
+        self.nova.as_ref()
     }
 
     /// The broker node in use (`host:port`), while connected.
@@ -244,6 +283,7 @@ impl Dispatcher {
             .events_per_message
             .observe(batch.events.len() as f64);
         Outgoing {
+            wire: crate::broker::Wire::Herald,
             routing_key: self.shared.topology.routing_key(&batch.host),
             message_id,
             correlation_id: Some(ids.request_id.clone()),
@@ -261,6 +301,9 @@ impl Dispatcher {
             && let Err(error) = supervisor.await
         {
             tracing::error!(error = %error_chain(&error), "broker supervisor task failed");
+        }
+        if let Some(nova) = &self.nova {
+            nova.brokers().join().await;
         }
     }
 }

@@ -8,6 +8,7 @@
 pub mod cache;
 pub mod client;
 pub mod config;
+pub mod transport;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -31,6 +32,10 @@ const RENEW_MARGIN: Duration = Duration::from_secs(60);
 pub enum KeystoneError {
     #[error("auth.auth_url: Keystone is unreachable")]
     Unreachable(#[source] hyper_util::client::legacy::Error),
+    #[error("auth.auth_url: TLS with Keystone failed (auth.cafile, auth.certfile, auth.keyfile)")]
+    Tls(#[source] hyper_util::client::legacy::Error),
+    #[error("auth.cafile / auth.certfile / auth.keyfile: the TLS settings cannot be used")]
+    TlsSettings(#[source] Box<crate::tls::TlsError>),
     #[error("auth.auth_url: Keystone did not answer within {}", humantime::format_duration(*.0))]
     Timeout(Duration),
     #[error("auth.auth_url: Keystone answered HTTP {0}")]
@@ -49,6 +54,17 @@ pub enum KeystoneError {
         "auth.password / auth.username: Keystone refused herald's own credentials (check also auth.project_name and the domains)"
     )]
     Credentials,
+}
+
+impl KeystoneError {
+    /// A request that got no answer: a TLS failure told apart, with its reason.
+    fn unreachable(error: hyper_util::client::legacy::Error) -> Self {
+        if crate::tls::is_tls_failure(&error) {
+            Self::Tls(error)
+        } else {
+            Self::Unreachable(error)
+        }
+    }
 }
 
 /// The verdict on a caller, as the API maps it.
@@ -72,6 +88,8 @@ pub struct Keystone {
     cache: Cache,
     flights: Mutex<HashMap<Key, Flight>>,
     service_roles: Vec<String>,
+    /// `auth.insecure` with an https `auth_url`: no certificate check.
+    insecure: bool,
 }
 
 impl std::fmt::Debug for Keystone {
@@ -85,10 +103,11 @@ impl std::fmt::Debug for Keystone {
 }
 
 impl Keystone {
-    /// Nothing is sent until the first use (serve starts even if Keystone is down).
-    pub fn new(config: &KeystoneConfig) -> Self {
-        Self {
-            client: Client::new(&config.auth_url, config.request_timeout),
+    /// Nothing is sent until the first use (serve starts even if Keystone is
+    /// down); the TLS files of an https `auth_url` are read now.
+    pub fn new(config: &KeystoneConfig) -> Result<Self, KeystoneError> {
+        Ok(Self {
+            client: Client::new(&config.auth_url, config.request_timeout, &config.tls())?,
             credentials: Credentials {
                 username: config.username.clone(),
                 password: config.password.clone(),
@@ -100,6 +119,16 @@ impl Keystone {
             cache: Cache::new(config.token_cache_time, config.token_cache_size),
             flights: Mutex::new(HashMap::new()),
             service_roles: config.service_token_roles.clone(),
+            insecure: config.is_https() && config.insecure,
+        })
+    }
+
+    /// How herald's connection to Keystone is secured, for `/readyz`.
+    pub fn transport(&self) -> &'static str {
+        match (self.client.is_https(), self.insecure) {
+            (false, _) => "plain http",
+            (true, false) => "https, verified",
+            (true, true) => "https, NOT verified (auth.insecure = true)",
         }
     }
 

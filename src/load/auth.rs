@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::{LoadArgs, LoadError};
 use crate::keystone::client::{Client, Credentials};
+use crate::tls::ClientTls;
 
 /// How long the token request may take.
 const ISSUE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -29,13 +30,16 @@ pub async fn token(args: &LoadArgs) -> Result<Option<String>, LoadError> {
             .ok_or(missing("--os-project-name"))?,
         project_domain_name: args.os_project_domain_name.clone(),
     };
-    let issued = Client::new(url, ISSUE_TIMEOUT)
+    let keystone_error = |source| LoadError::Keystone {
+        url: url.clone(),
+        source,
+    };
+    // An https Keystone is verified against the system's roots.
+    let issued = Client::new(url, ISSUE_TIMEOUT, &ClientTls::system_roots())
+        .map_err(keystone_error)?
         .issue(&credentials)
         .await
-        .map_err(|source| LoadError::Keystone {
-            url: url.clone(),
-            source,
-        })?;
+        .map_err(keystone_error)?;
     tracing::info!(expires_at = %issued.expires_at, "Keystone issued the load token");
     Ok(Some(issued.token))
 }

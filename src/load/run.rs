@@ -60,6 +60,7 @@ pub async fn run(
     );
     let BrokerSettings { amqp, queue } = broker;
     let amqp = with_flags(amqp, &args);
+    amqp.warn_weakened();
     let idle = args.concurrency as usize;
     let token = auth::token(&args).await?;
     let api = Api::new(

@@ -19,6 +19,12 @@ pub enum ConfigError {
     UnknownKey(String),
     #[error("config key {key}: {reason}")]
     Invalid { key: &'static str, reason: String },
+    #[error("config key {key}: the TLS settings cannot be used")]
+    Tls {
+        key: &'static str,
+        #[source]
+        source: Box<crate::tls::TlsError>,
+    },
 }
 
 /// The error for `key` holding a value that cannot be used, and why.

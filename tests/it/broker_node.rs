@@ -5,6 +5,12 @@
 //! is the test's. A test can kill -9, freeze (SIGSTOP), thaw and restart a node, and
 //! join three into a cluster; drop kills every node and removes its files.
 //!
+//! A node may also take TLS (`OwnNode::start_tls`): a TLS listener on
+//! 127.0.0.1 and a second one on 127.0.0.2 (an address its certificate does
+//! not name), `verify_peer` and `fail_if_no_peer_cert`, as OpenStack-Helm's
+//! mutual-TLS override sets it; its plain listener stays for the test's own
+//! connections.
+//!
 //! A node runs in a process group of its own (the start script, beam and its
 //! helpers), so a signal to the group reaches all of them and nothing else.
 //! Starting one takes 5–20 s on a busy 2-core machine; tests that use these
@@ -17,6 +23,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use lapin::{Connection, ConnectionProperties};
+
+mod tls;
+pub use tls::{NodeTls, TlsPorts};
 
 /// Where Debian installs RabbitMQ's own scripts (the /usr/sbin wrappers
 /// switch to the rabbitmq user and its HOME, which would share its cookie).
@@ -37,6 +46,8 @@ pub struct BrokerNode {
     /// `name@localhost`, for rabbitmqctl and cluster joins.
     pub name: String,
     pub amqp_port: u16,
+    /// Set when the node was started with TLS.
+    pub tls_ports: Option<TlsPorts>,
     dist_port: u16,
     dir: PathBuf,
     home: PathBuf,
@@ -53,6 +64,11 @@ impl BrokerNode {
 
     /// Creates the node's files and starts it, without waiting.
     fn spawn_new(root: &Path, label: &str, home: &Path) -> Self {
+        Self::spawn_with(root, label, home, None)
+    }
+
+    /// Like `spawn_new`, with TLS listeners when `tls` is given.
+    fn spawn_with(root: &Path, label: &str, home: &Path, tls: Option<&NodeTls>) -> Self {
         let name = format!("hrt{}{label}@localhost", std::process::id());
         let dir = root.join(label);
         for sub in ["mnesia", "log"] {
@@ -61,19 +77,21 @@ impl BrokerNode {
         std::fs::write(dir.join("enabled_plugins"), "").unwrap();
         std::fs::write(dir.join("env.conf"), "").unwrap();
         let (amqp_port, dist_port) = (free_port(), free_port());
-        std::fs::write(
-            dir.join("rabbitmq.conf"),
-            format!(
-                "listeners.tcp.local = 127.0.0.1:{amqp_port}\n\
-                 # a node of a test: quick to give up on absent peers\n\
-                 mnesia_table_loading_retry_limit = 3\n\
-                 mnesia_table_loading_retry_timeout = 5000\n"
-            ),
-        )
-        .unwrap();
+        let tls_ports = tls.map(|_| TlsPorts::free());
+        let mut conf = format!(
+            "listeners.tcp.local = 127.0.0.1:{amqp_port}\n\
+             # a node of a test: quick to give up on absent peers\n\
+             mnesia_table_loading_retry_limit = 3\n\
+             mnesia_table_loading_retry_timeout = 5000\n"
+        );
+        if let (Some(tls), Some(ports)) = (tls, tls_ports) {
+            conf.push_str(&tls::listeners_conf(tls, ports));
+        }
+        std::fs::write(dir.join("rabbitmq.conf"), conf).unwrap();
         let mut node = Self {
             name,
             amqp_port,
+            tls_ports,
             dist_port,
             dir,
             home: home.to_owned(),
@@ -330,7 +348,12 @@ fn home_in(root: &Path) -> PathBuf {
 /// handed over; the window for another process to take it is the node's
 /// start-up, and a node that cannot bind exits, which `wait_up` reports.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
+    free_port_on("127.0.0.1")
+}
+
+/// A port free right now on a loopback address.
+fn free_port_on(ip: &str) -> u16 {
+    TcpListener::bind((ip, 0))
         .unwrap()
         .local_addr()
         .unwrap()

@@ -7,7 +7,7 @@
 //! asserted, beyond generous deadlines.
 
 mod cluster;
-mod driver;
+pub(crate) mod driver;
 mod load_run;
 mod solo;
 mod stuck_queue;

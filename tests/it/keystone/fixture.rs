@@ -301,6 +301,17 @@ pub async fn herald_at(
     cache: Duration,
     password_override: Option<&str>,
 ) -> TestApp {
+    herald_with(f, url, cache, password_override, |_| {}).await
+}
+
+/// As [`herald_at`], with the config adjusted by `adjust` (TLS settings).
+pub async fn herald_with(
+    f: &mut Fixture,
+    url: &str,
+    cache: Duration,
+    password_override: Option<&str>,
+    adjust: impl FnOnce(&mut herald::config::Config),
+) -> TestApp {
     let (user, password) = f.user(&["service"]).await;
     let password = password_override.map(str::to_owned).unwrap_or(password);
     let url = url.to_owned();
@@ -315,6 +326,7 @@ pub async fn herald_at(
         // Keystone serves one request at a time here (SQLite): allow queueing.
         c.keystone.request_timeout = Duration::from_secs(30);
         c.keystone.www_authenticate_uri = "http://keystone.example/v3".into();
+        adjust(c);
     })
     .await
 }

@@ -5,7 +5,8 @@
 //! own on the same database.
 
 mod callers;
-mod fixture;
+pub mod fixture;
 mod load;
 mod outage;
+pub(crate) mod own;
 mod tokens;

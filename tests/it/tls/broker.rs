@@ -1,0 +1,317 @@
+//! TLS to a RabbitMQ node of the test's own that asks for client
+//! certificates (`verify_peer`, `fail_if_no_peer_cert`), with certificates
+//! made by the test: with the CA and a client certificate serve, agent and
+//! `herald load` reach it and events arrive; without the client
+//! certificate, with an unknown CA and at an address the certificate does
+//! not name, herald never connects and says why in one line.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use clap::Parser;
+use http::StatusCode;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use herald::broker::AmqpTlsConfig;
+
+use super::certs::TestPki;
+use super::serve_child::ServeChild;
+use crate::broker_node::{NodeTls, OwnNode};
+use crate::failover::driver::{bind_queue, tags_in};
+use crate::support::{ADMIN_TOKEN, TestApp, get, load_config_file, new_uuid, poll_until};
+
+/// The node's side: the CA that signs client certificates, its own pair.
+fn node_files(pki: &TestPki) -> NodeTls {
+    NodeTls {
+        ca: pki.path("ca.pem"),
+        cert: pki.path("server.pem"),
+        key: pki.path("server.key"),
+    }
+}
+
+/// herald's side: trust `ca`, and present the client certificate if asked.
+fn client_tls(pki: &TestPki, ca: &str, client_cert: bool) -> AmqpTlsConfig {
+    AmqpTlsConfig {
+        enabled: false,
+        ca_file: Some(pki.path(ca)),
+        cert_file: client_cert.then(|| pki.path("client.pem")),
+        key_file: client_cert.then(|| pki.path("client.key")),
+        verify_hostname: true,
+    }
+}
+
+/// `[amqp.tls]` as TOML lines.
+fn tls_toml(tls: &AmqpTlsConfig) -> String {
+    format!("[amqp.tls]\n{}", toml::to_string(tls).unwrap())
+}
+
+/// Runs `herald check-config` on `url` and `tls`: did it pass, and its stderr.
+fn check_config(dir: &Path, url: &str, tls: &AmqpTlsConfig) -> (bool, String) {
+    let path = dir.join("check.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[auth]\nmode = \"noauth\"\n[directory]\nurl = \":memory:\"\n\
+             [amqp]\nurl = \"{url}\"\nconnect_timeout = \"20s\"\n{}",
+            tls_toml(tls)
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_agent_and_load_reach_a_mutual_tls_node() {
+    let pki = TestPki::new();
+    let own = OwnNode::start_tls(&node_files(&pki)).await;
+    let url = own.node.amqps_url("localhost");
+    let app = TestApp::spawn_with(|c| {
+        c.amqp.url = url.as_str().into();
+        c.amqp.tls = client_tls(&pki, "ca.pem", true);
+        c.amqp.connect_timeout = Duration::from_secs(20);
+    })
+    .await;
+    app.wait_ready().await;
+    let ready = app.request(http::Method::GET, "/readyz", None, &[]).await;
+    let port = own.node.tls_ports.unwrap().named;
+    assert_eq!(ready.body["broker_node"], format!("localhost:{port}"));
+
+    // serve: an event is confirmed by the TLS node and sits in the host's queue.
+    let plain = own.node.connect().await;
+    let server = new_uuid();
+    app.put_server(&server, Some("tls-host"), None).await;
+    let queue = bind_queue(&plain, &app, "tls-host", false).await;
+    let event = json!({"events": [{"name": "network-vif-plugged", "server_uuid": server, "tag": "over-tls"}]});
+    let reply = app.post_events(&event, &[]).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    assert_eq!(tags_in(&plain, &queue, 1).await.get("over-tls"), Some(&1));
+
+    // agent: declares its queue and consumes over TLS.
+    let dir = tempfile::tempdir().unwrap();
+    let agent_server = new_uuid();
+    app.put_server(&agent_server, Some("tls-agent"), None).await;
+    let (mut agent, mut lines) = crate::agent::child::spawn(
+        &app.config.amqp,
+        &format!("{url:?}"),
+        "tls-agent",
+        &tls_toml(&app.config.amqp.tls),
+        dir.path(),
+    );
+    let event = json!({"events": [{"name": "network-vif-plugged", "server_uuid": agent_server, "tag": "to-agent"}]});
+    // 503 until the agent has declared and bound its queue.
+    poll_until(
+        "an event for the agent answers 200",
+        Duration::from_secs(60),
+        || async { app.post_events(&event, &[]).await.status == StatusCode::OK },
+    )
+    .await;
+    let line = tokio::time::timeout(Duration::from_secs(30), lines.recv())
+        .await
+        .expect("the agent prints the event")
+        .expect("the agent's stdout is open");
+    assert_eq!(line["server_uuid"], agent_server.as_str());
+    agent.start_kill().unwrap();
+    agent.wait().await.unwrap();
+
+    // herald load: declares, consumes and counts over TLS.
+    let config = load_config_file(&app, &dir);
+    let report = crate::support::run_load(load_args(&app, &config), CancellationToken::new())
+        .await
+        .expect("the load run completes");
+    let broker_side = report.broker.as_ref().expect("load consumed the queues");
+    assert!(report.accepted > 0, "{report}");
+    assert_eq!(broker_side.delivered, report.accepted, "{report}");
+    report.verdict().expect("the run passes");
+    app.stop().await;
+}
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    load: herald::load::LoadArgs,
+}
+
+fn load_args(app: &TestApp, config: &Path) -> herald::load::LoadArgs {
+    let (url, config) = (app.url(""), config.display().to_string());
+    let flags = [
+        "load",
+        "--url",
+        &url,
+        "--token",
+        ADMIN_TOKEN,
+        "--config",
+        &config,
+        "--servers",
+        "20",
+        "--hosts",
+        "2",
+        "--requests",
+        "20",
+        "--concurrency",
+        "4",
+        "--cleanup",
+    ];
+    Cli::try_parse_from(flags).expect("valid flags").load
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_node_refuses_never_connects_and_the_reason_is_logged() {
+    let pki = TestPki::new();
+    let own = OwnNode::start_tls(&node_files(&pki)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let good = client_tls(&pki, "ca.pem", true);
+    let named = own.node.amqps_url("localhost");
+    let unnamed = own.node.amqps_url("127.0.0.2");
+
+    // The control: the full setting passes, at the name the certificate
+    // carries, and check-config shows the settings in effect (paths only).
+    let port = own.node.tls_ports.unwrap();
+    let (ok, err) = check_config(dir.path(), &named, &good);
+    assert!(ok, "{err}");
+    let ca = pki.path("ca.pem").display().to_string();
+    for shown in [
+        format!("amqp.tls: TLS to 1 of 1 nodes (localhost:{})", port.named),
+        format!("trusting {ca}"),
+        format!("client certificate {}", pki.path("client.pem").display()),
+        format!(
+            "broker node localhost:{}: TLS handshake and login OK",
+            port.named
+        ),
+    ] {
+        assert!(err.contains(&shown), "{shown} not in {err}");
+    }
+    assert!(!err.contains("BEGIN"), "paths, not contents: {err}");
+    // Every node is checked, not only the first that answers.
+    let both = format!("{named},guest:guest@127.0.0.2:{}", port.unnamed);
+    let (ok, err) = check_config(dir.path(), &both, &good);
+    assert!(!ok, "the second node's certificate does not name it: {err}");
+    assert!(
+        err.contains(&format!(
+            "localhost:{}: TLS handshake and login OK",
+            port.named
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("127.0.0.2:{}", port.unnamed)),
+        "{err}"
+    );
+    // Each refusal fails with one line naming the node and rustls's reason.
+    let cases = [
+        (
+            "no client certificate",
+            &named,
+            client_tls(&pki, "ca.pem", false),
+            "asks for a client certificate",
+            port.named,
+        ),
+        (
+            "an unknown CA",
+            &named,
+            client_tls(&pki, "rogue-ca.pem", true),
+            "UnknownIssuer",
+            port.named,
+        ),
+        (
+            "an address the certificate does not name",
+            &unnamed,
+            good.clone(),
+            "not valid for name",
+            port.unnamed,
+        ),
+    ];
+    for (what, url, tls, reason, port) in cases {
+        let (ok, err) = check_config(dir.path(), url, &tls);
+        eprintln!(
+            "tls: {what}: {}",
+            err.trim_end().lines().last().unwrap_or_default()
+        );
+        assert!(!ok, "{what}: check-config passed");
+        assert!(err.contains(reason), "{what}: {reason} not in {err}");
+        assert!(
+            err.contains(&format!(":{port}")),
+            "{what}: the node is named: {err}"
+        );
+        assert!(err.contains("TLS"), "{what}: {err}");
+        let last = err.trim_end().lines().last().unwrap_or_default();
+        assert!(
+            last.contains(reason) && last.contains("TLS"),
+            "{what}: one line: {err}"
+        );
+    }
+    // verify_hostname = false accepts the unnamed address (the chain still counts).
+    let lax = AmqpTlsConfig {
+        verify_hostname: false,
+        ..good.clone()
+    };
+    let (ok, err) = check_config(dir.path(), &unnamed, &lax);
+    assert!(ok, "{err}");
+    let lax_rogue = AmqpTlsConfig {
+        verify_hostname: false,
+        ..client_tls(&pki, "rogue-ca.pem", true)
+    };
+    let (ok, err) = check_config(dir.path(), &unnamed, &lax_rogue);
+    assert!(!ok && err.contains("UnknownIssuer"), "{err}");
+
+    // serve without its client certificate: never ready, the reason logged
+    // once in full while it keeps failing.
+    let serve = ServeChild::start(
+        &serve_toml(dir.path(), &named, &client_tls(&pki, "ca.pem", false)),
+        dir.path(),
+    )
+    .await;
+    poll_until(
+        "serve failed three rounds",
+        Duration::from_secs(60),
+        || async { serve.metric("herald_broker_connect_failures_total").await >= 3 },
+    )
+    .await;
+    let (status, ready) = get(serve.addr, "/readyz").await;
+    assert_eq!(status, 503, "{ready}");
+    assert_eq!(ready["broker"], "disconnected");
+    let log = serve.stop().await;
+    let warned: Vec<_> = log
+        .iter()
+        .filter(|l| l.contains("WARN") && l.contains("no broker node answered"))
+        .collect();
+    assert_eq!(
+        warned.len(),
+        1,
+        "one full line, not one per attempt: {log:#?}"
+    );
+    eprintln!("tls: serve logged: {}", warned[0]);
+    assert!(
+        warned[0].contains("asks for a client certificate"),
+        "{}",
+        warned[0]
+    );
+    assert!(
+        warned[0].contains(&format!("localhost:{}", port.named)),
+        "{}",
+        warned[0]
+    );
+}
+
+fn serve_toml(dir: &Path, url: &str, tls: &AmqpTlsConfig) -> String {
+    format!(
+        "[http]\nlisten = \"127.0.0.1:0\"\n[auth]\nmode = \"noauth\"\n\
+         [directory]\nurl = {:?}\n\
+         [amqp]\nurl = \"{url}\"\nexchange = \"herald-tls-{}\"\n\
+         reconnect_min_backoff = \"50ms\"\nreconnect_max_backoff = \"200ms\"\n{}\
+         [log]\nlevel = \"info\"\nformat = \"text\"\n",
+        dir.join("serve.sqlite3").display().to_string(),
+        uuid::Uuid::new_v4().simple(),
+        tls_toml(tls),
+    )
+}
