@@ -3,21 +3,17 @@
 //! declarations live in [`crate::broker`].
 //!
 //! [`Dispatcher`] is what the API uses: it groups a request's events per
-//! host, sends them (coalesced per host in [`lane`], or one version 1
-//! message per host), and says which hosts confirmed. With `amqp.wire =
-//! "nova"` it publishes oslo casts instead ([`nova`], over the cells'
-//! brokers kept in [`brokers`]); a lane's waiting
-//! requests and how a message's group is taken live in `lane_queue`, the
-//! lanes' state and the rounds' choices in `lane_state`.
+//! host, sends them (coalesced per host in `lane`, whose one owner task
+//! holds the lanes' state, or one version 1 message per host), and says
+//! which hosts confirmed. With `amqp.wire = "nova"` it publishes oslo casts
+//! instead ([`nova`], over the cells' brokers kept in [`brokers`]).
 
 pub mod account;
 pub mod brokers;
 pub mod channels;
 pub mod config;
 pub mod group;
-pub mod lane;
-mod lane_queue;
-mod lane_state;
+mod lane;
 pub mod link;
 pub mod nova;
 pub mod publish;
@@ -72,6 +68,7 @@ impl Dispatcher {
     /// Starts connecting in the background; returns at once, even when the
     /// broker is down.
     pub fn start(amqp: &AmqpConfig, config: &DispatchConfig, metrics: Arc<Metrics>) -> Self {
+        config.warn_deprecated();
         if amqp.wire == Wire::Nova {
             return Self::start_nova(amqp, config, metrics);
         }
@@ -93,9 +90,8 @@ impl Dispatcher {
             failure_log: account::FailureLog::default(),
         });
         let lanes = config.coalesce.then(|| {
-            Lanes::new(
+            Lanes::start(
                 LaneLimits {
-                    in_flight: config.coalesce_in_flight,
                     max_events: config.coalesce_max_events,
                     max_queued: config.coalesce_queue,
                     rounds: ROUNDS,
@@ -197,20 +193,28 @@ impl Dispatcher {
             // Nothing can go out: answer at once rather than queue.
             return account::broker_unavailable(&self.shared.metrics, batches.len());
         }
-        let waits = batches.iter().map(|batch| {
-            let wire_events = batch
-                .events
-                .iter()
-                .map(|&i| wire_event_v2(&events[i], ids))
-                .collect();
-            let outcome = lanes.submit(&batch.host, wire_events, deadline);
-            async move {
-                match tokio::time::timeout_at(deadline, outcome).await {
-                    Ok(Ok(outcome)) => outcome,
-                    // The confirm did not come in time (or the publisher
-                    // skipped us because our deadline had passed).
-                    Ok(Err(_)) | Err(_) => PublishOutcome::Failed(Failure::Timeout),
-                }
+        let work = batches
+            .iter()
+            .map(|batch| {
+                let wire_events = batch
+                    .events
+                    .iter()
+                    .map(|&i| wire_event_v2(&events[i], ids))
+                    .collect();
+                (batch.host.clone(), wire_events)
+            })
+            .collect();
+        let timed_out = || PublishOutcome::Failed(Failure::Timeout);
+        let Ok(replies) = tokio::time::timeout_at(deadline, lanes.submit(work, deadline)).await
+        else {
+            return vec![timed_out(); batches.len()];
+        };
+        let waits = replies.into_iter().map(|reply| async move {
+            match tokio::time::timeout_at(deadline, reply).await {
+                Ok(Ok(outcome)) => outcome,
+                // The confirm did not come in time, or the lanes skipped
+                // the events because their deadline had passed.
+                Ok(Err(_)) | Err(_) => timed_out(),
             }
         });
         join_all(waits).await

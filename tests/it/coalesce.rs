@@ -29,7 +29,6 @@ async fn frozen_app_with(
     let mut app = TestApp::ready_with(|c| {
         c.amqp.url = url.into();
         c.dispatch.coalesce = coalesce;
-        c.dispatch.coalesce_in_flight = 1;
         c.dispatch.confirm_timeout = confirm_timeout;
     })
     .await;

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::publish::PublishOutcome;
+use crate::dispatch::publish::PublishOutcome;
 use crate::wire;
 
 /// One request's events for one host, waiting for a message.
@@ -51,14 +51,10 @@ pub(super) fn take_group(queue: &mut VecDeque<Pending>, max_events: usize, now: 
     }
 }
 
-/// A waiting request of `n` events, for the lanes' tests.
+/// `n` events of one request, for the lanes' tests.
 #[cfg(test)]
-pub(super) fn test_pending(
-    n: usize,
-    deadline: Instant,
-) -> (Pending, oneshot::Receiver<PublishOutcome>) {
+pub(super) fn test_events(n: usize) -> Vec<wire::WireEventV2> {
     use crate::model::{EventName, EventStatus, ServerId};
-    let (reply, rx) = oneshot::channel();
     let event = wire::WireEventV2 {
         name: EventName::NetworkChanged,
         server_uuid: ServerId::parse("3df201cf-2451-44f2-8d25-a4ca826fc1f3").expect("a valid uuid"),
@@ -67,8 +63,18 @@ pub(super) fn test_pending(
         request_id: "req-1".into(),
         global_request_id: None,
     };
+    vec![event; n]
+}
+
+/// A waiting request of `n` events, for the lanes' tests.
+#[cfg(test)]
+pub(super) fn test_pending(
+    n: usize,
+    deadline: Instant,
+) -> (Pending, oneshot::Receiver<PublishOutcome>) {
+    let (reply, rx) = oneshot::channel();
     let pending = Pending {
-        events: vec![event; n],
+        events: test_events(n),
         deadline,
         reply,
     };
