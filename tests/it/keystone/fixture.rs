@@ -258,7 +258,7 @@ pub async fn probe_with(app: &TestApp, token: &str) -> Reply {
 }
 
 /// Polls [`probe_with`] `token` until it answers `want`; until then it may
-/// answer only `meanwhile`. `limit` bounds the wait (zero: the first answer).
+/// answer only `meanwhile`. `limit` bounds the wait.
 pub async fn probe_until(
     app: &TestApp,
     token: &str,
