@@ -47,6 +47,16 @@ def expect(what, actual, wanted):
     ok(f"{what} == {wanted!r}")
 
 
+def expect_refused(label, call, error, status):
+    """call() must raise `error`, the client's exception for HTTP `status`."""
+    try:
+        call()
+    except error:
+        ok(f"{label}: raised {error.__name__} ({status})")
+    else:
+        raise Mismatch(f"{label}: expected {status} {error.__name__}, the batch was accepted")
+
+
 # ---------------------------------------------------------------- directory
 
 
@@ -160,13 +170,9 @@ def run_novaclient(url, token, known, unknown, hostless):
     check_request_ids(label, result)
 
     label = "novaclient 2.1 volume-extended (needs 2.51)"
-    try:
-        nova.server_external_events.create(
-            [{"name": "volume-extended", "server_uuid": known, "tag": str(uuid.uuid4())}])
-    except nova_exc.BadRequest:
-        ok(f"{label}: raised BadRequest (400)")
-    else:
-        raise Mismatch(f"{label}: expected 400 BadRequest, the batch was accepted")
+    batch = [{"name": "volume-extended", "server_uuid": known, "tag": str(uuid.uuid4())}]
+    expect_refused(label, lambda: nova.server_external_events.create(batch),
+                   nova_exc.BadRequest, 400)
 
     label = "novaclient 2.51 volume-extended"
     nova = novaclient_at(sess, "2.51")
@@ -190,12 +196,9 @@ def run_novaclient(url, token, known, unknown, hostless):
 
     label = "novaclient bad token"
     bad = novaclient_at(keystone_session(url, "not-" + token), "2.1")
-    try:
-        bad.server_external_events.create(mixed_batch(known, unknown, hostless))
-    except nova_exc.Unauthorized:
-        ok(f"{label}: raised Unauthorized (401)")
-    else:
-        raise Mismatch(f"{label}: expected 401 Unauthorized")
+    batch = mixed_batch(known, unknown, hostless)
+    expect_refused(label, lambda: bad.server_external_events.create(batch),
+                   nova_exc.Unauthorized, 401)
 
 
 # ------------------------------------------------------------ openstacksdk

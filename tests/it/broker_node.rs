@@ -17,12 +17,14 @@
 //! nodes run one at a time (`.config/nextest.toml`, group `broker-nodes`).
 
 use std::net::TcpListener;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use lapin::{Connection, ConnectionProperties};
+
+use crate::support::group::ProcessGroup;
+use crate::support::poll_until;
 
 mod tls;
 pub use tls::{NodeTls, TlsPorts};
@@ -51,7 +53,8 @@ pub struct BrokerNode {
     dist_port: u16,
     dir: PathBuf,
     home: PathBuf,
-    group: Option<Child>,
+    /// The node's process group (start script, beam and helpers); killed on drop.
+    group: Option<ProcessGroup>,
 }
 
 impl BrokerNode {
@@ -117,20 +120,11 @@ impl BrokerNode {
     }
 
     fn spawn(&mut self) {
-        let out = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join("server.out"))
-            .unwrap();
         let mut command = Command::new(Path::new(SBIN).join("rabbitmq-server"));
         self.env(&mut command);
-        command
-            .current_dir(&self.dir)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .process_group(0);
-        self.group = Some(command.spawn().expect("starting rabbitmq-server"));
+        command.current_dir(&self.dir);
+        let out = self.dir.join("server.out");
+        self.group = Some(ProcessGroup::spawn(&self.name, command, &out));
     }
 
     /// `amqp://guest:guest@127.0.0.1:PORT/%2f`.
@@ -143,34 +137,36 @@ impl BrokerNode {
         format!("127.0.0.1:{}", self.amqp_port)
     }
 
-    /// Waits until an AMQP connection to the node opens.
+    /// Waits until an AMQP connection to the node opens; a node that exited
+    /// meanwhile fails at once.
     pub async fn wait_up(&mut self) {
-        let deadline = tokio::time::Instant::now() + START_DEADLINE;
-        loop {
-            let url = self.url();
-            let attempt = Connection::connect(&url, ConnectionProperties::default());
-            if let Ok(Ok(conn)) = tokio::time::timeout(CONNECT_ATTEMPT, attempt).await {
-                conn.close(200, "up".into()).await.ok();
-                return;
-            }
+        let what = format!(
+            "RabbitMQ node {} takes connections; see {}",
+            self.name,
+            self.dir.join("server.out").display()
+        );
+        let url = self.url();
+        let mut tried = false;
+        poll_until(&what, START_DEADLINE, || {
+            // Asked after a failed attempt only, as a node that answers is up
+            // whatever became of the script that started it.
             let exited = self
                 .group
                 .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten());
-            assert!(
-                exited.is_none(),
-                "RabbitMQ node {} exited ({exited:?}); see {}",
-                self.name,
-                self.dir.join("server.out").display()
-            );
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "RabbitMQ node {} did not start; see {}",
-                self.name,
-                self.dir.join("server.out").display()
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+                .filter(|_| tried)
+                .and_then(ProcessGroup::exited);
+            assert!(exited.is_none(), "{what}: it exited ({exited:?})");
+            tried = true;
+            let attempt = Connection::connect(&url, ConnectionProperties::default());
+            async move {
+                let Ok(Ok(conn)) = tokio::time::timeout(CONNECT_ATTEMPT, attempt).await else {
+                    return false;
+                };
+                conn.close(200, "up".into()).await.ok();
+                true
+            }
+        })
+        .await;
     }
 
     /// A connection to this node.
@@ -189,11 +185,8 @@ impl BrokerNode {
     }
 
     fn signal_group(&self, signal: &str) {
-        if let Some(child) = &self.group {
-            let _ = Command::new("kill")
-                .args([signal, "--", &format!("-{}", child.id())])
-                .stderr(Stdio::null())
-                .status();
+        if let Some(group) = &self.group {
+            group.signal(signal);
         }
     }
 
@@ -201,29 +194,17 @@ impl BrokerNode {
     /// until its port takes no connection. Reaping polls, so the runtime's
     /// workers stay free for the requests the test is driving meanwhile.
     pub async fn kill(&mut self) {
-        self.signal_group("-KILL");
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        if let Some(mut child) = self.group.take() {
-            while child.try_wait().ok().flatten().is_none() {
-                assert!(
-                    tokio::time::Instant::now() < deadline,
-                    "node {} did not exit after kill -9",
-                    self.name
-                );
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
+        if let Some(mut group) = self.group.take() {
+            group.kill().await;
         }
-        while tokio::net::TcpStream::connect(("127.0.0.1", self.amqp_port))
-            .await
-            .is_ok()
-        {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "node {} still takes connections after kill -9",
-                self.name
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let what = format!("node {} takes no connection after kill -9", self.name);
+        let port = self.amqp_port;
+        poll_until(&what, Duration::from_secs(20), || async move {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_err()
+        })
+        .await;
     }
 
     /// SIGSTOP of the whole group: the node keeps its sockets open and
@@ -265,16 +246,6 @@ impl BrokerNode {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-impl Drop for BrokerNode {
-    fn drop(&mut self) {
-        self.signal_group("-CONT");
-        self.signal_group("-KILL");
-        if let Some(mut child) = self.group.take() {
-            let _ = child.wait();
-        }
     }
 }
 

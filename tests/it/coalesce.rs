@@ -9,34 +9,12 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use http::StatusCode;
-use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt;
+use serde_json::Value;
 use tokio::net::TcpStream;
 
 use crate::proxy::Proxy;
-use crate::support::{ADMIN_TOKEN, Reply, TestApp, drain, new_uuid};
-
-fn event_for(server: &str) -> Value {
-    json!({"events": [{"name": "network-changed", "server_uuid": server}]})
-}
-
-/// Waits until `/metrics` shows `line` (a metric and its value).
-async fn wait_for_metric(app: &TestApp, line: &str) {
-    let shows = || async {
-        let reply = app.request(http::Method::GET, "/metrics", None, &[]).await;
-        let text = reply.body.as_str().unwrap_or_default().to_owned();
-        text.lines().any(|l| l == line)
-    };
-    let what = format!("/metrics shows `{line}`");
-    crate::support::poll_until(&what, Duration::from_secs(15), shows).await;
-}
-
-fn request_id(reply: &Reply) -> String {
-    reply.headers["x-openstack-request-id"]
-        .to_str()
-        .expect("ascii")
-        .to_owned()
-}
+use crate::support::raw;
+use crate::support::{Reply, TestApp, drain, event_for};
 
 async fn frozen_app(confirm_timeout: Duration) -> (TestApp, Proxy, String, String) {
     frozen_app_with(confirm_timeout, true).await
@@ -48,16 +26,13 @@ async fn frozen_app_with(
 ) -> (TestApp, Proxy, String, String) {
     let proxy = Proxy::start("127.0.0.1:5672".parse().unwrap()).await;
     let url = proxy.amqp_url();
-    let mut app = TestApp::spawn_with(|c| {
+    let mut app = TestApp::ready_with(|c| {
         c.amqp.url = url.into();
         c.dispatch.coalesce = coalesce;
         c.dispatch.confirm_timeout = confirm_timeout;
     })
     .await;
-    app.wait_ready().await;
-    let server = new_uuid();
-    app.put_server(&server, Some("h"), None).await;
-    let queue = app.bind_host("h").await;
+    let (server, queue) = app.place_on("h").await;
     // Opening a channel takes a round trip the frozen proxy would hold: one
     // request first leaves a ready channel in the pool.
     let warm = app.post_events(&event_for(&server), &[]).await;
@@ -73,13 +48,13 @@ async fn concurrent_requests_for_one_host_share_a_message() {
 
     proxy.freeze();
     let (first, queued) = tokio::join!(app.post_events(&body, &[]), async {
-        wait_for_metric(&app, "herald_messages_unconfirmed 1").await;
+        app.wait_metric("herald_messages_unconfirmed 1").await;
         let (b, c, d, ()) = tokio::join!(
             app.post_events(&body, &[]),
             app.post_events(&body, &[]),
             app.post_events(&body, &[]),
             async {
-                wait_for_metric(&app, "herald_lane_queued_events 3").await;
+                app.wait_metric("herald_lane_queued_events 3").await;
                 proxy.thaw();
             }
         );
@@ -97,14 +72,14 @@ async fn concurrent_requests_for_one_host_share_a_message() {
     );
     let first_body: Value = serde_json::from_slice(&messages[0].data).unwrap();
     assert_eq!(first_body["version"], 2);
-    assert_eq!(first_body["events"][0]["request_id"], request_id(&first));
+    assert_eq!(first_body["events"][0]["request_id"], first.request_id());
     assert_eq!(
         messages[0]
             .properties
             .correlation_id()
             .as_ref()
             .map(|c| c.to_string()),
-        Some(request_id(&first)),
+        Some(first.request_id()),
         "one request's message names it"
     );
 
@@ -116,7 +91,7 @@ async fn concurrent_requests_for_one_host_share_a_message() {
         .iter()
         .map(|e| e["request_id"].as_str().expect("an id").to_owned())
         .collect();
-    let answered: BTreeSet<String> = queued.iter().map(request_id).collect();
+    let answered: BTreeSet<String> = queued.iter().map(Reply::request_id).collect();
     assert_eq!(carried, answered, "each event carries its own request's id");
     assert!(
         messages[1].properties.correlation_id().is_none(),
@@ -128,14 +103,9 @@ async fn concurrent_requests_for_one_host_share_a_message() {
 /// Sends one events request on a raw connection and returns it unanswered.
 async fn send_raw(app: &TestApp, body: &Value) -> TcpStream {
     let text = body.to_string();
-    let mut stream = TcpStream::connect(app.addr).await.expect("connect");
-    let head = format!(
-        "POST /os-server-external-events HTTP/1.1\r\nhost: x\r\nx-auth-token: {ADMIN_TOKEN}\r\n\
-         content-type: application/json\r\ncontent-length: {}\r\n\r\n{text}",
-        text.len()
-    );
-    stream.write_all(head.as_bytes()).await.expect("send");
-    stream
+    let length = format!("content-length: {}", text.len());
+    let head = raw::head(raw::EVENTS, &["content-type: application/json", &length]);
+    raw::send(app.addr, (head + &text).as_bytes()).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -145,11 +115,11 @@ async fn without_coalescing_a_client_gone_mid_confirm_strands_nothing() {
 
     proxy.freeze();
     let stream = send_raw(&app, &body).await;
-    wait_for_metric(&app, "herald_messages_unconfirmed 1").await;
+    app.wait_metric("herald_messages_unconfirmed 1").await;
     drop(stream);
     // The handler is gone with its confirm wait: both gauges count it out.
-    wait_for_metric(&app, "herald_messages_unconfirmed 0").await;
-    wait_for_metric(&app, "herald_http_requests_in_flight 1").await;
+    app.wait_metric("herald_messages_unconfirmed 0").await;
+    app.wait_metric("herald_http_requests_in_flight 1").await;
     proxy.thaw();
 
     let next = app.post_events(&body, &[]).await;
@@ -161,7 +131,7 @@ async fn without_coalescing_a_client_gone_mid_confirm_strands_nothing() {
             .correlation_id()
             .as_ref()
             .map(|c| c.to_string())
-            == Some(request_id(&next))),
+            == Some(next.request_id())),
         "the next request's own message arrived"
     );
     app.stop().await;
@@ -174,19 +144,19 @@ async fn a_request_abandoned_before_it_went_out_is_not_published() {
 
     proxy.freeze();
     let (first, ()) = tokio::join!(app.post_events(&body, &[]), async {
-        wait_for_metric(&app, "herald_messages_unconfirmed 1").await;
+        app.wait_metric("herald_messages_unconfirmed 1").await;
         // A raw client that sends its request and hangs up while it waits
         // in the lane behind the first one.
         let stream = send_raw(&app, &body).await;
-        wait_for_metric(&app, "herald_lane_queued_events 1").await;
+        app.wait_metric("herald_lane_queued_events 1").await;
         drop(stream);
         // Its handler is gone (the first request and /metrics remain) ...
-        wait_for_metric(&app, "herald_http_requests_in_flight 2").await;
+        app.wait_metric("herald_http_requests_in_flight 2").await;
         proxy.thaw();
     });
     assert_eq!(first.status, StatusCode::OK, "{:?}", first.body);
     // ... and the lane is empty again: the abandoned events were dropped.
-    wait_for_metric(&app, "herald_lane_queued_events 0").await;
+    app.wait_metric("herald_lane_queued_events 0").await;
     let last = app.post_events(&body, &[]).await;
     assert_eq!(last.status, StatusCode::OK, "{:?}", last.body);
 
@@ -205,9 +175,9 @@ async fn a_request_abandoned_before_it_went_out_is_not_published() {
         .collect();
     assert_eq!(
         carried,
-        vec![request_id(&first), request_id(&last)],
+        vec![first.request_id(), last.request_id()],
         "only the requests that waited for their answer were published"
     );
-    wait_for_metric(&app, "herald_messages_unconfirmed 0").await;
+    app.wait_metric("herald_messages_unconfirmed 0").await;
     app.stop().await;
 }

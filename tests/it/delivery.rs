@@ -16,11 +16,8 @@ fn body_of(delivery: &lapin::message::Delivery) -> Value {
 async fn one_delivered_message(
     coalesce: bool,
 ) -> (lapin::message::Delivery, String, String, String) {
-    let mut app = TestApp::spawn_with(|c| c.dispatch.coalesce = coalesce).await;
-    app.wait_ready().await;
-    let server = new_uuid();
-    app.put_server(&server, Some("compute-1"), None).await;
-    let queue = app.bind_host("compute-1").await;
+    let mut app = TestApp::ready_with(|c| c.dispatch.coalesce = coalesce).await;
+    let (server, queue) = app.place_on("compute-1").await;
     let sent_form = server.to_uppercase().replace('-', "");
     let global = "req-3df201cf-2451-44f2-8d25-a4ca826fc1f3";
     let reply = app
@@ -38,10 +35,7 @@ async fn one_delivered_message(
         reply.body["events"][0]["status"], "completed",
         "response status is herald's"
     );
-    let request_id = reply.headers["x-openstack-request-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let request_id = reply.request_id();
     assert_eq!(reply.headers["x-compute-request-id"], request_id.as_str());
     assert_ne!(request_id, global, "the local id is always new");
 
@@ -106,11 +100,8 @@ async fn with_coalescing_off_the_body_is_version_1() {
 
 #[tokio::test]
 async fn without_a_global_id_the_field_is_absent() {
-    let mut app = TestApp::spawn().await;
-    app.wait_ready().await;
-    let server = new_uuid();
-    app.put_server(&server, Some("h"), None).await;
-    let queue = app.bind_host("h").await;
+    let mut app = TestApp::ready().await;
+    let (server, queue) = app.place_on("h").await;
     let reply = app
         .post_events(
             &json!({"events": [{"name": "network-changed", "server_uuid": server}]}),
@@ -131,8 +122,7 @@ async fn without_a_global_id_the_field_is_absent() {
 
 #[tokio::test]
 async fn one_message_per_host_with_events_in_request_order() {
-    let mut app = TestApp::spawn().await;
-    app.wait_ready().await;
+    let mut app = TestApp::ready().await;
     let hosts = ["h0", "h1", "h2"];
     let mut queues = Vec::new();
     for h in hosts {
@@ -169,8 +159,7 @@ async fn one_message_per_host_with_events_in_request_order() {
 
 #[tokio::test]
 async fn migrating_servers_reach_source_and_destination() {
-    let mut app = TestApp::spawn().await;
-    app.wait_ready().await;
+    let mut app = TestApp::ready().await;
     let server = new_uuid();
     app.put_server(&server, Some("src"), Some(("src", "dst")))
         .await;
@@ -188,8 +177,7 @@ async fn migrating_servers_reach_source_and_destination() {
 
 #[tokio::test]
 async fn unroutable_host_is_a_per_event_503() {
-    let mut app = TestApp::spawn().await;
-    app.wait_ready().await;
+    let mut app = TestApp::ready().await;
     let bound = new_uuid();
     let unbound = new_uuid();
     app.put_server(&bound, Some("bound"), None).await;
@@ -225,8 +213,7 @@ async fn unroutable_host_is_a_per_event_503() {
 
 #[tokio::test]
 async fn durable_topic_exchange_is_declared() {
-    let app = TestApp::spawn().await;
-    app.wait_ready().await;
+    let app = TestApp::ready().await;
     // A passive declare would pass whatever the kind and durability; the
     // broker's own listing says what was really declared (read-only).
     let listing = tokio::process::Command::new("rabbitmqctl")
@@ -248,8 +235,7 @@ async fn durable_topic_exchange_is_declared() {
 #[tokio::test]
 async fn a_nacked_message_is_a_per_event_503() {
     use lapin::types::{AMQPValue, FieldTable, LongString};
-    let mut app = TestApp::spawn().await;
-    app.wait_ready().await;
+    let mut app = TestApp::ready().await;
     let server = new_uuid();
     app.put_server(&server, Some("full"), None).await;
     // A queue that refuses every message: the broker nacks the publish.

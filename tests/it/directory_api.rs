@@ -11,8 +11,13 @@ fn uuid(n: u32) -> String {
     format!("00000000-0000-4000-8000-{n:012}")
 }
 
+/// The directory route of server `n`.
+fn at(n: u32) -> String {
+    format!("/directory/servers/{}", uuid(n))
+}
+
 #[tokio::test]
-async fn put_get_delete() {
+async fn a_server_is_stored_in_canonical_form_replaced_read_and_deleted() {
     let app = TestApp::spawn().await;
     let sent = "{00000000000040008000000000000001}";
     let put = app
@@ -31,47 +36,19 @@ async fn put_get_delete() {
     assert!(entry["updated_at"].as_str().unwrap().ends_with('Z'));
 
     let moved = json!({"host": "c1", "migration": {"source_compute": "c1", "dest_compute": "c2"}});
-    let put = app
-        .request(
-            Method::PUT,
-            &format!("/directory/servers/{}", uuid(1)),
-            Some(&moved),
-            &[],
-        )
-        .await;
+    let put = app.request(Method::PUT, &at(1), Some(&moved), &[]).await;
     assert_eq!(
         put.body["server"]["migration"]["dest_compute"], "c2",
         "replaced"
     );
-    let got = app
-        .request(
-            Method::GET,
-            &format!("/directory/servers/{}", uuid(1)),
-            None,
-            &[],
-        )
-        .await;
+    let got = app.get(&at(1)).await;
     assert_eq!(got.status, StatusCode::OK);
     assert_eq!(got.body["server"], put.body["server"]);
 
-    let deleted = app
-        .request(
-            Method::DELETE,
-            &format!("/directory/servers/{}", uuid(1)),
-            None,
-            &[],
-        )
-        .await;
+    let deleted = app.request(Method::DELETE, &at(1), None, &[]).await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
     for method in [Method::GET, Method::DELETE] {
-        let gone = app
-            .request(
-                method,
-                &format!("/directory/servers/{}", uuid(1)),
-                None,
-                &[],
-            )
-            .await;
+        let gone = app.request(method, &at(1), None, &[]).await;
         assert_eq!(gone.status, StatusCode::NOT_FOUND);
         assert_eq!(gone.body["itemNotFound"]["code"], 404);
     }
@@ -81,7 +58,7 @@ async fn put_get_delete() {
 #[tokio::test]
 async fn bad_requests_name_the_problem() {
     let app = TestApp::spawn().await;
-    let path = format!("/directory/servers/{}", uuid(2));
+    let path = at(2);
     let cases = [
         (json!({}), "host"),
         (json!({"host": "c1", "colour": "red"}), "colour"),
@@ -101,19 +78,10 @@ async fn bad_requests_name_the_problem() {
         let message = reply.body["badRequest"]["message"].as_str().unwrap();
         assert!(message.contains(needle), "{needle} not in {message}");
     }
-    let bad_path = app
-        .request(Method::GET, "/directory/servers/not-a-uuid", None, &[])
-        .await;
+    let bad_path = app.get("/directory/servers/not-a-uuid").await;
     assert_eq!(bad_path.status, StatusCode::BAD_REQUEST);
     for query in ["limit=0", "limit=ten", "marker=nope"] {
-        let reply = app
-            .request(
-                Method::GET,
-                &format!("/directory/servers?{query}"),
-                None,
-                &[],
-            )
-            .await;
+        let reply = app.get(&format!("/directory/servers?{query}")).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{query}");
     }
     let patch = app
@@ -125,7 +93,7 @@ async fn bad_requests_name_the_problem() {
 }
 
 #[tokio::test]
-async fn bulk_upsert_and_pages() {
+async fn bulk_upsert_is_all_or_nothing_and_pages_follow_uuid_order() {
     let app = TestApp::spawn().await;
     let servers: Vec<Value> = (1..=7)
         .map(|n| json!({"uuid": uuid(n), "host": if n % 2 == 0 { "even" } else { "odd" }}))
@@ -154,14 +122,7 @@ async fn bulk_upsert_and_pages() {
             .unwrap()
             .contains("servers[1].uuid")
     );
-    let absent = app
-        .request(
-            Method::GET,
-            &format!("/directory/servers/{}", uuid(8)),
-            None,
-            &[],
-        )
-        .await;
+    let absent = app.get(&at(8)).await;
     assert_eq!(absent.status, StatusCode::NOT_FOUND);
 
     // Pages of 3 in uuid order; next_marker only when the page is full.
@@ -172,7 +133,7 @@ async fn bulk_upsert_and_pages() {
             Some(m) => format!("/directory/servers?limit=3&marker={m}"),
             None => "/directory/servers?limit=3".to_owned(),
         };
-        let page = app.request(Method::GET, &query, None, &[]).await;
+        let page = app.get(&query).await;
         assert_eq!(page.status, StatusCode::OK);
         let entries = page.body["servers"].as_array().unwrap().clone();
         seen.extend(
@@ -194,9 +155,7 @@ async fn bulk_upsert_and_pages() {
     }
     assert_eq!(seen, (1..=7).map(uuid).collect::<Vec<_>>());
 
-    let even = app
-        .request(Method::GET, "/directory/servers?host=even", None, &[])
-        .await;
+    let even = app.get("/directory/servers?host=even").await;
     let hosts: Vec<_> = even.body["servers"]
         .as_array()
         .unwrap()
@@ -205,9 +164,7 @@ async fn bulk_upsert_and_pages() {
         .collect();
     assert_eq!(hosts, vec![json!("even"); 3]);
     assert_eq!(even.body["next_marker"], Value::Null);
-    let clamped = app
-        .request(Method::GET, "/directory/servers?limit=5000", None, &[])
-        .await;
+    let clamped = app.get("/directory/servers?limit=5000").await;
     assert_eq!(
         clamped.status,
         StatusCode::OK,
@@ -237,14 +194,7 @@ async fn parallel_bulk_writes_take_turns_and_1001_entries_are_refused() {
         assert_eq!(reply.body["upserted"], 1000);
     }
     // 6,000 entries: a limit past u32 is still "above 1000", so a full page.
-    let page = app
-        .request(
-            Method::GET,
-            "/directory/servers?limit=4294967296",
-            None,
-            &[],
-        )
-        .await;
+    let page = app.get("/directory/servers?limit=4294967296").await;
     assert_eq!(page.status, StatusCode::OK, "{:?}", page.body);
     assert_eq!(page.body["servers"].as_array().unwrap().len(), 1000);
     assert!(

@@ -14,23 +14,26 @@ use std::collections::HashMap;
 use herald::directory::{DirectoryError, Found, NewEntry};
 use herald::model::{Caller, ServerId};
 
-use self::harness::{Harness, assert_rfc3339_utc, entry, host, new_id, placed};
+use self::harness::{Harness, assert_rfc3339_utc, entry, host, listed, new_id, placed};
 
-/// Declares `$name::sqlite` and `$name::postgres` running the test body `$name`.
+/// Declares each test body `$name` twice, as `sqlite::$name` and
+/// `postgres::$name`: the name says the behaviour, the module the backend.
 macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {$(
             #[tokio::test]
-            async fn sqlite() {
+            async fn $name() {
                 super::Harness::sqlite().await.run(super::$name).await;
             }
+        )*}
 
+        mod postgres {$(
             #[tokio::test]
-            async fn postgres() {
+            async fn $name() {
                 super::Harness::postgres().await.run(super::$name).await;
             }
-        }
-    )*};
+        )*}
+    };
 }
 
 on_both_backends!(
@@ -55,15 +58,7 @@ async fn schema_is_created_once_and_reopening_keeps_it(h: &Harness) {
         .expect("put");
     let again = h.reopen().await;
     again.ping().await.expect("ping after reopening");
-    assert_eq!(
-        again
-            .list(None, 10, None)
-            .await
-            .expect("list")
-            .entries
-            .len(),
-        1
-    );
+    assert_eq!(listed(&again, None).await, 1);
     again.close().await;
 }
 
@@ -229,14 +224,7 @@ async fn list_orders_filters_and_pages(h: &Harness) {
         .expect("second page");
     assert_eq!(ids(&rest), h1[4..]);
     assert_eq!(rest.next_marker, None);
-    assert!(
-        h.dir
-            .list(Some(&host("nowhere")), 10, None)
-            .await
-            .expect("no host")
-            .entries
-            .is_empty()
-    );
+    assert_eq!(listed(&h.dir, Some("nowhere")).await, 0);
 }
 
 async fn upsert_many_writes_and_replaces(h: &Harness) {

@@ -2,29 +2,19 @@
 //! host's `agent`, which hands it on and answers local waiters, whether they
 //! started waiting before the event arrived or after.
 
-use std::net::SocketAddr;
-
 use futures_util::FutureExt;
 use http::StatusCode;
 use serde_json::json;
 
 use crate::agent::support::{InProcessAgent, Names, get, wait_until};
 use crate::support::{TestApp, new_uuid};
-use herald::model::HostName;
 
 #[tokio::test]
-async fn serve_to_agent_to_waiters() {
-    let app = TestApp::spawn().await;
-    app.wait_ready().await;
+async fn an_event_goes_from_serve_through_the_broker_to_the_agent_and_its_waiters() {
+    let app = TestApp::ready().await;
     let host = format!("e2e-{}", &new_uuid()[..8]);
-    let mut config = app.config.clone();
-    config.agent.waiter_listen = SocketAddr::from(([127, 0, 0, 1], 0));
-    let names = Names {
-        config,
-        host: HostName::parse(&host).unwrap(),
-    };
-    let mut agent = InProcessAgent::start(&names).await;
-    agent.wait_ready().await;
+    let names = Names::for_host(app.config.clone(), &host);
+    let mut agent = InProcessAgent::ready(&names).await;
 
     let server = new_uuid();
     app.put_server(&server, Some(&host), None).await;
@@ -48,10 +38,7 @@ async fn serve_to_agent_to_waiters() {
         )
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
-    let request_id = reply.headers["x-openstack-request-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let request_id = reply.request_id();
 
     let (status, event) = early.await.unwrap();
     assert_eq!(status, 200, "{event}");

@@ -4,48 +4,39 @@
 //! in the list (a list without 127.0.0.1) the same headers change nothing.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
+use herald::web::proxies::TrustedProxies;
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
-use crate::https::child::ServeChild;
-use crate::support::within;
+use crate::https::child::serve;
+use crate::support::HeraldChild;
+use crate::support::http::get_with;
 
-/// `GET path` with `headers` over a plain socket; the JSON body.
+/// `http.trusted_proxies` of one network.
+fn trusted(network: &str) -> TrustedProxies {
+    TrustedProxies::parse(&[network]).expect("a CIDR")
+}
+
+/// `GET path` with `headers`: it answers 200; its JSON body.
 async fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Value {
-    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    within(
-        Duration::from_secs(10),
-        "serve answering",
-        stream.read_to_end(&mut raw),
-    )
-    .await
-    .unwrap();
-    let text = String::from_utf8_lossy(&raw);
-    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+    let (status, body) = get_with(addr, path, headers).await;
+    assert_eq!(status, 200, "{body}");
+    body
 }
 
 /// The `self` link of `GET /` and of `GET /v2.1`, and the client each
 /// request's access log line names.
-async fn links_and_clients(serve: &ServeChild, headers: &[(&str, &str)]) -> Vec<(String, String)> {
+async fn links_and_clients(
+    (serve, addr): (&HeraldChild, SocketAddr),
+    headers: &[(&str, &str)],
+) -> Vec<(String, String)> {
     let mut seen = Vec::new();
     for (path, pointer) in [
         ("/", "/versions/0/links/0/href"),
         ("/v2.1", "/version/links/0/href"),
     ] {
         let from = serve.log_len();
-        let body = get(serve.addr, path, headers).await;
+        let body = get(addr, path, headers).await;
         let link = body
             .pointer(pointer)
             .and_then(Value::as_str)
@@ -70,32 +61,38 @@ const FORWARDED: [(&str, &str); 1] = [(
 #[tokio::test]
 async fn forwarded_headers_are_believed_from_a_trusted_proxy_only() {
     let dir = tempfile::tempdir().unwrap();
-    let trusting =
-        ServeChild::start_with(dir.path(), "trusted_proxies = [\"127.0.0.0/8\"]", "").await;
+    let trusting = serve(dir.path(), |c| {
+        c.http.trusted_proxies = trusted("127.0.0.0/8")
+    })
+    .await;
     let other = tempfile::tempdir().unwrap();
-    let wary = ServeChild::start_with(other.path(), "trusted_proxies = [\"10.0.0.0/8\"]", "").await;
+    let wary = serve(other.path(), |c| {
+        c.http.trusted_proxies = trusted("10.0.0.0/8")
+    })
+    .await;
 
-    for (link, client) in links_and_clients(&trusting, &X_FORWARDED).await {
+    for (link, client) in links_and_clients((&trusting.0, trusting.1), &X_FORWARDED).await {
         assert_eq!(link, "https://compute.example.org/v2.1/");
         assert_eq!(client, "203.0.113.7", "the right-most hop not trusted");
     }
-    for (link, client) in links_and_clients(&trusting, &FORWARDED).await {
+    for (link, client) in links_and_clients((&trusting.0, trusting.1), &FORWARDED).await {
         assert_eq!(link, "https://compute.example.org:8443/v2.1/");
         assert_eq!(client, "203.0.113.8");
     }
     // Control: the same headers from a peer outside the list change nothing.
-    let direct = format!("http://{}/v2.1/", wary.addr);
+    let direct = format!("http://{}/v2.1/", wary.1);
     for headers in [&X_FORWARDED[..], &FORWARDED[..]] {
-        for (link, client) in links_and_clients(&wary, headers).await {
+        for (link, client) in links_and_clients((&wary.0, wary.1), headers).await {
             assert_eq!(link, direct);
             assert_eq!(client, "127.0.0.1");
         }
     }
     // And nothing forwarded from a trusted peer: its own address and Host.
-    for (link, client) in links_and_clients(&trusting, &[]).await {
-        assert_eq!(link, format!("http://{}/v2.1/", trusting.addr));
+    for (link, client) in links_and_clients((&trusting.0, trusting.1), &[]).await {
+        assert_eq!(link, format!("http://{}/v2.1/", trusting.1));
         assert_eq!(client, "127.0.0.1");
     }
-    trusting.stop().await;
-    wary.stop().await;
+    for (mut child, _) in [trusting, wary] {
+        assert!(child.stop().await.success(), "serve exits 0 on SIGTERM");
+    }
 }

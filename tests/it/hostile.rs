@@ -4,72 +4,99 @@
 //! oversize bulk directory bodies must leave serve's peak memory bounded
 //! and its resident memory back near steady. Figures are printed, not timed.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
+use herald::config::Config;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const TOKEN: &str = "hostile-admin";
+use crate::support::{ADMIN_TOKEN, HeraldChild, get, poll_for, serve_config};
+
 const DEADLINE: Duration = Duration::from_secs(30);
 /// The bulk route's default body limit (`http.max_bulk_body_bytes`).
 const MAX_BULK: usize = 262_144;
 const MIB: u64 = 1024 * 1024;
 
+/// Serve as a child on the test's config with the default HTTP settings,
+/// `adjust`ed, and a broker that is not there (these tests need none, and
+/// so declare nothing); its address once `/healthz` answers. `dir` holds
+/// its SQLite file.
+async fn serve(
+    dir: &tempfile::TempDir,
+    adjust: impl FnOnce(&mut Config),
+) -> (HeraldChild, SocketAddr) {
+    let mut config = serve_config(dir.path());
+    let listen = config.http.listen;
+    config.http = Config::default().http;
+    config.http.listen = listen;
+    config.amqp.url = "amqp://guest:guest@127.0.0.1:1/%2f".into();
+    adjust(&mut config);
+    let mut serve = HeraldChild::serve(&config);
+    let addr = serve.wait_ok("/healthz").await;
+    (serve, addr)
+}
+
+/// The status of `GET path`, polled until it answers within 5 s.
+async fn status_within(addr: SocketAddr, path: &str, limit: Duration) -> u16 {
+    poll_for(&format!("{path} answers"), limit, || async {
+        let attempt = tokio::time::timeout(Duration::from_secs(5), get(addr, path)).await;
+        attempt.ok().map(|(status, _)| status).filter(|s| *s != 0)
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn idle_sockets_past_the_cap_neither_stall_healthz_nor_exhaust_descriptors() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let serve = Serve::start(
-        dir.path(),
-        "max_connections = 16\nheader_read_timeout = \"2s\"\n",
-    )?;
-    let addr = serve.wait_listening().await?;
+async fn idle_sockets_past_the_cap_neither_stall_healthz_nor_exhaust_descriptors() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let (mut serve, addr) = serve(&dir, |c| {
+        c.http.max_connections = Some(16);
+        c.http.header_read_timeout = Duration::from_secs(2);
+    })
+    .await;
     let mut idle = Vec::new();
     for _ in 0..200 {
         idle.push(
             TcpStream::connect(addr)
                 .await
-                .context("connect an idle socket")?,
+                .expect("an idle socket connects"),
         );
     }
     let started = Instant::now();
-    let status = until(DEADLINE, || get(addr, "/healthz")).await?;
+    let status = status_within(addr, "/healthz", DEADLINE).await;
     eprintln!(
         "hostile: /healthz answered {status} {:?} after 200 idle sockets (cap 16)",
         started.elapsed()
     );
-    let metrics = get_body(addr, "/metrics").await?;
+    let (_, metrics) = get(addr, "/metrics").await;
+    let metrics = metrics.as_str().unwrap_or_default().to_owned();
     for line in metrics
         .lines()
         .filter(|l| l.starts_with("herald_http_connections"))
     {
         eprintln!("hostile: {line}");
     }
-    ensure!(
+    assert!(
         metrics.contains("herald_http_connections_evicted_total"),
         "no eviction counter"
     );
     drop(idle);
-    let log = serve.stop()?;
-    ensure!(
-        !log.iter()
+    serve.kill().await;
+    assert!(
+        !serve
+            .log()
+            .iter()
             .any(|l| l.contains("Too many open files") || l.contains("accept failed")),
         "serve logged a descriptor error"
     );
-    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bulk_abuse_keeps_memory_bounded() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let serve = Serve::start(dir.path(), "")?;
-    let addr = serve.wait_listening().await?;
-    until(DEADLINE, || get(addr, "/healthz")).await?;
+    let (mut serve, addr) = serve(&dir, |_| {}).await;
     let pid = serve.pid();
     eprintln!(
         "hostile: serve RSS at start {} MiB",
@@ -103,23 +130,19 @@ async fn bulk_abuse_keeps_memory_bounded() -> Result<()> {
         "both sizes answered: {codes:?}"
     );
     let hwm = status_kib(pid, "VmHWM")? * 1024;
-    let settled = until(DEADLINE, || async {
-        let rss = status_kib(pid, "VmRSS")? * 1024;
-        if rss <= 64 * MIB {
-            Ok(rss)
-        } else {
-            bail!("RSS {} MiB", rss / MIB)
-        }
-    })
+    eprintln!("hostile: serve VmHWM {} MiB", hwm / MIB);
+    let settled = poll_for(
+        "serve's RSS is at or under 64 MiB again",
+        DEADLINE,
+        || async {
+            let rss = status_kib(pid, "VmRSS").ok()? * 1024;
+            (rss <= 64 * MIB).then_some(rss)
+        },
+    )
     .await;
-    eprintln!(
-        "hostile: serve VmHWM {} MiB, RSS after {:?}",
-        hwm / MIB,
-        settled.as_ref().map(|r| r / MIB)
-    );
-    serve.stop()?;
-    ensure!(hwm <= 256 * MIB, "peak RSS {} MiB over 256 MiB", hwm / MIB);
-    settled.context("RSS did not settle at or under 64 MiB")?;
+    eprintln!("hostile: serve RSS after {} MiB", settled / MIB);
+    serve.kill().await;
+    assert!(hwm <= 256 * MIB, "peak RSS {} MiB over 256 MiB", hwm / MIB);
     Ok(())
 }
 
@@ -140,7 +163,7 @@ fn bulk_body(limit: usize) -> Vec<u8> {
 
 async fn post_bulk(addr: SocketAddr, body: &[u8]) -> Result<u16> {
     let head = format!(
-        "POST /directory/servers HTTP/1.1\r\nHost: {addr}\r\nX-Auth-Token: {TOKEN}\r\n\
+        "POST /directory/servers HTTP/1.1\r\nHost: {addr}\r\nX-Auth-Token: {ADMIN_TOKEN}\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
@@ -151,50 +174,11 @@ async fn post_bulk(addr: SocketAddr, body: &[u8]) -> Result<u16> {
     status_of(&mut stream).await
 }
 
-async fn get(addr: SocketAddr, path: &str) -> Result<u16> {
-    let mut stream = request(addr, path).await?;
-    status_of(&mut stream).await
-}
-
-async fn get_body(addr: SocketAddr, path: &str) -> Result<String> {
-    let mut stream = request(addr, path).await?;
-    let mut all = String::new();
-    stream.read_to_string(&mut all).await?;
-    Ok(all)
-}
-
-async fn request(addr: SocketAddr, path: &str) -> Result<TcpStream> {
-    let mut stream = TcpStream::connect(addr).await?;
-    let head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(head.as_bytes()).await?;
-    Ok(stream)
-}
-
 async fn status_of(stream: &mut TcpStream) -> Result<u16> {
     let mut head = [0u8; 12];
     stream.read_exact(&mut head).await?;
     let text = std::str::from_utf8(&head[9..12])?;
     Ok(text.parse()?)
-}
-
-/// Retries `attempt` until it succeeds or `deadline` passes.
-async fn until<T, F, Fut>(deadline: Duration, mut attempt: F) -> Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T>>,
-{
-    let end = Instant::now() + deadline;
-    loop {
-        let error = match tokio::time::timeout(Duration::from_secs(5), attempt()).await {
-            Ok(Ok(value)) => return Ok(value),
-            Ok(Err(error)) => error,
-            Err(_) => anyhow::anyhow!("attempt timed out"),
-        };
-        if Instant::now() >= end {
-            return Err(error.context(format!("not within {deadline:?}")));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// A field of /proc/<pid>/status, in KiB.
@@ -209,79 +193,4 @@ fn status_kib(pid: u32, field: &str) -> Result<u64> {
         .nth(1)
         .context("a number")?
         .parse()?)
-}
-
-/// `herald serve` as a child process with its log collected.
-struct Serve {
-    child: Child,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Serve {
-    /// Starts serve with SQLite in `dir`, a broker that is not there (these
-    /// tests need none, and so declare nothing), and `http` added to `[http]`.
-    fn start(dir: &Path, http: &str) -> Result<Self> {
-        let config = dir.join("herald.toml");
-        let sqlite = dir.join("herald.sqlite3");
-        std::fs::write(
-            &config,
-            format!(
-                "[http]\nlisten = \"127.0.0.1:0\"\n{http}\n[auth]\nmode = \"token\"\n\n\
-                 [[auth.tokens]]\ntoken = \"{TOKEN}\"\nroles = [\"admin\"]\n\n\
-                 [amqp]\nurl = \"amqp://guest:guest@127.0.0.1:1/%2f\"\n\n\
-                 [directory]\nbackend = \"sqlite\"\nurl = {sqlite:?}\n\n[log]\nlevel = \"info\"\n",
-                sqlite = sqlite.display().to_string(),
-            ),
-        )?;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
-            .args(["serve", "--config"])
-            .arg(&config)
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .context("start herald serve")?;
-        let stderr = child.stderr.take().context("serve's stderr")?;
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        Ok(Self { child, log })
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// The address from serve's "herald serve listening addr=..." line.
-    async fn wait_listening(&self) -> Result<SocketAddr> {
-        until(DEADLINE, || async {
-            let log = self.log.lock().unwrap();
-            log.iter()
-                .filter(|l| l.contains("herald serve listening"))
-                .flat_map(|l| l.split_whitespace())
-                .find_map(|w| w.strip_prefix("addr=").and_then(|a| a.parse().ok()))
-                .context("serve has not said where it listens")
-        })
-        .await
-    }
-
-    /// Kills serve and returns its log.
-    fn stop(mut self) -> Result<Vec<String>> {
-        self.child.kill()?;
-        self.child.wait()?;
-        Ok(self.log.lock().unwrap().clone())
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 }

@@ -3,16 +3,20 @@
 //! version discovery, and input that must never cause a 500. The raw-socket
 //! connection edges live in `http_wire`.
 
-use std::time::Duration;
-
 use http::{Method, StatusCode};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
+use crate::support::raw;
 use crate::support::{READER_TOKEN, SERVICE_TOKEN, TestApp, new_uuid};
 pub(crate) fn one_event() -> serde_json::Value {
     json!({"events": [{"name": "network-changed", "server_uuid": new_uuid()}]})
+}
+
+/// One event for a server nobody knows, sent with `headers`: 207 (its 404)
+/// once auth let it through.
+async fn assert_one_event_is_207(app: &TestApp, headers: &[(&str, &str)]) {
+    let reply = app.post_events(&one_event(), headers).await;
+    assert_eq!(reply.status, StatusCode::MULTI_STATUS, "{:?}", reply.body);
 }
 
 fn assert_version_headers(reply: &crate::support::Reply, version: &str) {
@@ -35,68 +39,34 @@ fn assert_version_headers(reply: &crate::support::Reply, version: &str) {
 }
 
 #[tokio::test]
-async fn tokens_and_roles() {
+async fn missing_or_unknown_tokens_are_401_and_roles_decide_403_before_version_and_body() {
     let app = TestApp::spawn().await;
-    let missing = app.post_events(&one_event(), &[("x-auth-token", "")]).await;
-    assert_eq!(missing.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(missing.body["unauthorized"]["code"], 401);
-    let unknown = app
-        .post_events(&one_event(), &[("x-auth-token", "who-knows")])
-        .await;
-    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
-    let reader = app
-        .post_events(&one_event(), &[("x-auth-token", READER_TOKEN)])
-        .await;
-    assert_eq!(reader.status, StatusCode::FORBIDDEN);
-    assert_eq!(reader.body["forbidden"]["code"], 403);
-    let service = app
-        .post_events(&one_event(), &[("x-auth-token", SERVICE_TOKEN)])
-        .await;
-    assert_eq!(
-        service.status,
-        StatusCode::MULTI_STATUS,
-        "a service-only token may post"
-    );
-    // Auth comes before the microversion and the body.
-    let order = app
-        .post_events(
-            &json!({"nope": 1}),
-            &[
-                ("x-auth-token", "who-knows"),
-                ("openstack-api-version", "compute 9.9"),
-            ],
-        )
-        .await;
-    assert_eq!(order.status, StatusCode::UNAUTHORIZED);
-    let order = app
-        .post_events(
-            &json!({"nope": 1}),
-            &[
-                ("x-auth-token", READER_TOKEN),
-                ("openstack-api-version", "compute 9.9"),
-            ],
-        )
-        .await;
-    assert_eq!(order.status, StatusCode::FORBIDDEN);
-    // The directory routes are protected the same way.
-    let dir = app
-        .request(
-            Method::GET,
-            "/directory/servers",
-            None,
-            &[("x-auth-token", "nope")],
-        )
-        .await;
-    assert_eq!(dir.status, StatusCode::UNAUTHORIZED);
-    let dir = app
-        .request(
-            Method::GET,
-            "/directory/servers",
-            None,
-            &[("x-auth-token", READER_TOKEN)],
-        )
-        .await;
-    assert_eq!(dir.status, StatusCode::FORBIDDEN);
+    let cases = [
+        ("", 401, "unauthorized"),
+        ("who-knows", 401, "unauthorized"),
+        (READER_TOKEN, 403, "forbidden"),
+        (SERVICE_TOKEN, 207, "a service-only token may post"),
+    ];
+    for (token, status, fault) in cases {
+        let auth = [("x-auth-token", token)];
+        let reply = app.post_events(&one_event(), &auth).await;
+        assert_eq!(reply.status.as_u16(), status, "{token:?}: {fault}");
+        if status == 207 {
+            continue;
+        }
+        assert_eq!(reply.body[fault]["code"], status, "{:?}", reply.body);
+        // Auth comes before the microversion and the body.
+        let version = ("openstack-api-version", "compute 9.9");
+        let bad = app
+            .post_events(&json!({"nope": 1}), &[auth[0], version])
+            .await;
+        assert_eq!(bad.status.as_u16(), status, "{token:?} before all else");
+        // The directory routes are protected the same way.
+        let dir = app
+            .request(Method::GET, "/directory/servers", None, &auth)
+            .await;
+        assert_eq!(dir.status.as_u16(), status, "{token:?} on the directory");
+    }
     app.stop().await;
 }
 
@@ -104,65 +74,55 @@ async fn tokens_and_roles() {
 async fn noauth_accepts_everyone() {
     let app =
         TestApp::spawn_with(|c| c.auth.mode = herald::api::auth_config::AuthMode::Noauth).await;
-    let reply = app
-        .post_events(&one_event(), &[("x-auth-token", "anything")])
-        .await;
-    assert_eq!(reply.status, StatusCode::MULTI_STATUS);
+    assert_one_event_is_207(&app, &[("x-auth-token", "anything")]).await;
     app.stop().await;
 }
 
 #[tokio::test]
-async fn microversions() {
+async fn microversions_are_negotiated_echoed_and_refused_with_406_or_400() {
     let app = TestApp::spawn().await;
     let plain = app.post_events(&one_event(), &[]).await;
     assert_version_headers(&plain, "2.1");
-    let latest = app
-        .post_events(&one_event(), &[("openstack-api-version", "compute latest")])
-        .await;
-    assert_version_headers(&latest, "2.104");
-    let listed = app
-        .post_events(
-            &one_event(),
-            &[(
-                "openstack-api-version",
-                "volume 3.7, compute 2.80, image 2.1",
-            )],
-        )
-        .await;
-    assert_version_headers(&listed, "2.80");
-    let too_new = app
-        .post_events(&one_event(), &[("openstack-api-version", "compute 2.105")])
-        .await;
-    assert_eq!(too_new.status, StatusCode::NOT_ACCEPTABLE);
-    assert_eq!(too_new.body["computeFault"]["code"], 406);
-    assert_version_headers(&too_new, "2.1");
-    let malformed = app
-        .post_events(&one_event(), &[("x-openstack-nova-api-version", "2.x")])
-        .await;
-    assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
-    assert_version_headers(&malformed, "2.1");
-    // Microversion comes before the body.
-    let order = app
-        .post_events(
-            &json!({"nope": 1}),
-            &[("openstack-api-version", "compute 3.0")],
-        )
-        .await;
-    assert_eq!(order.status, StatusCode::NOT_ACCEPTABLE);
-    // Refused bodies carry the headers too.
-    let bad = app
-        .post_events(
-            &json!({"nope": 1}),
-            &[("openstack-api-version", "compute 2.93")],
-        )
-        .await;
-    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
-    assert_version_headers(&bad, "2.93");
+    const STANDARD: &str = "openstack-api-version";
+    let nope = json!({"nope": 1});
+    // (header, value, body, status, the version the answer's headers name)
+    let cases = [
+        (STANDARD, "compute latest", one_event(), 207, Some("2.104")),
+        (
+            STANDARD,
+            "volume 3.7, compute 2.80, image 2.1",
+            one_event(),
+            207,
+            Some("2.80"),
+        ),
+        (STANDARD, "compute 2.105", one_event(), 406, Some("2.1")),
+        (
+            "x-openstack-nova-api-version",
+            "2.x",
+            one_event(),
+            400,
+            Some("2.1"),
+        ),
+        // The microversion comes before the body...
+        (STANDARD, "compute 3.0", nope.clone(), 406, None),
+        // ...and refused bodies carry the headers too.
+        (STANDARD, "compute 2.93", nope, 400, Some("2.93")),
+    ];
+    for (header, value, body, status, version) in cases {
+        let reply = app.post_events(&body, &[(header, value)]).await;
+        assert_eq!(reply.status.as_u16(), status, "{value}: {:?}", reply.body);
+        if status == 406 {
+            assert_eq!(reply.body["computeFault"]["code"], 406, "{value}");
+        }
+        if let Some(version) = version {
+            assert_version_headers(&reply, version);
+        }
+    }
     app.stop().await;
 }
 
 #[tokio::test]
-async fn routes_and_methods() {
+async fn every_events_path_takes_only_post_and_version_documents_need_no_token() {
     let app = TestApp::spawn().await;
     for path in [
         "/os-server-external-events",
@@ -173,12 +133,12 @@ async fn routes_and_methods() {
             .request(Method::POST, path, Some(&one_event()), &[])
             .await;
         assert_eq!(reply.status, StatusCode::MULTI_STATUS, "{path}");
-        let get = app.request(Method::GET, path, None, &[]).await;
+        let get = app.get(path).await;
         assert_eq!(get.status, StatusCode::METHOD_NOT_ALLOWED, "{path}");
         assert_eq!(get.headers["allow"], "POST");
         assert_eq!(get.body["badMethod"]["code"], 405);
     }
-    let unknown = app.request(Method::GET, "/servers", None, &[]).await;
+    let unknown = app.get("/servers").await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     assert_eq!(unknown.body["itemNotFound"]["code"], 404);
     for path in ["/", "/v2.1", "/v2.1/"] {
@@ -198,7 +158,7 @@ async fn routes_and_methods() {
         assert!(doc["updated"].is_string());
         assert_eq!(doc["links"][0]["rel"], "self");
     }
-    let ids = app.request(Method::GET, "/nope", None, &[]).await;
+    let ids = app.get("/nope").await;
     assert!(
         ids.headers["x-openstack-request-id"]
             .to_str()
@@ -209,7 +169,7 @@ async fn routes_and_methods() {
 }
 
 #[tokio::test]
-async fn body_faults() {
+async fn oversize_foreign_and_malformed_bodies_are_413_415_and_400() {
     let app = TestApp::spawn_with(|c| c.http.max_body_bytes = 1024).await;
     let big = json!({"events": [{"name": "network-changed", "server_uuid": new_uuid(), "tag": "x".repeat(2000)}]});
     let reply = app.post_events(&big, &[]).await;
@@ -269,21 +229,16 @@ async fn hostile_input_never_causes_a_500() {
         );
     }
     // The server still works afterwards.
-    let reply = app.post_events(&one_event(), &[]).await;
-    assert_eq!(reply.status, StatusCode::MULTI_STATUS);
+    assert_one_event_is_207(&app, &[]).await;
     app.stop().await;
 }
 
 #[tokio::test]
 async fn metrics_count_requests_and_events() {
     let app = TestApp::spawn().await;
-    let reply = app.post_events(&one_event(), &[]).await;
-    assert_eq!(reply.status, StatusCode::MULTI_STATUS);
-    let metrics = app.request(Method::GET, "/metrics", None, &[]).await;
-    let text = match metrics.body {
-        serde_json::Value::String(s) => s,
-        other => other.to_string(),
-    };
+    assert_one_event_is_207(&app, &[]).await;
+    let metrics = app.get("/metrics").await;
+    let text = metrics.text();
     for needle in [
         "herald_events_total{code=\"404\"} 1",
         "herald_http_requests_total{route=\"events\",status=\"207\"} 1",
@@ -297,27 +252,17 @@ async fn metrics_count_requests_and_events() {
 }
 
 async fn raw_post(app: &TestApp, body: &[u8], content_type: &str) -> String {
-    let mut stream = TcpStream::connect(app.addr).await.unwrap();
-    let mut head = format!(
-        "POST /os-server-external-events HTTP/1.1\r\nhost: x\r\nx-auth-token: admin-secret\r\nconnection: close\r\ncontent-length: {}\r\n",
-        body.len()
-    );
+    let mut headers = vec![format!("content-length: {}", body.len())];
+    headers.push("connection: close".into());
     if !content_type.is_empty() {
-        head.push_str(&format!("content-type: {content_type}\r\n"));
+        headers.push(format!("content-type: {content_type}"));
     }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).await.unwrap();
-    stream.write_all(body).await.unwrap();
-    let mut out = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut out))
-        .await
-        .expect("answer in time")
-        .unwrap();
-    String::from_utf8_lossy(&out).into_owned()
+    let request = [raw::head(raw::EVENTS, &headers).as_bytes(), body].concat();
+    raw::read_to_close(&mut raw::send(app.addr, &request).await).await
 }
 
 #[tokio::test]
-async fn numbers_past_u32() {
+async fn a_microversion_past_u32_is_406_not_a_wrapped_number() {
     let app = TestApp::spawn().await;
     let reply = app
         .post_events(

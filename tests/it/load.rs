@@ -2,62 +2,18 @@
 //! arrives on the host queues, and the run removes the queues and directory
 //! entries it created.
 
-use std::path::Path;
-
-use clap::Parser;
-use http::{Method, StatusCode};
-use lapin::options::QueueDeclareOptions;
-use lapin::types::FieldTable;
+use http::StatusCode;
 use tokio_util::sync::CancellationToken;
 
-use herald::load::LoadArgs;
 use herald::model::HostName;
 
-use crate::support::{ADMIN_TOKEN, TestApp, broker, load_config_file};
-
-#[derive(Parser)]
-struct Cli {
-    #[command(flatten)]
-    load: LoadArgs,
-}
-
-fn load_args(app: &TestApp, config: &Path, extra: &[&str]) -> LoadArgs {
-    let url = app.url("");
-    let config = config.display().to_string();
-    let base = [
-        "load",
-        "--url",
-        &url,
-        "--token",
-        ADMIN_TOKEN,
-        "--config",
-        &config,
-    ];
-    Cli::try_parse_from(base.iter().chain(extra))
-        .expect("valid flags")
-        .load
-}
-
-async fn queue_exists(queue: &str) -> bool {
-    let conn = broker().await;
-    let channel = conn.create_channel().await.expect("channel");
-    let passive = QueueDeclareOptions {
-        passive: true,
-        ..Default::default()
-    };
-    let found = channel
-        .queue_declare(queue.into(), passive, FieldTable::default())
-        .await
-        .is_ok();
-    let _ = conn.close(200, "probed".into()).await;
-    found
-}
+use crate::support::broker::queue_depth;
+use crate::support::{TestApp, broker, load_at, load_config_file};
 
 async fn run_and_check(extra: &[&str], hosts: u32) {
-    let app = TestApp::spawn().await;
-    app.wait_ready().await;
+    let app = TestApp::ready().await;
     let dir = tempfile::tempdir().expect("temp dir");
-    let args = load_args(&app, &load_config_file(&app, &dir), extra);
+    let args = load_at(&app, &load_config_file(&app, &dir), extra);
 
     let report = crate::support::run_load(args, CancellationToken::new())
         .await
@@ -71,14 +27,14 @@ async fn run_and_check(extra: &[&str], hosts: u32) {
     assert_eq!(broker_side.lost, 0);
     report.verdict().expect("the run passes");
 
+    let conn = broker().await;
     for i in 0..hosts {
         let host = HostName::parse(&format!("load-{i}")).expect("valid host");
         let queue = app.topology.queue(&host);
-        assert!(!queue_exists(&queue).await, "{queue} was left behind");
+        let left = queue_depth(&conn, &queue).await;
+        assert!(left.is_none(), "{queue} was left behind");
     }
-    let left = app
-        .request(Method::GET, "/directory/servers?host=load-0", None, &[])
-        .await;
+    let left = app.get("/directory/servers?host=load-0").await;
     assert_eq!(left.status, StatusCode::OK);
     assert_eq!(
         left.body["servers"],
@@ -124,8 +80,7 @@ async fn open_loop_every_accepted_event_arrives() {
 
 #[tokio::test]
 async fn a_mix_of_unknown_and_unassigned_servers_answers_404_and_422_and_loses_nothing() {
-    let app = TestApp::spawn().await;
-    app.wait_ready().await;
+    let app = TestApp::ready().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let extra = [
         "--servers",
@@ -142,7 +97,7 @@ async fn a_mix_of_unknown_and_unassigned_servers_answers_404_and_422_and_loses_n
         "10",
         "--cleanup",
     ];
-    let args = load_args(&app, &load_config_file(&app, &dir), &extra);
+    let args = load_at(&app, &load_config_file(&app, &dir), &extra);
     let report = crate::support::run_load(args, CancellationToken::new())
         .await
         .expect("the run completes");

@@ -28,6 +28,7 @@ mod nova;
 mod nova_cases;
 mod nova_wire;
 mod proxy;
+mod readme;
 mod replicas;
 mod resilience;
 mod support;

@@ -5,10 +5,10 @@ use http::{Method, StatusCode};
 use serde_json::json;
 
 use crate::directory_store::harness::Harness;
-use crate::support::{TestApp, drain, new_uuid};
+use crate::support::{TestApp, drain};
 
 #[tokio::test]
-async fn two_replicas_share_a_postgres_directory() {
+async fn what_one_replica_writes_in_postgres_the_other_routes_by_at_once() {
     Harness::postgres()
         .await
         .run(async |h| {
@@ -23,9 +23,7 @@ async fn two_replicas_share_a_postgres_directory() {
             a.wait_ready().await;
             b.wait_ready().await;
 
-            let server = new_uuid();
-            a.put_server(&server, Some("shared-host"), None).await;
-            let queue = a.bind_host("shared-host").await;
+            let (server, queue) = a.place_on("shared-host").await;
             let event = json!({"events": [{"name": "network-vif-plugged", "server_uuid": server, "tag": "p"}]});
             let reply = b.post_events(&event, &[]).await;
             assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);

@@ -4,17 +4,12 @@
 
 use std::time::Duration;
 
-use http::{Method, StatusCode};
-use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use http::StatusCode;
+use tokio::io::AsyncWriteExt;
 
 use crate::proxy::Proxy;
-use crate::support::{TestApp, drain, new_uuid};
-
-fn event_for(server: &str) -> serde_json::Value {
-    json!({"events": [{"name": "network-vif-plugged", "server_uuid": server, "tag": "p"}]})
-}
+use crate::support::raw;
+use crate::support::{TestApp, drain, event_for, new_uuid, within};
 
 #[tokio::test]
 async fn broker_down_at_start_gives_503s_not_a_crash() {
@@ -22,7 +17,7 @@ async fn broker_down_at_start_gives_503s_not_a_crash() {
         TestApp::spawn_with(|c| c.amqp.url = "amqp://guest:guest@127.0.0.1:1/%2f".into()).await;
     let server = new_uuid();
     app.put_server(&server, Some("h"), None).await;
-    let ready = app.request(Method::GET, "/readyz", None, &[]).await;
+    let ready = app.get("/readyz").await;
     assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(ready.body["broker"], "disconnected");
     assert!(ready.body["broker_node"].is_null(), "{:?}", ready.body);
@@ -34,20 +29,17 @@ async fn broker_down_at_start_gives_503s_not_a_crash() {
 }
 
 #[tokio::test]
-async fn broker_lost_and_regained() {
+async fn a_lost_broker_is_503_and_200_again_once_regained() {
     let proxy = Proxy::start("127.0.0.1:5672".parse().unwrap()).await;
     let url = proxy.amqp_url();
-    let mut app = TestApp::spawn_with(|c| c.amqp.url = url.into()).await;
-    app.wait_ready().await;
-    let ready = app.request(Method::GET, "/readyz", None, &[]).await;
+    let mut app = TestApp::ready_with(|c| c.amqp.url = url.into()).await;
+    let ready = app.get("/readyz").await;
     assert_eq!(
         ready.body["broker_node"],
         proxy.addr.to_string(),
         "names the node in use"
     );
-    let server = new_uuid();
-    app.put_server(&server, Some("h"), None).await;
-    let queue = app.bind_host("h").await;
+    let (server, queue) = app.place_on("h").await;
     assert_eq!(
         app.post_events(&event_for(&server), &[]).await.status,
         StatusCode::OK
@@ -82,7 +74,7 @@ async fn unreachable_directory_is_a_whole_request_503() {
     let reply = app.post_events(&event_for(&new_uuid()), &[]).await;
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(reply.body["serviceUnavailable"]["code"], 503);
-    let ready = app.request(Method::GET, "/readyz", None, &[]).await;
+    let ready = app.get("/readyz").await;
     assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(ready.body["directory"], "unreachable");
     app.stop().await;
@@ -90,46 +82,24 @@ async fn unreachable_directory_is_a_whole_request_503() {
 
 #[tokio::test]
 async fn shutdown_lets_in_flight_requests_finish() {
-    let mut app = TestApp::spawn().await;
-    app.wait_ready().await;
-    let server = new_uuid();
-    app.put_server(&server, Some("h"), None).await;
-    let queue = app.bind_host("h").await;
+    let mut app = TestApp::ready().await;
+    let (server, queue) = app.place_on("h").await;
 
     let body = event_for(&server).to_string();
     let (first, rest) = body.split_at(10);
-    let mut stream = TcpStream::connect(app.addr).await.unwrap();
-    let head = format!(
-        "POST /os-server-external-events HTTP/1.1\r\nhost: x\r\nx-auth-token: admin-secret\r\ncontent-length: {}\r\n\r\n{first}",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
+    let length = format!("content-length: {}", body.len());
+    let request = raw::head(raw::EVENTS, &[length]) + first;
+    let mut stream = raw::send(app.addr, request.as_bytes()).await;
     // The request is in flight once the metrics request sees two (itself and it).
-    app.wait_until(
-        |r| {
-            r.status == StatusCode::OK
-                && r.body
-                    .as_str()
-                    .is_some_and(|t| t.contains("herald_http_requests_in_flight 2"))
-        },
-        "/metrics?text",
-    )
-    .await;
+    app.wait_metric("herald_http_requests_in_flight 2").await;
 
     app.shutdown_token().cancel();
     stream.write_all(rest.as_bytes()).await.unwrap();
-    let mut reply = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut reply))
-        .await
-        .expect("answered")
-        .unwrap();
-    let reply = String::from_utf8_lossy(&reply);
+    let reply = raw::read_to_close(&mut stream).await;
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
-    let server_task = app.take_server();
-    tokio::time::timeout(Duration::from_secs(10), server_task)
+    within(Duration::from_secs(10), "serve's exit", app.take_server())
         .await
-        .expect("serve exits")
-        .expect("cleanly");
+        .expect("serve exits cleanly");
     assert_eq!(
         drain(&queue, 1).await.len(),
         1,
@@ -142,24 +112,23 @@ async fn shutdown_lets_in_flight_requests_finish() {
 async fn a_silent_broker_is_a_503_after_the_confirm_timeout() {
     let proxy = Proxy::start("127.0.0.1:5672".parse().unwrap()).await;
     let url = proxy.amqp_url();
-    let mut app = TestApp::spawn_with(|c| {
+    let mut app = TestApp::ready_with(|c| {
         c.amqp.url = url.into();
         c.dispatch.confirm_timeout = Duration::from_millis(500);
     })
     .await;
-    app.wait_ready().await;
-    let server = new_uuid();
-    app.put_server(&server, Some("h"), None).await;
-    let queue = app.bind_host("h").await;
+    let (server, queue) = app.place_on("h").await;
 
     proxy.freeze();
     // Answered (at the 500 ms confirm timeout), not left hanging.
-    let silent = tokio::time::timeout(
+    let event = event_for(&server);
+    let post = app.post_events(&event, &[]);
+    let silent = within(
         Duration::from_secs(30),
-        app.post_events(&event_for(&server), &[]),
+        "an answer despite a silent broker",
+        post,
     )
-    .await
-    .expect("a silent broker still gets an answer");
+    .await;
     assert_eq!(silent.body["events"][0]["code"], 503, "no confirm, no 200");
     proxy.thaw();
 

@@ -6,6 +6,7 @@ use herald::broker::QueueType;
 use herald::model::EventName;
 
 use super::support::*;
+use crate::support::within;
 
 fn wait_path(name: &str, tag: Option<&str>, timeout: u32) -> String {
     let tag = tag.map(|t| format!("&tag={t}")).unwrap_or_default();
@@ -19,8 +20,7 @@ fn wait_path(name: &str, tag: Option<&str>, timeout: u32) -> String {
 /// Waiters before and after, duplicates dropped, for one queue type.
 async fn round_trip(queue_type: QueueType) {
     let names = Names::new(queue_type);
-    let mut agent = InProcessAgent::start(&names).await;
-    agent.wait_ready().await;
+    let mut agent = InProcessAgent::ready(&names).await;
     assert_eq!(get(agent.addr, "/healthz").await.0, 200);
     let conn = connect().await;
 
@@ -39,7 +39,7 @@ async fn round_trip(queue_type: QueueType) {
     );
     publish(&conn, &names, &first).await;
     publish(&conn, &names, &first).await; // a redelivery by another name: same message_id
-    let second = message(&names.host, vec![event(EventName::NetworkChanged, None)]);
+    let second = one_event(&names, EventName::NetworkChanged);
     publish(&conn, &names, &second).await;
 
     assert_eq!(agent.next().await.meta.message_id, first.message_id);
@@ -91,14 +91,8 @@ async fn quorum_queue_round_trip_with_waiters_and_dedup() {
 async fn an_expired_message_lands_in_the_dead_letter_queue() {
     let mut names = Names::new(QueueType::Classic).with_dlx();
     names.config.queue.message_ttl = Some(Duration::from_millis(100));
-    names.declare().await; // no agent consumes: the message can only expire
-    let conn = connect().await;
-    publish(
-        &conn,
-        &names,
-        &message(&names.host, vec![event(EventName::NetworkChanged, None)]),
-    )
-    .await;
+    let conn = names.declare().await; // no agent consumes: the message can only expire
+    publish(&conn, &names, &one_event(&names, EventName::NetworkChanged)).await;
     let dlq = names.dead_letter_queue().expect("a DLX is set");
     wait_until("the message is dead-lettered", || async {
         ready_count(&conn, &dlq).await == 1
@@ -111,8 +105,7 @@ async fn an_expired_message_lands_in_the_dead_letter_queue() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poison_messages_are_dead_lettered_once() {
     let names = Names::new(QueueType::Classic).with_dlx();
-    let mut agent = InProcessAgent::start(&names).await;
-    agent.wait_ready().await;
+    let mut agent = InProcessAgent::ready(&names).await;
     let conn = connect().await;
     publish_raw(&conn, &names, b"not json").await;
     let mut future_version = serde_json::to_value(message(&names.host, vec![])).expect("json");
@@ -148,10 +141,9 @@ async fn poison_messages_are_dead_lettered_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forced_connection_close_is_survived_without_loss() {
     let names = Names::new(QueueType::Classic);
-    let mut agent = InProcessAgent::start(&names).await;
-    agent.wait_ready().await;
+    let mut agent = InProcessAgent::ready(&names).await;
     let conn = connect().await;
-    let before = message(&names.host, vec![event(EventName::NetworkChanged, None)]);
+    let before = one_event(&names, EventName::NetworkChanged);
     publish(&conn, &names, &before).await;
     assert_eq!(agent.next().await.meta.message_id, before.message_id);
 
@@ -161,7 +153,7 @@ async fn a_forced_connection_close_is_survived_without_loss() {
         .expect("the agent's named connection is listed");
     close_connection(&old_pid).await;
     let during: Vec<_> = (0..5)
-        .map(|_| message(&names.host, vec![event(EventName::NetworkVifDeleted, None)]))
+        .map(|_| one_event(&names, EventName::NetworkVifDeleted))
         .collect();
     for m in &during {
         publish(&conn, &names, m).await;
@@ -184,15 +176,10 @@ async fn a_forced_connection_close_is_survived_without_loss() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_queue_with_other_arguments_is_a_clear_error() {
     let names = Names::new(QueueType::Classic);
-    let mut quorum = Names::new(QueueType::Quorum);
-    quorum.config.amqp = names.config.amqp.clone();
-    quorum.host = names.host.clone();
-    quorum.declare().await; // the same queue, as quorum
-    std::mem::forget(quorum); // `names` deletes the same queue and exchange
+    let _conn = names.twin(QueueType::Quorum).declare().await; // the same queue, as quorum
     let agent = InProcessAgent::start(&names).await;
-    let error = tokio::time::timeout(DEADLINE, agent.task)
+    let error = within(DEADLINE, "the agent gives up at once", agent.task)
         .await
-        .expect("the agent gives up at once")
         .expect("no panic")
         .expect_err("a mismatch is an error");
     let text = error.to_string();
@@ -224,12 +211,10 @@ async fn the_waiter_api_is_up_while_the_broker_is_unreachable() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_queue_is_declared_again_and_consumed() {
-    use lapin::BasicProperties;
-    use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeleteOptions};
+    use lapin::options::QueueDeleteOptions;
 
     let names = Names::new(QueueType::Classic);
-    let mut agent = InProcessAgent::start(&names).await;
-    agent.wait_ready().await;
+    let mut agent = InProcessAgent::ready(&names).await;
     let conn = connect().await;
     let channel = conn.create_channel().await.expect("a channel");
     channel
@@ -239,35 +224,10 @@ async fn a_deleted_queue_is_declared_again_and_consumed() {
     // The broker cancels the consumer; the agent must declare the queue and
     // bind it again. Until the binding is back, a mandatory publish comes
     // back unroutable (and is dropped), so publish until it is routed.
-    let after = message(&names.host, vec![event(EventName::NetworkChanged, None)]);
+    let after = one_event(&names, EventName::NetworkChanged);
     let body = after.encode();
-    let routing_key = names.routing_key();
-    let exchange = names.config.amqp.exchange.clone();
-    wait_until("the agent bound its queue again", || async {
-        let Ok(ch) = conn.create_channel().await else {
-            return false;
-        };
-        let _ = ch.confirm_select(ConfirmSelectOptions::default()).await;
-        let published = ch
-            .basic_publish(
-                exchange.as_str().into(),
-                routing_key.as_str().into(),
-                BasicPublishOptions {
-                    mandatory: true,
-                    immediate: false,
-                },
-                &body,
-                BasicProperties::default().with_delivery_mode(2),
-            )
-            .await;
-        let routed = match published {
-            Ok(confirm) => {
-                matches!(confirm.await, Ok(lapin::Confirmation::Ack(None)))
-            }
-            Err(_) => false,
-        };
-        let _ = ch.close(200, "probe".into()).await;
-        routed
+    wait_until("the agent bound its queue again", || {
+        try_publish(&conn, &names, &body)
     })
     .await;
     assert_eq!(agent.next().await.meta.message_id, after.message_id);

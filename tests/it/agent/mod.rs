@@ -2,7 +2,6 @@
 //! API, and as the built binary where process behaviour matters.
 
 mod binary;
-pub(crate) mod child;
 mod in_process;
 mod restart_dedup;
 pub(crate) mod support;

@@ -5,46 +5,32 @@
 //! proxy that holds its acks, so "printed, not acked" is certain, not timed.
 
 use std::collections::HashSet;
-use std::path::Path;
 
 use herald::broker::QueueType;
 use herald::model::EventName;
-use tokio::process::Child;
-use tokio::sync::mpsc;
 
 use super::support::*;
 use crate::proxy::Proxy;
+use crate::support::HeraldChild;
+use crate::support::child::{Lines, next_line};
 
 /// Starts the agent for `names` through `url`, with the journal at `journal`
-/// (empty: none), and a channel of the `message_id`s it prints.
-fn spawn_agent(
-    names: &Names,
-    dir: &Path,
-    url: &str,
-    journal: &str,
-) -> (Child, mpsc::UnboundedReceiver<String>) {
-    let agent = format!("dedup_path = \"{journal}\"");
-    let url = format!("\"{url}\"");
-    let (child, mut values) =
-        super::child::spawn(&names.config.amqp, &url, names.host.as_str(), &agent, dir);
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Some(value) = values.recv().await {
-            let id = value["message_id"].as_str().unwrap_or_default().to_owned();
-            if tx.send(id).is_err() {
-                return;
-            }
-        }
-    });
-    (child, rx)
+/// (empty: none), and its printed lines.
+fn spawn_agent(names: &Names, url: &str, journal: &str) -> (HeraldChild, Lines) {
+    let mut config = names.config.clone();
+    config.amqp.url = url.into();
+    config.agent.dedup_path = journal.into();
+    let mut child = HeraldChild::agent(&config, names.host.as_str());
+    let lines = child.lines();
+    (child, lines)
 }
 
-/// Reads printed ids until `id` comes; returns every id read.
-async fn printed_until(lines: &mut mpsc::UnboundedReceiver<String>, id: &str) -> HashSet<String> {
+/// Reads printed lines until `id`'s comes; returns every `message_id` read.
+async fn printed_until(lines: &mut Lines, id: &str) -> HashSet<String> {
     let mut seen = HashSet::new();
     while !seen.contains(id) {
-        let next = tokio::time::timeout(DEADLINE, lines.recv()).await;
-        seen.insert(next.expect("a line in time").expect("stdout open"));
+        let line = next_line(lines).await;
+        seen.insert(line["message_id"].as_str().unwrap_or_default().to_owned());
     }
     seen
 }
@@ -53,8 +39,7 @@ async fn printed_until(lines: &mut mpsc::UnboundedReceiver<String>, id: &str) ->
 /// and returns what the restarted agent printed up to a fresh message.
 async fn reprinted_after_kill(with_journal: bool) -> (String, HashSet<String>) {
     let names = Names::new(QueueType::Classic);
-    names.declare().await;
-    let conn = connect().await;
+    let conn = names.declare().await;
     let proxy = Proxy::start("127.0.0.1:5672".parse().unwrap()).await;
     let dir = tempfile::tempdir().unwrap();
     let journal = if with_journal {
@@ -62,13 +47,13 @@ async fn reprinted_after_kill(with_journal: bool) -> (String, HashSet<String>) {
     } else {
         String::new()
     };
-    let (mut doomed, mut lines) = spawn_agent(&names, dir.path(), &proxy.amqp_url(), &journal);
-    let warm_up = message(&names.host, vec![event(EventName::NetworkChanged, None)]);
+    let (mut doomed, mut lines) = spawn_agent(&names, &proxy.amqp_url(), &journal);
+    let warm_up = one_event(&names, EventName::NetworkChanged);
     publish(&conn, &names, &warm_up).await;
     printed_until(&mut lines, &warm_up.message_id).await;
 
     proxy.freeze_upstream();
-    let held = message(&names.host, vec![event(EventName::NetworkChanged, None)]);
+    let held = one_event(&names, EventName::NetworkChanged);
     publish(&conn, &names, &held).await;
     printed_until(&mut lines, &held.message_id).await;
     if with_journal {
@@ -77,8 +62,7 @@ async fn reprinted_after_kill(with_journal: bool) -> (String, HashSet<String>) {
         })
         .await;
     }
-    doomed.start_kill().unwrap();
-    doomed.wait().await.unwrap();
+    doomed.kill().await;
     // The broker sees the connection go and requeues what was not acked.
     proxy.cut();
     proxy.thaw();
@@ -89,12 +73,11 @@ async fn reprinted_after_kill(with_journal: bool) -> (String, HashSet<String>) {
     .await;
     proxy.restore();
 
-    let (mut next, mut lines) = spawn_agent(&names, dir.path(), &proxy.amqp_url(), &journal);
-    let fresh = message(&names.host, vec![event(EventName::NetworkChanged, None)]);
+    let (mut next, mut lines) = spawn_agent(&names, &proxy.amqp_url(), &journal);
+    let fresh = one_event(&names, EventName::NetworkChanged);
     publish(&conn, &names, &fresh).await;
     let printed = printed_until(&mut lines, &fresh.message_id).await;
-    next.start_kill().unwrap();
-    next.wait().await.unwrap();
+    next.kill().await;
     let _ = conn.close(200, "bye".into()).await;
     (held.message_id, printed)
 }

@@ -1,6 +1,6 @@
-//! Helpers of the agent tests: unique names and their cleanup, publishing,
-//! an in-process agent with a channel handler, rabbitmqctl. The plain GET
-//! is `crate::support::get`, shared with the clients test.
+//! Helpers of the agent tests on top of `crate::support`: an agent's names
+//! (one host on the test's own exchange), publishing as serve would, an
+//! in-process agent handing messages to a channel, and rabbitmqctl.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -13,48 +13,66 @@ use herald::config::Config;
 use herald::model::{EventName, EventStatus, HostName, ServerId};
 use herald::support::timestamp::now_rfc3339;
 use herald::wire::{Message, WireEvent};
-use lapin::options::{
-    BasicPublishOptions, ConfirmSelectOptions, ExchangeDeleteOptions, QueueDeclareOptions,
-    QueueDeleteOptions,
-};
-use lapin::types::FieldTable;
-use lapin::{BasicProperties, Connection, ConnectionProperties};
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::{BasicProperties, Connection};
 
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::support::BROKER;
+use crate::support::broker::{queue_depth, rabbitmqctl};
+use crate::support::{BrokerCleanup, poll_until, unique_config, unique_name, within};
+pub use crate::support::{broker as connect, get};
 
 /// Generous: the broker and the build share two cores with other people.
 pub const DEADLINE: Duration = Duration::from_secs(30);
 
-/// Unique names for one test; deletes what they name when dropped.
+/// One agent's config and host, on names unique to the test; deletes the
+/// host's queue and the exchanges when dropped.
 pub struct Names {
     pub config: Config,
     pub host: HostName,
+    cleanup: BrokerCleanup,
 }
 
 impl Names {
     pub fn new(queue_type: QueueType) -> Self {
-        let id = uuid::Uuid::new_v4().simple().to_string();
-        let mut config = Config::default();
-        config.amqp.url = BROKER.into();
-        config.amqp.exchange = format!("ht-{id}");
-        config.amqp.queue_prefix = format!("ht-{id}.q");
-        config.amqp.reconnect_min_backoff = Duration::from_millis(50);
-        config.amqp.reconnect_max_backoff = Duration::from_millis(500);
-        config.amqp.connect_timeout = Duration::from_secs(5);
+        let mut config = unique_config();
         config.queue.queue_type = queue_type;
-        config.agent.waiter_listen = SocketAddr::from(([127, 0, 0, 1], 0));
-        config.agent.shutdown_grace = Duration::from_secs(5);
-        let host = HostName::parse(&format!("h-{}", &id[..12])).expect("a valid host name");
-        Self { config, host }
+        let host = format!("h-{}", &unique_name()[12..24]);
+        Self::for_host(config, &host)
     }
 
+    /// An agent for `host` on `config`'s names (a serve's, say).
+    pub fn for_host(config: Config, host: &str) -> Self {
+        let host = HostName::parse(host).expect("a valid host name");
+        let mut cleanup = BrokerCleanup::exchange(&config.amqp.exchange);
+        cleanup.queue(&Topology::new(&config.amqp).queue(&host));
+        Self {
+            config,
+            host,
+            cleanup,
+        }
+    }
+
+    /// The same names with another queue type; deletes nothing itself.
+    pub fn twin(&self, queue_type: QueueType) -> Self {
+        let mut config = self.config.clone();
+        config.queue.queue_type = queue_type;
+        Self {
+            config,
+            host: self.host.clone(),
+            cleanup: BrokerCleanup::default(),
+        }
+    }
+
+    /// With a dead-letter exchange of the test's own (and its queue).
     pub fn with_dlx(mut self) -> Self {
-        self.config.queue.dead_letter_exchange = Some(format!("{}.dlx", self.config.amqp.exchange));
+        let dlx = format!("{}.dlx", self.config.amqp.exchange);
+        self.cleanup.also_exchange(&dlx);
+        self.cleanup.queue(&Topology::dead_letter_queue(&dlx));
+        self.config.queue.dead_letter_exchange = Some(dlx);
         self
     }
 
@@ -74,8 +92,9 @@ impl Names {
             .map(Topology::dead_letter_queue)
     }
 
-    /// Declares the agent's topology as the agent would (to publish before it runs).
-    pub async fn declare(&self) {
+    /// Declares the agent's topology as the agent would (to publish before
+    /// it runs); returns the connection it declared on, to publish on.
+    pub async fn declare(&self) -> Connection {
         let conn = connect().await;
         let channel = conn.create_channel().await.expect("a channel");
         herald::broker::declare_topology(
@@ -86,55 +105,9 @@ impl Names {
         )
         .await
         .expect("the topology declares");
-        let _ = conn.close(200, "bye".into()).await;
+        let _ = channel.close(200, "declared".into()).await;
+        conn
     }
-
-    async fn cleanup(queues: Vec<String>, exchanges: Vec<String>) {
-        let Ok(conn) = Connection::connect(BROKER, ConnectionProperties::default()).await else {
-            return;
-        };
-        for q in queues {
-            if let Ok(ch) = conn.create_channel().await {
-                let _ = ch
-                    .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
-                    .await;
-            }
-        }
-        for x in exchanges {
-            if let Ok(ch) = conn.create_channel().await {
-                let _ = ch
-                    .exchange_delete(x.as_str().into(), ExchangeDeleteOptions::default())
-                    .await;
-            }
-        }
-        let _ = conn.close(200, "bye".into()).await;
-    }
-}
-
-impl Drop for Names {
-    fn drop(&mut self) {
-        let mut queues = vec![self.queue()];
-        let mut exchanges = vec![self.config.amqp.exchange.clone()];
-        if let Some(dlx) = &self.config.queue.dead_letter_exchange {
-            queues.extend(self.dead_letter_queue());
-            exchanges.push(dlx.clone());
-        }
-        // Drop cannot await, and may run inside a runtime: clean up on a thread of its own.
-        let cleaner = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime");
-            rt.block_on(Self::cleanup(queues, exchanges));
-        });
-        let _ = cleaner.join();
-    }
-}
-
-pub async fn connect() -> Connection {
-    Connection::connect(BROKER, ConnectionProperties::default())
-        .await
-        .expect("the test broker at 127.0.0.1:5672")
 }
 
 pub const UUID: &str = "3df201cf-2451-44f2-8d25-a4ca826fc1f3";
@@ -160,14 +133,21 @@ pub fn message(host: &HostName, events: Vec<WireEvent>) -> Message {
     }
 }
 
-/// Publishes raw bytes, persistent and confirmed, to the test exchange.
-pub async fn publish_raw(conn: &Connection, names: &Names, body: &[u8]) {
-    let channel = conn.create_channel().await.expect("a channel");
-    channel
+/// A one-event message for the names' host.
+pub fn one_event(names: &Names, name: EventName) -> Message {
+    message(&names.host, vec![event(name, None)])
+}
+
+/// Publishes raw bytes, persistent, mandatory and confirmed, to the test
+/// exchange; true when the broker took the message and routed it.
+pub async fn try_publish(conn: &Connection, names: &Names, body: &[u8]) -> bool {
+    let Ok(channel) = conn.create_channel().await else {
+        return false;
+    };
+    let _ = channel
         .confirm_select(ConfirmSelectOptions::default())
-        .await
-        .expect("confirm mode");
-    let confirm = channel
+        .await;
+    let published = channel
         .basic_publish(
             names.config.amqp.exchange.as_str().into(),
             names.routing_key().as_str().into(),
@@ -180,35 +160,30 @@ pub async fn publish_raw(conn: &Connection, names: &Names, body: &[u8]) {
                 .with_delivery_mode(2)
                 .with_content_type("application/json".into()),
         )
-        .await
-        .expect("publish")
-        .await
-        .expect("confirm");
-    assert!(confirm.is_ack(), "the broker took the message");
-    assert!(
-        confirm.take_message().is_none(),
-        "the message was routed to a queue"
-    );
+        .await;
+    let routed = match published {
+        Ok(confirm) => matches!(confirm.await, Ok(lapin::Confirmation::Ack(None))),
+        Err(_) => false,
+    };
     let _ = channel.close(200, "bye".into()).await;
+    routed
+}
+
+/// Publishes raw bytes; the broker must take and route them.
+pub async fn publish_raw(conn: &Connection, names: &Names, body: &[u8]) {
+    assert!(
+        try_publish(conn, names, body).await,
+        "the broker took the message and routed it to a queue"
+    );
 }
 
 pub async fn publish(conn: &Connection, names: &Names, message: &Message) {
     publish_raw(conn, names, &message.encode()).await;
 }
 
-/// Ready messages of `queue` (passive declare).
+/// Ready messages of `queue`, which must exist.
 pub async fn ready_count(conn: &Connection, queue: &str) -> u32 {
-    let channel = conn.create_channel().await.expect("a channel");
-    let options = QueueDeclareOptions {
-        passive: true,
-        ..QueueDeclareOptions::default()
-    };
-    let q = channel
-        .queue_declare(queue.into(), options, FieldTable::default())
-        .await
-        .expect("the queue exists");
-    let _ = channel.close(200, "bye".into()).await;
-    q.message_count()
+    queue_depth(conn, queue).await.expect("the queue exists")
 }
 
 /// Polls `check` until it holds; panics with `what` at [`DEADLINE`].
@@ -217,7 +192,7 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
-    crate::support::poll_until(what, DEADLINE, check).await;
+    poll_until(what, DEADLINE, check).await;
 }
 
 /// An agent running in this process, handing messages to a channel.
@@ -258,6 +233,13 @@ impl InProcessAgent {
         }
     }
 
+    /// Started, and consuming.
+    pub async fn ready(names: &Names) -> Self {
+        let agent = Self::start(names).await;
+        agent.wait_ready().await;
+        agent
+    }
+
     pub async fn wait_ready(&self) {
         let addr = self.addr;
         wait_until("the agent is consuming", || {
@@ -267,9 +249,8 @@ impl InProcessAgent {
     }
 
     pub async fn next(&mut self) -> Delivered {
-        tokio::time::timeout(DEADLINE, self.delivered.recv())
+        within(DEADLINE, "a message is handed on", self.delivered.recv())
             .await
-            .expect("a message is handed on in time")
             .expect("the agent is running")
     }
 
@@ -277,7 +258,7 @@ impl InProcessAgent {
     /// hand-on (a queue delivers in order, so anything pending comes first).
     /// Unlike waiting a while for silence, this cannot pass early.
     pub async fn assert_nothing_pending(&mut self, conn: &Connection, names: &Names) {
-        let sentinel = message(&names.host, vec![event(EventName::NetworkChanged, None)]);
+        let sentinel = one_event(names, EventName::NetworkChanged);
         publish(conn, names, &sentinel).await;
         let next = self.next().await;
         assert_eq!(
@@ -288,23 +269,15 @@ impl InProcessAgent {
 
     pub async fn stop(self) -> Result<(), herald::agent::AgentError> {
         self.shutdown.cancel();
-        tokio::time::timeout(DEADLINE, self.task)
+        within(DEADLINE, "the agent's stop", self.task)
             .await
-            .expect("the agent stops in time")
             .expect("no panic")
     }
 }
 
-pub use crate::support::get;
-
 /// The broker's pid of the connection named `name`, if any.
 pub async fn connection_pid(name: &str) -> Option<String> {
-    let out = tokio::process::Command::new("rabbitmqctl")
-        .args(["-q", "list_connections", "pid", "client_properties"])
-        .output()
-        .await
-        .expect("rabbitmqctl runs");
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = rabbitmqctl(&["list_connections", "pid", "client_properties"]).await;
     text.lines()
         .find(|l| l.contains(name))
         .and_then(|l| l.split('\t').next())
@@ -313,15 +286,5 @@ pub async fn connection_pid(name: &str) -> Option<String> {
 
 /// Force-closes the broker connection `pid` (ours only: found by its unique name).
 pub async fn close_connection(pid: &str) {
-    let status = tokio::process::Command::new("rabbitmqctl")
-        .args([
-            "-q",
-            "close_connection",
-            pid,
-            "herald agent test: forced close",
-        ])
-        .status()
-        .await
-        .expect("rabbitmqctl runs");
-    assert!(status.success(), "rabbitmqctl close_connection {pid}");
+    rabbitmqctl(&["close_connection", pid, "herald agent test: forced close"]).await;
 }

@@ -11,7 +11,7 @@ use herald::model::{Caller, ServerId};
 
 use super::harness::{Harness, entry, new_id, placed};
 use crate::proxy::Proxy;
-use crate::support::poll_until;
+use crate::support::{poll_until, within};
 
 const WITHIN: Duration = Duration::from_secs(10);
 
@@ -117,15 +117,14 @@ async fn through_proxy(
 /// Runs `what` against a frozen database: it must fail with a timeout (a
 /// 503 for the API) well before the test's own deadline.
 async fn times_out(dir: &Directory, id: ServerId, what: &str) {
-    let outcome = tokio::time::timeout(WITHIN, async {
+    let outcome = within(WITHIN, &format!("{what} (must not hang)"), async {
         match what {
             "lookup" => dir.lookup(&[id], &Caller::admin()).await.map(|_| ()),
             "get" => dir.get(id).await.map(|_| ()),
             _ => dir.ping().await,
         }
     })
-    .await
-    .unwrap_or_else(|_| panic!("{what} hung past {WITHIN:?}"));
+    .await;
     let error = outcome.expect_err("nothing answers while frozen");
     assert!(
         matches!(error.unshared(), DirectoryError::Timeout(_)),

@@ -17,6 +17,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 use tempfile::TempDir;
 use uuid::Uuid;
 
+use crate::support::names::unique_db_name;
+
 const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// A directory under test plus a raw connection to the same database, for
@@ -63,7 +65,7 @@ impl Harness {
 
     pub async fn postgres() -> Self {
         let maintenance = maintenance_pool().await;
-        let name = format!("herald_test_{}", Uuid::new_v4().simple());
+        let name = unique_db_name();
         sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&maintenance)
             .await
@@ -207,6 +209,13 @@ pub fn config(backend: DirectoryBackend, url: &str) -> DirectoryConfig {
         query_timeout: Duration::from_secs(10),
         nova_database_url: String::new(),
     }
+}
+
+/// How many entries `dir` lists (on `host`, when given), up to 1000.
+pub async fn listed(dir: &Directory, host: Option<&str>) -> usize {
+    let host = host.map(self::host);
+    let page = dir.list(host.as_ref(), 1000, None).await.expect("list");
+    page.entries.len()
 }
 
 pub fn new_id() -> ServerId {

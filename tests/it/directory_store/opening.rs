@@ -8,7 +8,9 @@ use herald::directory::config::DirectoryBackend;
 use herald::directory::{Directory, DirectoryError};
 use herald::model::{Caller, ServerId};
 
-use super::harness::{Harness, Raw, config, entry, host, new_id, placed};
+use crate::support::within;
+
+use super::harness::{Harness, Raw, config, entry, listed, new_id, placed};
 
 #[tokio::test]
 async fn sqlite_file_is_created_with_its_parent_in_wal_mode() {
@@ -49,33 +51,15 @@ async fn sqlite_memory_is_one_database_for_the_whole_pool() {
             .len(),
         10
     );
-    assert_eq!(
-        dir.list(None, 100, None).await.expect("list").entries.len(),
-        11
-    );
+    assert_eq!(listed(&dir, None).await, 11);
     assert!(dir.delete(ids[0]).await.expect("delete"));
-    assert_eq!(
-        dir.list(Some(&host("m")), 100, None)
-            .await
-            .expect("list")
-            .entries
-            .len(),
-        9
-    );
+    assert_eq!(listed(&dir, Some("m")).await, 9);
     dir.ping().await.expect("ping");
 
     let other = Directory::open_in_memory()
         .await
         .expect("a second :memory:");
-    assert!(
-        other
-            .list(None, 10, None)
-            .await
-            .expect("list")
-            .entries
-            .is_empty(),
-        "each open is private"
-    );
+    assert_eq!(listed(&other, None).await, 0, "each open is private");
 }
 
 #[tokio::test]
@@ -88,12 +72,15 @@ async fn unreachable_postgres_fails_fast() {
     let dir = Directory::open(&config)
         .await
         .expect("open does not connect");
-    let outcome = tokio::time::timeout(
+    let ids = [new_id()];
+    let admin = Caller::admin();
+    let lookup = dir.lookup(&ids, &admin);
+    let outcome = within(
         Duration::from_secs(10),
-        dir.lookup(&[new_id()], &Caller::admin()),
+        "the lookup (must not hang)",
+        lookup,
     )
-    .await
-    .expect("lookup must not hang");
+    .await;
     let err = outcome.expect_err("nothing listens on port 1");
     assert!(err.is_unavailable(), "{err:?}");
     let err = dir.ping().await.expect_err("ping fails too");

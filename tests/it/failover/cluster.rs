@@ -7,19 +7,20 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use herald::broker::QueueType;
 use herald::broker::nodes::BrokerUrls;
-use http::Method;
+
 use tokio::time::Instant;
 
 use super::driver::{Driver, bind_queue, check_delivery, ms, serve_on, signed_ms, tags_in};
 use crate::broker_node::Cluster;
-use crate::support::{TestApp, new_uuid};
+use crate::support::{HeraldChild, TestApp, new_uuid, within};
 
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The node serve's /readyz names.
 async fn serve_node(app: &TestApp) -> String {
-    let ready = app.request(Method::GET, "/readyz", None, &[]).await;
+    let ready = app.get("/readyz").await;
     ready.body["broker_node"]
         .as_str()
         .unwrap_or_default()
@@ -152,18 +153,15 @@ async fn printed(
     want: &HashSet<String>,
 ) -> HashMap<String, usize> {
     let mut seen: HashMap<String, usize> = HashMap::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !want.iter().all(|t| seen.contains_key(t)) {
-        let line = tokio::time::timeout_at(deadline, lines.recv())
-            .await
-            .unwrap_or_else(|_| {
-                let missing = want.iter().filter(|t| !seen.contains_key(*t)).count();
-                panic!("{missing} events answered 200 never printed")
-            })
-            .expect("the agent's stdout is open");
-        let tag = line["tag"].as_str().unwrap_or_default().to_owned();
-        *seen.entry(tag).or_default() += 1;
-    }
+    let what = format!("the agent printed all {} events answered 200", want.len());
+    within(Duration::from_secs(60), &what, async {
+        while !want.iter().all(|t| seen.contains_key(t)) {
+            let line = lines.recv().await.expect("the agent's stdout is open");
+            let tag = line["tag"].as_str().unwrap_or_default().to_owned();
+            *seen.entry(tag).or_default() += 1;
+        }
+    })
+    .await;
     seen
 }
 
@@ -173,19 +171,14 @@ async fn the_agent_consumes_again_on_another_node_when_its_node_dies() {
     let urls = cluster.urls();
     // serve prefers the second node, the agent the first: only the agent's node dies.
     let serve_urls = vec![urls[1].clone(), urls[2].clone(), urls[0].clone()];
-    let app = TestApp::spawn_with(|c| c.amqp.url = BrokerUrls::Many(serve_urls)).await;
-    app.wait_ready().await;
+    let app = TestApp::ready_with(|c| c.amqp.url = BrokerUrls::Many(serve_urls)).await;
     let server = new_uuid();
     app.put_server(&server, Some("agent-host"), None).await;
-    let dir = tempfile::tempdir().unwrap();
-    let url_toml = format!("{urls:?}");
-    let (mut agent, mut lines) = crate::agent::child::spawn(
-        &app.config.amqp,
-        &url_toml,
-        "agent-host",
-        "queue_type = \"quorum\"",
-        dir.path(),
-    );
+    let mut config = app.config.clone();
+    config.amqp.url = BrokerUrls::Many(urls);
+    config.queue.queue_type = QueueType::Quorum;
+    let mut agent = HeraldChild::agent(&config, "agent-host");
+    let mut lines = agent.lines();
     let app = Arc::new(app);
     let driver = Driver::start(&app, &server, 2);
     driver
@@ -212,7 +205,6 @@ async fn the_agent_consumes_again_on_another_node_when_its_node_dies() {
         want.len(),
         ms(killed, Instant::now())
     );
-    agent.start_kill().unwrap();
-    agent.wait().await.unwrap();
+    agent.kill().await;
     Arc::try_unwrap(app).ok().unwrap().stop().await;
 }

@@ -8,15 +8,14 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use lapin::Connection;
-use lapin::options::{
-    BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
-};
+use lapin::options::{BasicConsumeOptions, QueueDeleteOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use serde_json::json;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::support::{ANSWER_DEADLINE, TestApp};
+use crate::broker_node::BrokerNode;
+use crate::support::{ANSWER_DEADLINE, TestApp, poll_for, within};
 
 /// One answered event: its tag, per-event code, and when the answer came.
 #[derive(Debug, Clone)]
@@ -91,14 +90,12 @@ impl Driver {
     /// Waits until `n` more answers with `code` than now have come.
     pub async fn wait_for_more(&self, code: u64, n: usize, what: &str) -> Instant {
         let target = self.count(code) + n;
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if self.count(code) >= target {
-                return Instant::now();
-            }
-            assert!(Instant::now() < deadline, "{what}: no {code} answers came");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let what = format!("{n} more answers with code {code} came ({what})");
+        poll_for(&what, Duration::from_secs(60), || {
+            let came = self.count(code) >= target;
+            std::future::ready(came.then(Instant::now))
+        })
+        .await
     }
 
     /// When the first answer with `code` at or after `since` came.
@@ -123,10 +120,8 @@ impl Driver {
     /// Stops sending and returns every answer.
     pub async fn stop(self) -> Vec<Answer> {
         self.stop.cancel();
-        tokio::time::timeout(ANSWER_DEADLINE, self.task)
-            .await
-            .expect("the driver's last requests are answered")
-            .unwrap();
+        let last = "the driver's last requests are answered";
+        within(ANSWER_DEADLINE, last, self.task).await.unwrap();
         std::mem::take(&mut *self.answers.lock().unwrap())
     }
 }
@@ -138,48 +133,40 @@ pub async fn serve_on(
     adjust: impl FnOnce(&mut herald::config::Config),
 ) -> TestApp {
     let defaults = herald::config::Config::default().amqp;
-    let app = TestApp::spawn_with(|c| {
+    TestApp::ready_with(|c| {
         c.amqp.url = urls;
         c.amqp.reconnect_min_backoff = defaults.reconnect_min_backoff;
         c.amqp.reconnect_max_backoff = defaults.reconnect_max_backoff;
         adjust(c);
     })
-    .await;
-    app.wait_ready().await;
-    app
+    .await
 }
 
-/// Declares the host's queue on `conn` (quorum when asked) and binds it.
+/// serve on `node` ([`serve_on`], `adjust`ed) with a fresh server placed on
+/// `host` and `host`'s queue bound there: (serve, server, queue).
+pub async fn serve_with_host(
+    node: &BrokerNode,
+    host: &str,
+    adjust: impl FnOnce(&mut herald::config::Config),
+) -> (Arc<TestApp>, String, String) {
+    let app = serve_on(node.url().into(), adjust).await;
+    let server = crate::support::new_uuid();
+    app.put_server(&server, Some(host), None).await;
+    let queue = bind_queue(&node.connect().await, &app, host, false).await;
+    (Arc::new(app), server, queue)
+}
+
+/// Declares the host's queue on `conn`, durable (quorum when asked), and
+/// binds it.
 pub async fn bind_queue(conn: &Connection, app: &TestApp, host: &str, quorum: bool) -> String {
-    let host = herald::model::HostName::parse(host).unwrap();
-    let queue = app.topology.queue(&host);
-    let channel = conn.create_channel().await.unwrap();
-    let mut args = FieldTable::default();
+    let mut arguments = FieldTable::default();
     if quorum {
-        args.insert(
+        arguments.insert(
             "x-queue-type".into(),
             AMQPValue::LongString("quorum".into()),
         );
     }
-    let options = QueueDeclareOptions {
-        durable: true,
-        ..Default::default()
-    };
-    channel
-        .queue_declare(queue.as_str().into(), options, args)
-        .await
-        .unwrap();
-    channel
-        .queue_bind(
-            queue.as_str().into(),
-            app.topology.exchange().into(),
-            app.topology.routing_key(&host).as_str().into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
-    queue
+    crate::support::bind_queue(conn, &app.topology, host, true, arguments).await
 }
 
 /// Consumes `queue` until it stays empty, returning how often each event

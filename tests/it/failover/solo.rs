@@ -6,18 +6,13 @@
 
 use std::sync::Arc;
 
-use super::driver::{Driver, bind_queue, check_delivery, ms, serve_on, signed_ms, tags_in};
+use super::driver::{Driver, check_delivery, ms, serve_with_host, signed_ms, tags_in};
 use crate::broker_node::OwnNode;
-use crate::support::new_uuid;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_answers_200_again_soon_after_its_node_restarts() {
     let mut own = OwnNode::start().await;
-    let app = serve_on(own.node.url().into(), |_| {}).await;
-    let server = new_uuid();
-    app.put_server(&server, Some("solo-host"), None).await;
-    let queue = bind_queue(&own.node.connect().await, &app, "solo-host", false).await;
-    let app = Arc::new(app);
+    let (app, server, queue) = serve_with_host(&own.node, "solo-host", |_| {}).await;
     let driver = Driver::start(&app, &server, 4);
     driver.wait_for_more(200, 50, "before the kill").await;
 
@@ -62,14 +57,10 @@ async fn serve_answers_200_again_soon_after_its_node_restarts() {
 async fn a_frozen_node_is_503_at_the_confirm_timeout_and_loses_nothing() {
     const FREEZE: std::time::Duration = std::time::Duration::from_secs(8);
     let own = OwnNode::start().await;
-    let app = serve_on(own.node.url().into(), |c| {
+    let (app, server, queue) = serve_with_host(&own.node, "frozen-host", |c| {
         c.dispatch.confirm_timeout = std::time::Duration::from_secs(2);
     })
     .await;
-    let server = new_uuid();
-    app.put_server(&server, Some("frozen-host"), None).await;
-    let queue = bind_queue(&own.node.connect().await, &app, "frozen-host", false).await;
-    let app = Arc::new(app);
     let driver = Driver::start(&app, &server, 4);
     driver.wait_for_more(200, 50, "before the freeze").await;
 

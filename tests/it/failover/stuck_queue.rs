@@ -10,17 +10,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Value, json};
-
 use super::driver::{bind_queue, serve_on};
 use crate::broker_node::{BrokerNode, OwnNode};
-use crate::support::{TestApp, new_uuid, poll_until};
+use crate::support::{TestApp, event_for, new_uuid};
 
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(4);
-
-fn event_for(server: &str) -> Value {
-    json!({"events": [{"name": "network-changed", "server_uuid": server}]})
-}
 
 /// The event's code in a reply.
 async fn code_of(app: &TestApp, server: &str) -> u64 {
@@ -35,21 +29,6 @@ fn queue_process(node: &BrokerNode, queue: &str, call: &str) {
          sys:{call}(amqqueue:get_pid(Q))."
     );
     node.ctl(&["eval", &eval]);
-}
-
-async fn wait_unconfirmed(app: &TestApp, n: usize) {
-    let line = format!("herald_messages_unconfirmed {n}");
-    let shows = || async {
-        let reply = app.request(http::Method::GET, "/metrics", None, &[]).await;
-        let text = reply.body.as_str().unwrap_or_default().to_owned();
-        text.lines().any(|l| l == line)
-    };
-    poll_until(
-        &format!("/metrics shows `{line}`"),
-        Duration::from_secs(15),
-        shows,
-    )
-    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -91,7 +70,7 @@ async fn a_host_whose_confirms_stall_holds_up_no_other_host() {
             tokio::spawn(async move { code_of(&app, &server).await })
         })
         .collect();
-    wait_unconfirmed(&app, 2).await;
+    app.wait_metric("herald_messages_unconfirmed 2").await;
     // ...and another host's request is answered meanwhile.
     assert_eq!(code_of(&app, &live).await, 200);
     assert!(

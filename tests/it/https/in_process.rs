@@ -8,14 +8,12 @@ use std::time::{Duration, Instant};
 
 use http::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
+use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
-use tokio_util::sync::CancellationToken;
 
 use super::certs::{Leaf, PairFiles, TestCa};
 use super::client;
-use crate::support::{poll_until, test_config, within};
+use crate::support::{TestApp, poll_until};
 use herald::config::Config;
 
 /// A URL of a broker that is not there: these tests are about the HTTP
@@ -28,13 +26,14 @@ pub fn absent_broker() -> String {
     format!("amqp://guest:guest@127.0.0.1:{port}/%2f")
 }
 
+/// serve over HTTPS in this process: a [`TestApp`] answering with a leaf
+/// of its own CA, and a client connector that trusts that CA.
 pub struct HttpsServe {
     pub addr: SocketAddr,
     pub leaf: Leaf,
     pub tls: TlsConnector,
-    shutdown: CancellationToken,
-    server: JoinHandle<()>,
-    _dir: tempfile::TempDir,
+    app: TestApp,
+    _pair: tempfile::TempDir,
 }
 
 impl HttpsServe {
@@ -44,30 +43,19 @@ impl HttpsServe {
         let leaf = ca.leaf("herald-one");
         let pair = PairFiles::in_dir(dir.path());
         pair.write_leaf(&leaf);
-        let mut config = test_config(&dir);
-        config.amqp.url = absent_broker().as_str().into();
-        config.http.tls.cert_file = pair.cert.clone();
-        config.http.tls.key_file = pair.key.clone();
-        adjust(&mut config);
-        let listener = TcpListener::bind(config.http.listen).await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let shutdown = CancellationToken::new();
-        let server = tokio::spawn({
-            let shutdown = shutdown.clone();
-            async move {
-                herald::serve::run(config, listener, shutdown)
-                    .await
-                    .unwrap()
-            }
-        });
-        let tls = client::connector(&ca.der());
+        let app = TestApp::start_with(|c| {
+            c.amqp.url = absent_broker().as_str().into();
+            c.http.tls.cert_file = pair.cert.clone();
+            c.http.tls.key_file = pair.key.clone();
+            adjust(c);
+        })
+        .await;
         let serve = Self {
-            addr,
+            addr: app.addr,
             leaf,
-            tls,
-            shutdown,
-            server,
-            _dir: dir,
+            tls: client::connector(&ca.der()),
+            app,
+            _pair: dir,
         };
         poll_until(
             "serve answers over HTTPS",
@@ -82,13 +70,16 @@ impl HttpsServe {
         serve
     }
 
+    /// A client that trusts the CA gets `/healthz`'s 200.
+    pub async fn assert_serves(&self) {
+        let seen = client::get(&self.tls, self.addr, "/healthz").await;
+        assert_eq!(seen.unwrap().status, StatusCode::OK);
+    }
+
     /// Cancels serve and waits for it to end; how long that took.
-    pub async fn stop(self) -> Duration {
+    pub async fn stop(mut self) -> Duration {
         let started = Instant::now();
-        self.shutdown.cancel();
-        within(Duration::from_secs(30), "serve stopping", self.server)
-            .await
-            .unwrap();
+        self.app.shut_down().await;
         started.elapsed()
     }
 }
@@ -154,10 +145,7 @@ async fn plain_http_to_the_tls_port_fails_cleanly() {
         String::from_utf8_lossy(&answer)
     );
     // The listener goes on serving TLS clients.
-    let seen = client::get(&serve.tls, serve.addr, "/healthz")
-        .await
-        .unwrap();
-    assert_eq!(seen.status, StatusCode::OK);
+    serve.assert_serves().await;
     serve.stop().await;
 }
 
@@ -175,10 +163,7 @@ async fn the_handshake_timeout_closes_a_silent_connection() {
         "closed by the timeout, not at once: {waited:?}"
     );
     // Control: a client that completes its handshake in time is served.
-    let seen = client::get(&serve.tls, serve.addr, "/healthz")
-        .await
-        .unwrap();
-    assert_eq!(seen.status, StatusCode::OK);
+    serve.assert_serves().await;
     serve.stop().await;
 }
 
@@ -192,10 +177,7 @@ async fn a_handshake_holds_a_slot_and_yields_it_to_a_newer_client() {
     let mut silent = TcpStream::connect(serve.addr).await.unwrap();
     // The only slot is the silent client's (its handshake pending); the
     // next client is served only by closing the silent one.
-    let seen = client::get(&serve.tls, serve.addr, "/healthz")
-        .await
-        .unwrap();
-    assert_eq!(seen.status, StatusCode::OK);
+    serve.assert_serves().await;
     let closed = read_until_closed(&mut silent, Duration::from_secs(10)).await;
     assert!(
         closed.is_empty(),

@@ -7,7 +7,7 @@ use std::time::Duration;
 use http::StatusCode;
 
 use super::certs::{PairFiles, TestCa};
-use super::child::ServeChild;
+use super::child::serve_tls;
 use super::client;
 use crate::support::poll_until;
 
@@ -18,9 +18,9 @@ async fn sighup_serves_a_new_pair_and_keeps_the_old_when_the_new_is_broken() {
     let first = ca.leaf("herald-first");
     let pair = PairFiles::in_dir(dir.path());
     pair.write_leaf(&first);
-    let serve = ServeChild::start(dir.path(), &pair).await;
+    let (mut serve, addr) = serve_tls(dir.path(), &pair).await;
     let tls = client::connector(&ca.der());
-    let seen = client::get(&tls, serve.addr, "/healthz").await.unwrap();
+    let seen = client::get(&tls, addr, "/healthz").await.unwrap();
     assert_eq!(seen.status, StatusCode::OK);
     assert_eq!(seen.cert, first.der);
 
@@ -28,12 +28,12 @@ async fn sighup_serves_a_new_pair_and_keeps_the_old_when_the_new_is_broken() {
     let second = ca.leaf("herald-second");
     let before = serve.log_len();
     pair.write_leaf(&second);
-    serve.hangup().await;
+    serve.signal("-HUP").await;
     poll_until(
         "new connections get the new certificate",
         Duration::from_secs(20),
         || async {
-            client::get(&tls, serve.addr, "/healthz")
+            client::get(&tls, addr, "/healthz")
                 .await
                 .is_ok_and(|seen| seen.cert == second.der)
         },
@@ -65,16 +65,16 @@ async fn sighup_serves_a_new_pair_and_keeps_the_old_when_the_new_is_broken() {
     for (cert_pem, key_pem, why) in broken {
         let before = serve.log_len();
         pair.write(cert_pem, key_pem);
-        serve.hangup().await;
+        serve.signal("-HUP").await;
         let failed = serve.wait_for_log(before, "reload failed").await;
         let error = failed["fields"]["error"]
             .as_str()
             .unwrap_or_default()
             .to_owned();
         assert!(error.contains(why), "{why}: {failed}");
-        let seen = client::get(&tls, serve.addr, "/healthz").await.unwrap();
+        let seen = client::get(&tls, addr, "/healthz").await.unwrap();
         assert_eq!(seen.status, StatusCode::OK, "{why}: still serving");
         assert_eq!(seen.cert, second.der, "{why}: the previous pair stays");
     }
-    serve.stop().await;
+    assert!(serve.stop().await.success(), "serve exits 0 on SIGTERM");
 }

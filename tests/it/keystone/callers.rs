@@ -4,27 +4,20 @@
 //! password cloud config find it there and send Keystone tokens
 //! (`tests/clients/keystone_callers.py`).
 
-use std::process::Stdio;
 use std::time::Duration;
 
-use super::fixture::{Fixture, herald, keystone_url};
-
-const SCRIPT: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/clients/keystone_callers.py"
-);
+use super::fixture::{Fixture, herald};
+use crate::support::parts::{self, require, run_client_script};
+use crate::support::unique_name;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn novaclient_and_openstacksdk_find_herald_in_the_catalog() {
-    let Some((url, admin)) = keystone_url() else {
-        return;
-    };
-    let python = std::env::var("HERALD_TEST_PYTHON")
-        .expect("HERALD_TEST_PYTHON is not set: run scripts/test.sh");
-    let mut f = Fixture::new(&url, &admin).await;
+    let keystone = require!(parts::keystone());
+    let python = require!(parts::python());
+    let mut f = Fixture::new(&keystone).await;
     let mut app = herald(&mut f, Duration::from_secs(300), None).await;
     app.wait_ready().await;
-    let host = format!("compute-{}", uuid::Uuid::new_v4().simple());
+    let host = format!("compute-{}", &unique_name()[12..]);
     app.bind_host(&host).await;
     let region = f
         .compute_endpoint(&format!("http://{}/v2.1", app.addr))
@@ -32,27 +25,19 @@ async fn novaclient_and_openstacksdk_find_herald_in_the_catalog() {
     let (caller, caller_password) = f.user(&["service"]).await;
     let (member, member_password) = f.user(&["member"]).await;
 
-    let mut child = tokio::process::Command::new(&python)
-        .arg(SCRIPT)
-        .args(["--auth-url", &f.url])
-        .args(["--region", &region])
-        .args(["--project", &f.project])
-        .args(["--user", &caller, "--password", &caller_password])
-        .args([
-            "--member-user",
-            &member,
-            "--member-password",
-            &member_password,
-        ])
-        .args(["--host", &host])
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start the Python callers");
-    let status = tokio::time::timeout(Duration::from_secs(180), child.wait())
-        .await
-        .expect("the callers finish within 3 minutes")
-        .expect("wait for the callers");
+    let args = [
+        ["--auth-url", &f.url],
+        ["--region", &region],
+        ["--project", &f.project],
+        ["--user", &caller],
+        ["--password", &caller_password],
+        ["--member-user", &member],
+        ["--member-password", &member_password],
+        ["--host", &host],
+    ];
+    let args: Vec<&str> = args.concat();
+    let limit = Duration::from_secs(180);
+    let status = run_client_script(&python, "keystone_callers.py", &args, limit).await;
     app.stop().await;
     f.cleanup().await;
     assert!(

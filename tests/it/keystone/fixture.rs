@@ -1,44 +1,25 @@
-//! The Keystone side of the keystone tests: the URL scripts/test.sh exports,
-//! a throw-away project with users (and, for catalog tests, a region with a
-//! `compute` endpoint), and serve started in keystone mode as its own
-//! service user.
+//! The Keystone side of the keystone tests: on the Keystone scripts/test.sh
+//! runs (`support::parts::keystone`), a throw-away project with users (and,
+//! for catalog tests, a region with a `compute` endpoint); serve started in
+//! keystone mode as its own service user; a probe of a route behind auth.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use http_body_util::Full;
 use serde_json::{Value, json};
 
-use crate::support::{ANSWER_DEADLINE, TestApp, new_uuid, within};
+use crate::support::http::HttpClient;
+use crate::support::parts::Keystone;
+use crate::support::{Reply, TestApp, new_uuid, poll_until, unique_name};
 
 use herald::api::auth_config::AuthMode;
-
-/// Keystone's URL, or a clear failure under CI (never a silent pass).
-pub fn keystone_url() -> Option<(String, String)> {
-    match (
-        std::env::var("HERALD_TEST_KEYSTONE_URL"),
-        std::env::var("HERALD_TEST_KEYSTONE_ADMIN_PASSWORD"),
-    ) {
-        (Ok(url), Ok(password)) => Some((url, password)),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "HERALD_TEST_KEYSTONE_URL is not set: run scripts/test.sh, which starts Keystone"
-            );
-            eprintln!("skipped: HERALD_TEST_KEYSTONE_URL is not set (run scripts/test.sh)");
-            None
-        }
-    }
-}
 
 /// A throw-away project with users in Keystone, removed on `cleanup`.
 pub struct Fixture {
     pub url: String,
-    http: Client<HttpConnector, Full<Bytes>>,
+    http: HttpClient,
     admin: String,
     pub project: String,
     pub project_id: String,
@@ -48,67 +29,45 @@ pub struct Fixture {
 }
 
 impl Fixture {
-    pub async fn new(url: &str, admin_password: &str) -> Self {
-        let http = Client::builder(TokioExecutor::new()).build_http();
+    pub async fn new(keystone: &Keystone) -> Self {
         let mut f = Self {
-            url: url.trim_end_matches('/').to_owned(),
-            http,
+            url: keystone.url.trim_end_matches('/').to_owned(),
+            http: HttpClient::default(),
             admin: String::new(),
-            project: format!("herald-test-{}", new_uuid()),
+            project: unique_name(),
             project_id: String::new(),
             users: Vec::new(),
             catalog: Vec::new(),
         };
         f.admin = f
-            .token("admin", admin_password, "admin")
+            .token("admin", &keystone.admin_password, "admin")
             .await
             .expect("admin token");
-        let (status, body) = f
-            .call(
-                Method::POST,
-                "/projects",
-                Some(json!({"project": {"name": f.project, "domain_id": "default"}})),
-                &[],
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        f.project_id = body["project"]["id"]
-            .as_str()
-            .expect("project id")
-            .to_owned();
+        let project = json!({"project": {"name": f.project, "domain_id": "default"}});
+        f.project_id = f.create("/projects", project, "/project/id").await;
         f
     }
 
+    /// An admin call to the fixture's Keystone.
     pub async fn call(
         &self,
         method: Method,
         path: &str,
         body: Option<Value>,
         headers: &[(&str, &str)],
-    ) -> (StatusCode, Value) {
-        let (status, _, body) = self.raw(method, path, body, headers).await;
-        (status, body)
+    ) -> Reply {
+        self.call_at(&self.url, method, path, body, headers).await
     }
 
-    pub async fn raw(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-        headers: &[(&str, &str)],
-    ) -> (StatusCode, http::HeaderMap, Value) {
-        self.raw_at(&self.url, method, path, body, headers).await
-    }
-
-    /// As [`Self::raw`], against another Keystone on the same database.
-    async fn raw_at(
+    /// As [`Self::call`], against another Keystone on the same database.
+    async fn call_at(
         &self,
         base: &str,
         method: Method,
         path: &str,
         body: Option<Value>,
         headers: &[(&str, &str)],
-    ) -> (StatusCode, http::HeaderMap, Value) {
+    ) -> Reply {
         let mut b = Request::builder()
             .method(method)
             .uri(format!("{}{path}", base.trim_end_matches('/')))
@@ -120,15 +79,22 @@ impl Fixture {
             b = b.header(*k, *v);
         }
         let bytes = body.map(|v| Bytes::from(v.to_string())).unwrap_or_default();
-        let request = b.body(Full::new(bytes)).expect("request");
-        let what = format!("Keystone answering {} {}", request.method(), request.uri());
-        let response = within(ANSWER_DEADLINE, &what, self.http.request(request))
+        self.http
+            .send(b.body(Full::new(bytes)).expect("a request"))
             .await
-            .expect("Keystone answers");
-        let (parts, body) = response.into_parts();
-        let bytes = body.collect().await.expect("body").to_bytes();
-        let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        (parts.status, parts.headers, value)
+    }
+
+    /// Creates `body` at `path` (201) and returns the new object's id, read
+    /// at `pointer` (`/user/id`).
+    async fn create(&self, path: &str, body: Value, pointer: &str) -> String {
+        let reply = self.call(Method::POST, path, Some(body), &[]).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply
+            .body
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .expect("an id")
+            .to_owned()
     }
 
     /// A project-scoped token for `user` on `project`, or Keystone's refusal.
@@ -148,52 +114,30 @@ impl Fixture {
             "identity": {"methods": ["password"], "password": {"user": {
                 "name": user, "domain": {"id": "default"}, "password": password}}},
             "scope": {"project": {"name": project, "domain": {"id": "default"}}}}});
-        let (status, headers, body) = self
-            .raw_at(
-                base,
-                Method::POST,
-                "/auth/tokens?nocatalog",
-                Some(body),
-                &[],
-            )
+        let path = "/auth/tokens?nocatalog";
+        let reply = self
+            .call_at(base, Method::POST, path, Some(body), &[])
             .await;
-        match headers.get("x-subject-token") {
-            Some(token) if status == StatusCode::CREATED => {
-                Ok(token.to_str().expect("ascii").to_owned())
+        match reply.header("x-subject-token") {
+            token if reply.status == StatusCode::CREATED && !token.is_empty() => {
+                Ok(token.to_owned())
             }
-            _ => Err(format!("{status}: {body}")),
+            _ => Err(format!("{}: {}", reply.status, reply.body)),
         }
     }
 
     /// A user with `roles` on this fixture's project; returns (name, password).
     pub async fn user(&mut self, roles: &[&str]) -> (String, String) {
-        let name = format!("herald-test-{}", new_uuid());
-        let password = new_uuid();
-        let (status, body) = self
-            .call(
-                Method::POST,
-                "/users",
-                Some(json!({"user": {"name": name, "password": password, "domain_id": "default"}})),
-                &[],
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        let id = body["user"]["id"].as_str().expect("user id").to_owned();
+        let (name, password) = (unique_name(), new_uuid());
+        let user = json!({"user": {"name": name, "password": password, "domain_id": "default"}});
+        let id = self.create("/users", user, "/user/id").await;
         self.users.push(id.clone());
         for role in roles {
-            let (_, found) = self
-                .call(Method::GET, &format!("/roles?name={role}"), None, &[])
-                .await;
-            let role_id = found["roles"][0]["id"].as_str().expect("role exists");
-            let (status, body) = self
-                .call(
-                    Method::PUT,
-                    &format!("/projects/{}/users/{id}/roles/{role_id}", self.project_id),
-                    None,
-                    &[],
-                )
-                .await;
-            assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+            let found = self.get(&format!("/roles?name={role}")).await;
+            let role_id = found.body["roles"][0]["id"].as_str().expect("role exists");
+            let grant = format!("/projects/{}/users/{id}/roles/{role_id}", self.project_id);
+            let reply = self.call(Method::PUT, &grant, None, &[]).await;
+            assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
         }
         (name, password)
     }
@@ -207,60 +151,27 @@ impl Fixture {
     }
 
     pub async fn revoke(&self, token: &str) {
-        let (status, body) = self
-            .call(
-                Method::DELETE,
-                "/auth/tokens",
-                None,
-                &[("x-subject-token", token)],
-            )
+        let subject = [("x-subject-token", token)];
+        let reply = self
+            .call(Method::DELETE, "/auth/tokens", None, &subject)
             .await;
-        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+        assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
     }
 
     /// Names `url` as the public `compute` endpoint in a region of this
     /// fixture's own (callers that pass the region find herald, nobody else
     /// does); returns the region.
     pub async fn compute_endpoint(&mut self, url: &str) -> String {
-        let region = format!("herald-test-{}", new_uuid());
-        let (status, body) = self
-            .call(
-                Method::POST,
-                "/regions",
-                Some(json!({"region": {"id": region}})),
-                &[],
-            )
+        let region = unique_name();
+        let created = self
+            .create("/regions", json!({"region": {"id": region}}), "/region/id")
             .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        let (status, body) = self
-            .call(
-                Method::POST,
-                "/services",
-                Some(json!({"service": {"type": "compute", "name": region}})),
-                &[],
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        let service = body["service"]["id"]
-            .as_str()
-            .expect("service id")
-            .to_owned();
-        let (status, body) = self
-            .call(
-                Method::POST,
-                "/endpoints",
-                Some(
-                    json!({"endpoint": {"service_id": service, "interface": "public",
-                                          "region_id": region, "url": url}}),
-                ),
-                &[],
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        let endpoint = body["endpoint"]["id"]
-            .as_str()
-            .expect("endpoint id")
-            .to_owned();
+        assert_eq!(created, region);
+        let service = json!({"service": {"type": "compute", "name": region}});
+        let service = self.create("/services", service, "/service/id").await;
+        let endpoint = json!({"endpoint": {"service_id": service, "interface": "public",
+                                           "region_id": region, "url": url}});
+        let endpoint = self.create("/endpoints", endpoint, "/endpoint/id").await;
         // Deleted in reverse order of creation.
         self.catalog.push(("regions", region.clone()));
         self.catalog.push(("services", service));
@@ -268,22 +179,22 @@ impl Fixture {
         region
     }
 
+    async fn get(&self, path: &str) -> Reply {
+        self.call(Method::GET, path, None, &[]).await
+    }
+
+    /// Deletes what it made: catalog entries (newest first), users, project.
     pub async fn cleanup(self) {
-        for (kind, id) in self.catalog.iter().rev() {
-            self.call(Method::DELETE, &format!("/{kind}/{id}"), None, &[])
-                .await;
+        let catalog = self
+            .catalog
+            .iter()
+            .rev()
+            .map(|(kind, id)| format!("/{kind}/{id}"));
+        let users = self.users.iter().map(|id| format!("/users/{id}"));
+        let project = std::iter::once(format!("/projects/{}", self.project_id));
+        for path in catalog.chain(users).chain(project) {
+            self.call(Method::DELETE, &path, None, &[]).await;
         }
-        for id in &self.users {
-            self.call(Method::DELETE, &format!("/users/{id}"), None, &[])
-                .await;
-        }
-        self.call(
-            Method::DELETE,
-            &format!("/projects/{}", self.project_id),
-            None,
-            &[],
-        )
-        .await;
     }
 }
 
@@ -334,4 +245,33 @@ pub async fn herald_with(
 /// A route behind auth that needs no broker: the directory answers 404.
 pub fn probe_path() -> String {
     format!("/directory/servers/{}", new_uuid())
+}
+
+/// `GET` [`probe_path`] with `headers` (tokens): 404 when auth let it through.
+pub async fn probe(app: &TestApp, headers: &[(&str, &str)]) -> Reply {
+    app.request(Method::GET, &probe_path(), None, headers).await
+}
+
+/// [`probe`] with `token` as the `X-Auth-Token`.
+pub async fn probe_with(app: &TestApp, token: &str) -> Reply {
+    probe(app, &[("x-auth-token", token)]).await
+}
+
+/// Polls [`probe_with`] `token` until it answers `want`; until then it may
+/// answer only `meanwhile`. `limit` bounds the wait (zero: the first answer).
+pub async fn probe_until(
+    app: &TestApp,
+    token: &str,
+    (meanwhile, want): (StatusCode, StatusCode),
+    limit: Duration,
+) {
+    let what = format!("a token answered {meanwhile} is answered {want}");
+    poll_until(&what, limit, || async {
+        let reply = probe_with(app, token).await;
+        if reply.status != want {
+            assert_eq!(reply.status, meanwhile, "{:?}", reply.body);
+        }
+        reply.status == want
+    })
+    .await;
 }

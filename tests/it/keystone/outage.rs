@@ -7,35 +7,26 @@
 
 use std::time::Duration;
 
-use http::{Method, StatusCode};
+use http::StatusCode;
 
-use super::fixture::{Fixture, herald, herald_at, keystone_url, probe_path};
+use super::fixture::{Fixture, herald, herald_at, probe, probe_until, probe_with};
 use super::own::OwnKeystone;
-use crate::support::TestApp;
-
-async fn status_with(app: &TestApp, headers: &[(&str, &str)]) -> StatusCode {
-    app.request(Method::GET, &probe_path(), None, headers)
-        .await
-        .status
-}
+use crate::support::parts::{self, require};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keystone_stopped_mid_run_is_503_then_200_when_back() {
-    let Some((url, admin)) = keystone_url() else {
-        return;
-    };
-    let mut f = Fixture::new(&url, &admin).await;
-    let mut keystone = OwnKeystone::start(None).await;
+    let shared = require!(parts::keystone());
+    let mut f = Fixture::new(&shared).await;
+    let mut keystone = OwnKeystone::start(&shared, None).await;
     // No cache: every request asks Keystone.
     let app = herald_at(&mut f, &keystone.url(), Duration::ZERO, None).await;
     app.wait_ready().await;
     let token = f.user_token(&["admin"]).await;
-    let auth = [("x-auth-token", token.as_str())];
-    assert_eq!(status_with(&app, &auth).await, StatusCode::NOT_FOUND);
+    assert_eq!(probe_with(&app, &token).await.status, StatusCode::NOT_FOUND);
 
-    keystone.kill();
+    keystone.kill().await;
     keystone.wait_gone().await;
-    let down = app.request(Method::GET, &probe_path(), None, &auth).await;
+    let down = probe_with(&app, &token).await;
     assert_eq!(
         down.status,
         StatusCode::SERVICE_UNAVAILABLE,
@@ -47,23 +38,19 @@ async fn keystone_stopped_mid_run_is_503_then_200_when_back() {
         "{:?}",
         down.body
     );
-    let ready = app.request(Method::GET, "/readyz", None, &[]).await;
+    let ready = app.get("/readyz").await;
     assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
 
     keystone.restart().await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        match status_with(&app, &auth).await {
-            StatusCode::NOT_FOUND => break,
-            StatusCode::SERVICE_UNAVAILABLE => {}
-            other => panic!("neither through nor 503 while Keystone comes back: {other}"),
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "still 503 after Keystone came back"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    // Neither through nor 503 is a failure while Keystone comes back.
+    let (unavailable, through) = (StatusCode::SERVICE_UNAVAILABLE, StatusCode::NOT_FOUND);
+    probe_until(
+        &app,
+        &token,
+        (unavailable, through),
+        Duration::from_secs(30),
+    )
+    .await;
     app.wait_ready().await;
     app.stop().await;
     f.cleanup().await;
@@ -80,13 +67,11 @@ async fn short_token(f: &mut Fixture, keystone: &OwnKeystone, roles: &[&str]) ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keystone_expired_tokens_are_401_unless_a_service_token_vouches() {
-    let Some((url, admin)) = keystone_url() else {
-        return;
-    };
-    let mut f = Fixture::new(&url, &admin).await;
+    let shared = require!(parts::keystone());
+    let mut f = Fixture::new(&shared).await;
     // Long enough that issuing and first use fit in it on a loaded machine
     // (4 s did not, once, with CI and a benchmark sharing two cores).
-    let keystone = OwnKeystone::start(Some(15)).await;
+    let keystone = OwnKeystone::start(&shared, Some(15)).await;
     // A long cache: an entry must still not outlive its token's expires_at.
     let app = herald(&mut f, Duration::from_secs(300), None).await;
     app.wait_ready().await;
@@ -94,26 +79,14 @@ async fn keystone_expired_tokens_are_401_unless_a_service_token_vouches() {
     let service = f.user_token(&["service"]).await;
     let member = f.user_token(&["member"]).await;
 
-    let auth = [("x-auth-token", user.as_str())];
     assert_eq!(
-        status_with(&app, &auth).await,
+        probe_with(&app, &user).await.status,
         StatusCode::NOT_FOUND,
         "valid before it expires (and now cached)"
     );
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        match status_with(&app, &auth).await {
-            StatusCode::UNAUTHORIZED => break,
-            StatusCode::NOT_FOUND => {}
-            other => panic!("an expiring token got {other}"),
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the expired token stayed accepted"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let expired = app.request(Method::GET, &probe_path(), None, &auth).await;
+    let (valid, expired) = (StatusCode::NOT_FOUND, StatusCode::UNAUTHORIZED);
+    probe_until(&app, &user, (valid, expired), Duration::from_secs(60)).await;
+    let expired = probe_with(&app, &user).await;
     assert_eq!(expired.status, StatusCode::UNAUTHORIZED);
     assert!(expired.headers.contains_key(http::header::WWW_AUTHENTICATE));
 
@@ -123,13 +96,13 @@ async fn keystone_expired_tokens_are_401_unless_a_service_token_vouches() {
         ("x-auth-token", user.as_str()),
         ("x-service-token", service.as_str()),
     ];
-    assert_eq!(status_with(&app, &vouched).await, StatusCode::NOT_FOUND);
+    assert_eq!(probe(&app, &vouched).await.status, StatusCode::NOT_FOUND);
     let not_a_service = [
         ("x-auth-token", user.as_str()),
         ("x-service-token", member.as_str()),
     ];
     assert_eq!(
-        status_with(&app, &not_a_service).await,
+        probe(&app, &not_a_service).await.status,
         StatusCode::UNAUTHORIZED
     );
     app.stop().await;

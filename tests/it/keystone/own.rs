@@ -1,15 +1,21 @@
 //! A Keystone process a test owns: gunicorn serving Keystone from a config
 //! of the test's own, on the database and keys of the one scripts/test.sh
-//! runs (so users and tokens are shared). Optionally with a short token
-//! lifetime, and optionally behind TLS (gunicorn's `--certfile/--keyfile`,
-//! reached as `https://localhost:P/v3`).
+//! runs (so users and tokens are shared), as a process group of its own
+//! (master and worker: a worker outlives a killed master for a while and
+//! keeps serving). Optionally with a short token lifetime, and optionally
+//! behind TLS (gunicorn's `--certfile/--keyfile`, reached as
+//! `https://localhost:P/v3`).
 
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use http_body_util::Empty;
+
+use crate::support::group::ProcessGroup;
+use crate::support::listening::listening;
+use crate::support::parts::Keystone;
+use crate::support::{poll_for, poll_until};
 
 /// A gunicorn serving Keystone from a config of the test's own.
 pub struct OwnKeystone {
@@ -21,31 +27,30 @@ pub struct OwnKeystone {
     /// A CA that signed it, for the test's own readiness probe.
     ca: Option<PathBuf>,
     port: u16,
-    child: Option<Child>,
+    /// gunicorn's process group; killed on drop.
+    group: Option<ProcessGroup>,
 }
 
 impl OwnKeystone {
-    /// Starts one on a port the OS picks; `token_lifetime` in seconds.
-    pub async fn start(token_lifetime: Option<u32>) -> Self {
-        Self::launch(token_lifetime, None, None).await
+    /// Starts one on `shared`'s database and keys, on a port the OS picks;
+    /// `token_lifetime` in seconds.
+    pub async fn start(shared: &Keystone, token_lifetime: Option<u32>) -> Self {
+        Self::launch(shared, token_lifetime, None, None).await
     }
 
     /// Starts one serving https with `cert` and `key` (signed by `ca`).
-    pub async fn start_tls(cert: &Path, key: &Path, ca: &Path) -> Self {
+    pub async fn start_tls(shared: &Keystone, cert: &Path, key: &Path, ca: &Path) -> Self {
         let tls = Some((cert.to_owned(), key.to_owned()));
-        Self::launch(None, tls, Some(ca.to_owned())).await
+        Self::launch(shared, None, tls, Some(ca.to_owned())).await
     }
 
     async fn launch(
+        shared: &Keystone,
         token_lifetime: Option<u32>,
         tls: Option<(PathBuf, PathBuf)>,
         ca: Option<PathBuf>,
     ) -> Self {
-        let shared_dir = PathBuf::from(
-            std::env::var("HERALD_TEST_KEYSTONE_DIR").expect("scripts/test.sh exports it"),
-        );
-        let gunicorn =
-            std::env::var("HERALD_TEST_KEYSTONE_GUNICORN").expect("scripts/test.sh exports it");
+        let (shared_dir, gunicorn) = (shared.dir.clone(), shared.gunicorn.clone());
         let dir = tempfile::tempdir().expect("temp dir");
         let conf = std::fs::read_to_string(shared_dir.join("etc/keystone.conf"))
             .expect("the shared keystone.conf");
@@ -73,7 +78,7 @@ impl OwnKeystone {
             tls,
             ca,
             port: 0,
-            child: None,
+            group: None,
         };
         keystone.spawn();
         keystone.port = keystone.bound_port().await;
@@ -100,63 +105,41 @@ impl OwnKeystone {
                 .arg("--keyfile")
                 .arg(key);
         }
-        let child = command
+        command
             .arg("herald_keystone_wsgi:application")
             .env("OS_KEYSTONE_CONFIG_DIR", self.dir.path().join("etc"))
-            .env("PYTHONPATH", &self.shared_dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            // Its own process group: the master and its worker die together.
-            .process_group(0)
-            .spawn()
-            .expect("start gunicorn");
-        self.child = Some(child);
+            .env("PYTHONPATH", &self.shared_dir);
+        let out = self.dir.path().join("gunicorn.out");
+        self.group = Some(ProcessGroup::spawn("the test's Keystone", command, &out));
     }
 
-    /// Reads the port from gunicorn's "Listening at: http(s)://127.0.0.1:P".
+    /// The port gunicorn's master bound (its workers share the socket).
     async fn bound_port(&self) -> u16 {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let log = std::fs::read_to_string(self.gunicorn_log()).unwrap_or_default();
-            if let Some(port) = log
-                .lines()
-                .find_map(|l| l.split("Listening at: ").nth(1))
-                .and_then(|rest| rest.split("://127.0.0.1:").nth(1))
-                .and_then(|rest| rest.split_whitespace().next())
-                .and_then(|p| p.parse().ok())
-            {
-                return port;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "gunicorn never said where it listens:\n{log}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let pid = self.group.as_ref().expect("gunicorn runs").pid();
+        let log = self.gunicorn_log();
+        let what = format!("the test's Keystone listens (see {})", log.display());
+        poll_for(&what, Duration::from_secs(30), || {
+            std::future::ready(listening(pid).first().map(|addr| addr.port()))
+        })
+        .await
     }
 
     /// Polls `GET /v3/` (over TLS with the test's CA) until Keystone answers.
     async fn wait_answering(&self) {
         let url: http::Uri = format!("{}/", self.url()).parse().expect("uri");
         let client = probe_client(self.ca.as_deref());
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        loop {
+        let what = format!(
+            "the test's Keystone answers; see {}",
+            self.gunicorn_log().display()
+        );
+        poll_until(&what, Duration::from_secs(60), || async {
             let request = http::Request::get(url.clone())
                 .body(Empty::<bytes::Bytes>::new())
                 .expect("request");
-            if let Ok(r) = client.request(request).await
-                && r.status().is_success()
-            {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the test's Keystone never answered; see {}",
-                self.gunicorn_log().display()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+            let attempt = tokio::time::timeout(Duration::from_secs(5), client.request(request));
+            matches!(attempt.await, Ok(Ok(r)) if r.status().is_success())
+        })
+        .await;
     }
 
     /// `http://127.0.0.1:P/v3`, or `https://localhost:P/v3` behind TLS.
@@ -167,43 +150,28 @@ impl OwnKeystone {
         }
     }
 
-    /// kill -9 of the process group it leads (master and worker: a worker
-    /// outlives a killed master for a while and keeps serving), then reaps it.
-    pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .args(["-KILL", "--", &format!("-{}", child.id())])
-                .status();
-            let _ = child.kill();
-            let _ = child.wait();
+    /// kill -9 of its process group, reaped.
+    pub async fn kill(&mut self) {
+        if let Some(mut group) = self.group.take() {
+            group.kill().await;
         }
     }
 
     /// Waits until nothing accepts connections on its port any more.
     pub async fn wait_gone(&self) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-            .await
-            .is_ok()
-        {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the test's Keystone still accepts connections after kill -9"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let what = "the test's Keystone takes no connection after kill -9";
+        poll_until(what, Duration::from_secs(10), || async {
+            tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_err()
+        })
+        .await;
     }
 
     /// Starts it again on the same port.
     pub async fn restart(&mut self) {
         self.spawn();
         self.wait_answering().await;
-    }
-}
-
-impl Drop for OwnKeystone {
-    fn drop(&mut self) {
-        self.kill();
     }
 }
 

@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
+use crate::support::parts;
 use crate::support::within;
 
 /// Which database server holds the cloud.
@@ -41,27 +42,6 @@ impl Db {
 /// Bound on one fixture run: far past a build under load.
 const FIXTURE_DEADLINE: Duration = Duration::from_secs(240);
 
-/// The nova venv's python, or a visible skip (a failure under `CI=true`).
-fn nova_python(db: Db) -> Option<PathBuf> {
-    let why = match std::env::var("HERALD_TEST_NOVA_PYTHON") {
-        Ok(path) if std::path::Path::new(&path).exists() => {
-            let up = std::net::TcpStream::connect_timeout(
-                &std::net::SocketAddr::from(([127, 0, 0, 1], db.port())),
-                Duration::from_secs(2),
-            )
-            .is_ok();
-            if up {
-                return Some(PathBuf::from(path));
-            }
-            format!("{db:?} does not answer on 127.0.0.1:{} (scripts/ensure-services.sh starts it)", db.port())
-        }
-        _ => "HERALD_TEST_NOVA_PYTHON is not set: run scripts/test.sh, which installs nova in .venv-nova".to_owned(),
-    };
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
-    eprintln!("skipped: {why}");
-    None
-}
-
 fn fixture_script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/nova/fixture.py")
 }
@@ -81,8 +61,8 @@ impl NovaCloud {
     /// Builds a cloud with `cells` cells besides cell0 and the rows of
     /// `rows` (see `fixture.py`'s `make_rows`); `None` when skipped.
     pub async fn create(db: Db, cells: u8, rows: &Value) -> Option<Self> {
-        let python = nova_python(db)?;
-        let tag = uuid::Uuid::new_v4().simple().to_string();
+        let python = parts::found(parts::nova_python(db.port()))?;
+        let tag = crate::support::unique_name()[12..].to_owned();
         // The guard exists before anything is made, so a create that fails
         // half-way is dropped too.
         let mut cloud = Self {

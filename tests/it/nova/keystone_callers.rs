@@ -10,14 +10,13 @@ use herald::api::auth_config::AuthMode;
 
 use super::cloud::NovaCloud;
 use super::table::{nova_mode, post};
-use crate::keystone::fixture::{Fixture, keystone_url};
+use crate::keystone::fixture::Fixture;
+use crate::support::parts::{self, require};
 
 /// Needs the run's Keystone (a visible skip without it, a failure under CI).
 pub async fn run(cloud: &NovaCloud, uuid: &dyn Fn(&str) -> String) {
-    let Some((url, admin_password)) = keystone_url() else {
-        return;
-    };
-    let mut f = Fixture::new(&url, &admin_password).await;
+    let keystone = require!(parts::keystone());
+    let mut f = Fixture::new(&keystone).await;
     let made = cloud
         .rows(&json!({"instances": [
             {"key": "KS", "cell": "cell1", "host": "cmp-1", "project_id": f.project_id}
@@ -32,7 +31,7 @@ pub async fn run(cloud: &NovaCloud, uuid: &dyn Fn(&str) -> String) {
     let mut app = crate::support::TestApp::spawn_with(|c| {
         nova_mode(c, cloud);
         c.auth.mode = AuthMode::Keystone;
-        c.keystone.auth_url = url.clone();
+        c.keystone.auth_url = keystone.url.clone();
         c.keystone.username = user;
         c.keystone.password = password;
         c.keystone.project_name = project;

@@ -10,12 +10,12 @@ use herald::wire::nova;
 use herald::broker::{NovaTopic, Wire};
 use herald::directory::config::DirectoryBackend;
 
-use super::support::{
-    NovaExchange, cast, deliver, nova_amqp, nova_dispatcher, set_transport_url, take,
-};
+use super::support::{NovaExchange, cast, deliver, nova_amqp, nova_dispatcher, set_transport_url};
 use crate::broker_node::OwnNode;
 use crate::nova::cloud::{Db, NovaCloud};
-use crate::support::{ADMIN_TOKEN, BROKER, TestApp, broker, within};
+use crate::support::broker::drain_on;
+use crate::support::parts::{self, require};
+use crate::support::{ADMIN_TOKEN, BROKER, TestApp, broker, unique_name, within};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_cell_casts_over_its_own_broker_and_an_outage_fails_only_its_casts() {
@@ -36,8 +36,8 @@ async fn each_cell_casts_over_its_own_broker_and_an_outage_fails_only_its_casts(
         outcomes.iter().all(PublishOutcome::is_confirmed),
         "{outcomes:?}"
     );
-    let on1 = take(&machine, &q1, 1).await;
-    let on2 = take(&other, &q2, 1).await;
+    let on1 = drain_on(&machine, &q1, 1).await;
+    let on2 = drain_on(&other, &q2, 1).await;
     let uuid = |d: &lapin::message::Delivery| nova::decode(&d.data).unwrap().instances[0].uuid;
     assert_eq!(
         uuid(&on1[0]),
@@ -60,7 +60,7 @@ async fn each_cell_casts_over_its_own_broker_and_an_outage_fails_only_its_casts(
     let same = cast("cmp-1", "amqp://guest:guest@127.0.0.1:5672/%2f");
     assert!(deliver(&dispatcher, &[same]).await[0].is_confirmed());
     assert_eq!(dispatcher.nova().unwrap().brokers().summary().len(), 2);
-    take(&machine, &q1, 1).await;
+    drain_on(&machine, &q1, 1).await;
 
     let mut own = own;
     drop(other);
@@ -80,9 +80,9 @@ async fn each_cell_casts_over_its_own_broker_and_an_outage_fails_only_its_casts(
         "nova cells: with cell2's broker killed, its cast failed with {:?}",
         outcomes[1]
     );
-    take(&machine, &q1, 1).await;
+    drain_on(&machine, &q1, 1).await;
     dispatcher.stop().await;
-    ex1.remove(&machine).await;
+    ex1.remove().await;
 }
 
 /// The same through `herald serve` on Nova's real cells: cell1's
@@ -91,11 +91,9 @@ async fn each_cell_casts_over_its_own_broker_and_an_outage_fails_only_its_casts(
 /// node.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_casts_each_cells_events_over_the_cells_broker() {
-    if super::services::NovaBin::find().is_none() {
-        return;
-    }
+    require!(parts::nova_venv());
     let mut own = OwnNode::start().await;
-    let tag = &uuid::Uuid::new_v4().simple().to_string()[..10];
+    let tag = &unique_name()[12..22];
     let (h1, h2) = (format!("c1-{tag}"), format!("c2-{tag}"));
     let rows = serde_json::json!({"instances": [
         {"key": "P", "cell": "cell1", "host": h1},
@@ -140,8 +138,8 @@ async fn serve_casts_each_cells_events_over_the_cells_broker() {
     };
     let token = [("x-auth-token", ADMIN_TOKEN)];
     assert_eq!(codes(app.post_events(&body, &token).await), [200, 200]);
-    let on1 = nova::decode(&take(&machine, &q1, 1).await[0].data).unwrap();
-    let on2 = nova::decode(&take(&other, &q2, 1).await[0].data).unwrap();
+    let on1 = nova::decode(&drain_on(&machine, &q1, 1).await[0].data).unwrap();
+    let on2 = nova::decode(&drain_on(&other, &q2, 1).await[0].data).unwrap();
     assert_eq!(
         on1.instances[0].uuid.to_string(),
         cloud.uuid("P"),
@@ -182,9 +180,9 @@ async fn serve_casts_each_cells_events_over_the_cells_broker() {
         !ok && out.contains("cell2") && out.contains(&cell2),
         "{out}"
     );
-    take(&machine, &q1, 1).await;
+    drain_on(&machine, &q1, 1).await;
     app.stop().await;
-    ex1.remove(&machine).await;
+    ex1.remove().await;
 }
 
 /// `herald check-config` on Nova's wire against `cloud`: whether it passed,

@@ -26,11 +26,12 @@ use herald::directory::config::DirectoryBackend;
 use herald::model::{EventName, EventStatus, ServerId};
 use herald::wire::nova;
 
-use super::services::{NovaBin, NovaServices, Setup};
-use super::support::{admin_pool, set_transport_url};
+use super::services::{NovaServices, Setup};
+use super::support::{admin_pool, instance, set_transport_url};
 use crate::broker_node::OwnNode;
 use crate::nova::cloud::{Db, NovaCloud};
-use crate::support::{TestApp, poll_until};
+use crate::support::parts::{self, require};
+use crate::support::{TestApp, poll_for, poll_until, unique_name};
 
 const CALLER: &str = "nova-e2e-neutron";
 /// How long nova-compute may take to act on a cast on a loaded machine.
@@ -38,16 +39,14 @@ const ACTED: Duration = Duration::from_secs(60);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unmodified_nova_compute_acts_on_heralds_casts() {
-    let Some(nova_bin) = NovaBin::find() else {
-        return;
-    };
+    let nova_bin = require!(parts::nova_venv());
     let own = OwnNode::start().await;
     let transport = format!("rabbit://guest:guest@127.0.0.1:{}/", own.node.amqp_port);
     let Some(cloud) = NovaCloud::create(Db::Mariadb, 1, &json!({})).await else {
         return;
     };
     set_transport_url(&cloud, "cell1", &transport).await;
-    let tag = &uuid::Uuid::new_v4().simple().to_string()[..10];
+    let tag = &unique_name()[12..22];
     let exchange = format!("nova-e2e-{tag}");
     let host = format!("cmp-e2e-{tag}");
     let broker = own.node.connect().await;
@@ -171,22 +170,16 @@ async fn actions_of(cell: &sqlx::MySqlPool, request_id: &str) -> Vec<(String, St
     let events_sql = "SELECT e.event, e.result FROM instance_actions_events e \
                       JOIN instance_actions a ON e.action_id = a.id \
                       WHERE a.request_id = ? ORDER BY e.id";
-    let deadline = tokio::time::Instant::now() + ACTED;
-    let events = loop {
+    let what = format!("nova-compute finished both action events of {request_id}");
+    let events = poll_for(&what, ACTED, || async {
         let events: Vec<(String, Option<String>)> = sqlx::query_as(events_sql)
             .bind(request_id)
             .fetch_all(cell)
             .await
             .unwrap();
-        if events.len() == 2 && events.iter().all(|e| e.1.is_some()) {
-            break events;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "nova-compute did not finish both action events: {events:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+        (events.len() == 2 && events.iter().all(|e| e.1.is_some())).then_some(events)
+    })
+    .await;
     let events: Vec<(&str, &str)> = events
         .iter()
         .map(|(name, result)| (name.as_str(), result.as_deref().unwrap()))
@@ -228,17 +221,7 @@ async fn control_without_the_row(
         is_admin: true,
         timestamp: nova::now(),
     };
-    let instance = nova::Instance {
-        id: v["id"].as_i64().unwrap(),
-        uuid,
-        host: Some(host.into()),
-        project_id: Some("p1".into()),
-        user_id: Some("u1".into()),
-        vm_state: Some("active".into()),
-        task_state: None,
-        power_state: Some(1),
-        deleted: false,
-    };
+    let instance = instance(v["id"].as_i64().unwrap(), uuid, host);
     let event = |name, tag: String| nova::Event {
         instance_uuid: uuid,
         name,

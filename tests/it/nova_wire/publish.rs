@@ -5,18 +5,27 @@
 use lapin::options::ExchangeDeclareOptions;
 use lapin::types::FieldTable;
 
+use herald::dispatch::Dispatcher;
 use herald::dispatch::{Failure, PublishOutcome};
 use herald::wire::nova;
 
 use super::support::{NovaExchange, cast, deliver, nova_amqp, nova_dispatcher};
 use crate::support::{BROKER, broker, drain};
 
-#[tokio::test]
-async fn a_bound_host_gets_novas_cast_and_an_unbound_host_is_refused() {
+/// Nova's exchange on the machine's broker with `compute-alt.cmp-a` bound,
+/// and a dispatcher casting to it: (exchange, queue, dispatcher).
+async fn cmp_a_on_compute_alt() -> (NovaExchange, String, Dispatcher) {
     let conn = broker().await;
     let mut exchange = NovaExchange::declare(&conn).await;
     let queue = exchange.bind(&conn, "compute-alt.cmp-a").await;
+    let _ = conn.close(200, "bound".into()).await;
     let dispatcher = nova_dispatcher(&nova_amqp(BROKER, &exchange.name)).await;
+    (exchange, queue, dispatcher)
+}
+
+#[tokio::test]
+async fn a_bound_host_gets_novas_cast_and_an_unbound_host_is_refused() {
+    let (exchange, queue, dispatcher) = cmp_a_on_compute_alt().await;
 
     let casts = [cast("cmp-a", BROKER), cast("cmp-b", BROKER)];
     let outcomes = deliver(&dispatcher, &casts).await;
@@ -49,15 +58,12 @@ async fn a_bound_host_gets_novas_cast_and_an_unbound_host_is_refused() {
     );
 
     dispatcher.stop().await;
-    exchange.remove(&conn).await;
+    exchange.remove().await;
 }
 
 #[tokio::test]
 async fn each_cast_has_a_fresh_unique_id() {
-    let conn = broker().await;
-    let mut exchange = NovaExchange::declare(&conn).await;
-    let queue = exchange.bind(&conn, "compute-alt.cmp-a").await;
-    let dispatcher = nova_dispatcher(&nova_amqp(BROKER, &exchange.name)).await;
+    let (exchange, queue, dispatcher) = cmp_a_on_compute_alt().await;
     for _ in 0..3 {
         let outcomes = deliver(&dispatcher, &[cast("cmp-a", BROKER)]).await;
         assert!(outcomes[0].is_confirmed());
@@ -73,12 +79,12 @@ async fn each_cast_has_a_fresh_unique_id() {
         "oslo drops a repeated _unique_id as a duplicate"
     );
     dispatcher.stop().await;
-    exchange.remove(&conn).await;
+    exchange.remove().await;
 }
 
 #[tokio::test]
 async fn a_missing_exchange_fails_the_casts_and_is_never_declared() {
-    let name = format!("nova-test-missing-{}", uuid::Uuid::new_v4().simple());
+    let name = format!("{}-missing", crate::support::unique_name());
     let amqp = nova_amqp(BROKER, &name);
     let dispatcher = super::support::start(&amqp);
     let outcomes = deliver(&dispatcher, &[cast("cmp-a", BROKER)]).await;
@@ -134,5 +140,5 @@ async fn auto_casts_to_compute_until_the_cells_say_compute_alt() {
     );
     assert_eq!(drain(&alt, 1).await.len(), 1);
     dispatcher.stop().await;
-    exchange.remove(&conn).await;
+    exchange.remove().await;
 }

@@ -6,48 +6,20 @@
 //! shows a consumer on the conductor's queue and on both of the compute's
 //! (`compute.<host>` and `compute-alt.<host>`).
 
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use lapin::Connection;
-use lapin::options::QueueDeclareOptions;
-use lapin::types::FieldTable;
 
+use crate::support::broker::queue_now;
+use crate::support::group::ProcessGroup;
+use crate::support::parts::NovaVenv;
+use crate::support::poll::poll;
 use crate::support::poll_until;
 
 /// How long a service may take to come up on a loaded two-core machine.
 const START_DEADLINE: Duration = Duration::from_secs(180);
-
-/// Where the nova venv is, from `scripts/nova.sh`.
-pub struct NovaBin {
-    pub python: PathBuf,
-    pub bin: PathBuf,
-}
-
-impl NovaBin {
-    /// The venv, or a visible skip (a failure under `CI=true`).
-    pub fn find() -> Option<Self> {
-        let python = std::env::var("HERALD_TEST_NOVA_PYTHON")
-            .ok()
-            .map(PathBuf::from);
-        let bin = std::env::var("HERALD_TEST_NOVA_BIN")
-            .ok()
-            .map(PathBuf::from);
-        if let (Some(python), Some(bin)) = (python, bin)
-            && bin.join("nova-compute").exists()
-            && bin.join("nova-conductor").exists()
-        {
-            return Some(Self { python, bin });
-        }
-        let why = "HERALD_TEST_NOVA_PYTHON/HERALD_TEST_NOVA_BIN are not set: run scripts/test.sh, \
-                   which installs nova in .venv-nova";
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
-        eprintln!("skipped: {why}");
-        None
-    }
-}
 
 /// What the services are pointed at.
 pub struct Setup<'a> {
@@ -62,78 +34,16 @@ pub struct Setup<'a> {
     pub host: &'a str,
 }
 
-/// One running service: its process group.
-struct Service {
-    name: &'static str,
-    group: Option<Child>,
-}
-
-impl Service {
-    fn spawn(name: &'static str, mut command: Command, out: &Path) -> Self {
-        let file = std::fs::File::create(out).unwrap();
-        command
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .process_group(0);
-        let group = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {name}: {e}"));
-        Self {
-            name,
-            group: Some(group),
-        }
-    }
-
-    /// The group's processes, signalled by the group id (the leader's pid).
-    fn signal(&self, signal: &str) {
-        if let Some(child) = &self.group {
-            let _ = Command::new("kill")
-                .args([signal, "--", &format!("-{}", child.id())])
-                .stderr(Stdio::null())
-                .status();
-        }
-    }
-
-    fn exited(&mut self) -> bool {
-        self.group
-            .as_mut()
-            .is_none_or(|c| c.try_wait().ok().flatten().is_some())
-    }
-
-    /// TERM, up to 10 s to go, then KILL; reaped either way.
-    async fn stop(&mut self) {
-        self.signal("-TERM");
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while !self.exited() && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        self.signal("-KILL");
-        if let Some(mut child) = self.group.take() {
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        self.signal("-KILL");
-        if let Some(mut child) = self.group.take() {
-            let _ = child.wait();
-        }
-    }
-}
-
 /// nova-conductor, nova-compute and the placement stub, running.
 pub struct NovaServices {
-    services: Vec<Service>,
+    services: Vec<ProcessGroup>,
     dir: tempfile::TempDir,
 }
 
 impl NovaServices {
     /// Starts the stub, then the conductor, then the compute, and waits
     /// until the broker shows each consuming.
-    pub async fn start(nova: &NovaBin, setup: &Setup<'_>, broker: &Connection) -> Self {
+    pub async fn start(nova: &NovaVenv, setup: &Setup<'_>, broker: &Connection) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut services = Self {
             services: Vec::new(),
@@ -141,25 +51,9 @@ impl NovaServices {
         };
         let port = services.start_placement(nova).await;
         let d = services.dir.path().to_owned();
-        let conductor = d.join("conductor.conf");
-        std::fs::write(&conductor, conductor_conf(setup, &d, port)).unwrap();
-        let mut command = Command::new(nova.bin.join("nova-conductor"));
-        command.arg("--config-file").arg(&conductor);
-        services.services.push(Service::spawn(
-            "nova-conductor",
-            command,
-            &d.join("conductor.out"),
-        ));
+        services.spawn(nova, "nova-conductor", &conductor_conf(setup, &d, port));
         services.wait_consumed(broker, "conductor").await;
-        let compute = d.join("compute.conf");
-        std::fs::write(&compute, compute_conf(setup, &d, port)).unwrap();
-        let mut command = Command::new(nova.bin.join("nova-compute"));
-        command.arg("--config-file").arg(&compute);
-        services.services.push(Service::spawn(
-            "nova-compute",
-            command,
-            &d.join("compute.out"),
-        ));
+        services.spawn(nova, "nova-compute", &compute_conf(setup, &d, port));
         for topic in ["compute", "compute-alt"] {
             let queue = format!("{topic}.{}", setup.host);
             services.wait_consumed(broker, &queue).await;
@@ -167,13 +61,25 @@ impl NovaServices {
         services
     }
 
-    async fn start_placement(&mut self, nova: &NovaBin) -> u16 {
+    /// Starts the venv's `service` (`nova-compute`…) on the config `conf`.
+    fn spawn(&mut self, nova: &NovaVenv, service: &'static str, conf: &str) {
+        let d = self.dir.path();
+        let path = d.join(format!("{service}.conf"));
+        std::fs::write(&path, conf).unwrap();
+        let mut command = Command::new(nova.bin.join(service));
+        command.arg("--config-file").arg(&path);
+        let out = d.join(format!("{}.out", service.trim_start_matches("nova-")));
+        self.services
+            .push(ProcessGroup::spawn(service, command, &out));
+    }
+
+    async fn start_placement(&mut self, nova: &NovaVenv) -> u16 {
         let out = self.dir.path().join("placement.out");
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/nova/placement_stub.py");
         let mut command = Command::new(&nova.python);
         command.arg(script);
         self.services
-            .push(Service::spawn("placement stub", command, &out));
+            .push(ProcessGroup::spawn("placement stub", command, &out));
         let mut port = 0;
         poll_until(
             "the placement stub says its port",
@@ -192,42 +98,29 @@ impl NovaServices {
         port
     }
 
-    /// Waits until `queue` has a consumer, failing early (with the service's
-    /// output) if a service exits.
+    /// Waits until `queue` has a consumer, failing early (with the services'
+    /// output) if a service exits, or at [`START_DEADLINE`].
     async fn wait_consumed(&mut self, broker: &Connection, queue: &str) {
-        let channel = broker.create_channel().await.unwrap();
-        let deadline = tokio::time::Instant::now() + START_DEADLINE;
-        loop {
+        let dir = self.dir.path().to_owned();
+        let consumed = poll(|| {
             let gone = self
                 .services
                 .iter_mut()
-                .find_map(|s| s.exited().then_some(s.name));
-            if let Some(name) = gone {
-                panic!("{name} exited while starting:\n{}", self.output_tail());
+                .find_map(|s| s.exited().map(|status| format!("{} ({status})", s.name())));
+            if let Some(gone) = gone {
+                panic!("{gone} exited while starting:\n{}", output_tail(&dir));
             }
-            let passive = QueueDeclareOptions {
-                passive: true,
-                ..QueueDeclareOptions::default()
-            };
-            // A missing queue closes the channel: ask on a fresh one.
-            let channel = if channel.status().connected() {
-                channel.clone()
-            } else {
-                broker.create_channel().await.unwrap()
-            };
-            if let Ok(q) = channel
-                .queue_declare(queue.into(), passive, FieldTable::default())
-                .await
-                && q.consumer_count() > 0
-            {
-                return;
+            async move {
+                let consumers = queue_now(broker, queue).await.map(|q| q.consumer_count());
+                consumers.filter(|n| *n > 0).map(|_| ())
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "no consumer on {queue} after {START_DEADLINE:?}:\n{}",
-                self.output_tail()
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
+        });
+        if tokio::time::timeout(START_DEADLINE, consumed)
+            .await
+            .is_err()
+        {
+            let tail = output_tail(self.dir.path());
+            panic!("no consumer on {queue} after {START_DEADLINE:?}:\n{tail}");
         }
     }
 
@@ -236,30 +129,30 @@ impl NovaServices {
         std::fs::read_to_string(self.dir.path().join("nova-compute.log")).unwrap_or_default()
     }
 
-    /// The last lines each service wrote, for a failure message.
-    pub fn output_tail(&self) -> String {
-        let mut text = String::new();
-        for name in [
-            "placement.out",
-            "conductor.out",
-            "compute.out",
-            "nova-conductor.log",
-            "nova-compute.log",
-        ] {
-            let all = std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
-            let lines: Vec<&str> = all.lines().collect();
-            let tail = lines[lines.len().saturating_sub(25)..].join("\n");
-            text.push_str(&format!("--- {name} (last lines)\n{tail}\n"));
-        }
-        text
-    }
-
-    /// Stops every service, the compute first.
+    /// Stops every service, the compute first: TERM, up to 10 s, then KILL.
     pub async fn stop(mut self) {
         while let Some(mut service) = self.services.pop() {
-            service.stop().await;
+            service.stop(Duration::from_secs(10)).await;
         }
     }
+}
+
+/// The last lines each service wrote in `dir`, for a failure message.
+fn output_tail(dir: &Path) -> String {
+    let mut text = String::new();
+    for name in [
+        "placement.out",
+        "conductor.out",
+        "compute.out",
+        "nova-conductor.log",
+        "nova-compute.log",
+    ] {
+        let all = std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+        let lines: Vec<&str> = all.lines().collect();
+        let tail = lines[lines.len().saturating_sub(25)..].join("\n");
+        text.push_str(&format!("--- {name} (last lines)\n{tail}\n"));
+    }
+    text
 }
 
 /// What conductor and compute share.

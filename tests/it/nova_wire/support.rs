@@ -4,10 +4,7 @@
 
 use std::time::Duration;
 
-use lapin::options::{
-    ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
-    QueueDeleteOptions,
-};
+use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use lapin::{Connection, ExchangeKind};
 
@@ -18,23 +15,29 @@ use herald::metrics::Metrics;
 use herald::model::{EventName, EventStatus, HostName, ServerId};
 use herald::wire::nova;
 
-use crate::support::within;
+use crate::support::{BrokerCleanup, unique_name, within};
 
-/// Nova's exchange on one broker, named for one test, deleted by `remove`.
+/// Nova's exchange on one broker, named for one test; on the machine's
+/// broker deleted (with the queues bound to it) by `remove` or, when the
+/// test panicked first, on drop.
 pub struct NovaExchange {
     pub name: String,
-    queues: Vec<String>,
+    cleanup: BrokerCleanup,
 }
 
 impl NovaExchange {
-    /// Declares it as oslo does with default options: a topic exchange,
-    /// not durable, not auto-deleted (reference/nova-mode.md, section C).
+    /// Declares it on the machine's broker (`conn`) as oslo does with default
+    /// options: a topic exchange, not durable, not auto-deleted
+    /// (reference/nova-mode.md, section C).
     pub async fn declare(conn: &Connection) -> Self {
-        let name = format!("nova-test-{}", uuid::Uuid::new_v4().simple());
-        Self::declare_named(conn, name).await
+        let name = unique_name();
+        let mut exchange = Self::declare_named(conn, name).await;
+        exchange.cleanup = BrokerCleanup::exchange(&exchange.name);
+        exchange
     }
 
-    /// The same, with a name given (one exchange name on several brokers).
+    /// The same, with a name given, on a node of the test's own (one
+    /// exchange name on several brokers); the node goes with what it holds.
     pub async fn declare_named(conn: &Connection, name: String) -> Self {
         let channel = conn.create_channel().await.unwrap();
         let options = ExchangeDeclareOptions {
@@ -53,7 +56,7 @@ impl NovaExchange {
             .unwrap();
         Self {
             name,
-            queues: Vec::new(),
+            cleanup: BrokerCleanup::default(),
         }
     }
 
@@ -79,20 +82,12 @@ impl NovaExchange {
             )
             .await
             .unwrap();
-        self.queues.push(queue.clone());
+        self.cleanup.queue(&queue);
         queue
     }
 
-    pub async fn remove(self, conn: &Connection) {
-        let channel = conn.create_channel().await.unwrap();
-        for queue in &self.queues {
-            let _ = channel
-                .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-                .await;
-        }
-        let _ = channel
-            .exchange_delete(self.name.as_str().into(), ExchangeDeleteOptions::default())
-            .await;
+    pub async fn remove(mut self) {
+        self.cleanup.clean().await;
     }
 }
 
@@ -146,23 +141,28 @@ pub fn context() -> nova::Context {
     }
 }
 
+/// Nova's instance `id`/`uuid` on `host`, active, as the casts carry it.
+pub fn instance(id: i64, uuid: ServerId, host: &str) -> nova::Instance {
+    nova::Instance {
+        id,
+        uuid,
+        host: Some(host.into()),
+        project_id: Some("p1".into()),
+        user_id: Some("u1".into()),
+        vm_state: Some("active".into()),
+        task_state: None,
+        power_state: Some(1),
+        deleted: false,
+    }
+}
+
 /// A cast of one `network-vif-plugged` for a fresh instance on `host`.
 pub fn cast(host: &str, broker: &str) -> NovaCast {
     let uuid = ServerId::parse(&uuid::Uuid::new_v4().to_string()).unwrap();
     NovaCast {
         host: HostName::parse(host).unwrap(),
         broker: CellBroker::parse(broker).unwrap(),
-        instances: vec![nova::Instance {
-            id: 1,
-            uuid,
-            host: Some(host.into()),
-            project_id: Some("p1".into()),
-            user_id: Some("u1".into()),
-            vm_state: Some("active".into()),
-            task_state: None,
-            power_state: Some(1),
-            deleted: false,
-        }],
+        instances: vec![instance(1, uuid, host)],
         events: vec![nova::Event {
             instance_uuid: uuid,
             name: EventName::NetworkVifPlugged,
@@ -184,37 +184,6 @@ pub async fn deliver(
         nova.deliver(&context(), casts),
     )
     .await
-}
-
-/// Takes the messages in `queue` on `conn` until at least `at_least` came
-/// (within a deadline) and none is left.
-pub async fn take(
-    conn: &Connection,
-    queue: &str,
-    at_least: usize,
-) -> Vec<lapin::message::Delivery> {
-    use lapin::options::BasicGetOptions;
-    let channel = conn.create_channel().await.unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let mut got = Vec::new();
-    loop {
-        let next = channel
-            .basic_get(queue.into(), BasicGetOptions { no_ack: true })
-            .await
-            .unwrap();
-        match next {
-            Some(m) => got.push(m.delivery),
-            None if got.len() >= at_least => return got,
-            None => {
-                assert!(
-                    tokio::time::Instant::now() < deadline,
-                    "only {} of {at_least} messages in {queue}",
-                    got.len()
-                );
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        }
-    }
 }
 
 /// A pool on one of a cloud's databases as the fixture's admin (`key`:

@@ -6,10 +6,8 @@
 //! not name, herald never connects and says why in one line.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-use clap::Parser;
 use http::StatusCode;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -20,7 +18,21 @@ use super::certs::TestPki;
 use super::serve_child::ServeChild;
 use crate::broker_node::{NodeTls, OwnNode};
 use crate::failover::driver::{bind_queue, tags_in};
-use crate::support::{ADMIN_TOKEN, TestApp, get, load_config_file, new_uuid, poll_until};
+use crate::support::child::next_line;
+use crate::support::{HeraldChild, TestApp, get, load_at, load_config_file, new_uuid, poll_until};
+
+/// A small closed-loop `herald load` run that cleans up after itself.
+const SMALL_RUN: [&str; 9] = [
+    "--servers",
+    "20",
+    "--hosts",
+    "2",
+    "--requests",
+    "20",
+    "--concurrency",
+    "4",
+    "--cleanup",
+];
 
 /// The node's side: the CA that signs client certificates, its own pair.
 fn node_files(pki: &TestPki) -> NodeTls {
@@ -48,27 +60,12 @@ fn tls_toml(tls: &AmqpTlsConfig) -> String {
 }
 
 /// Runs `herald check-config` on `url` and `tls`: did it pass, and its stderr.
-fn check_config(dir: &Path, url: &str, tls: &AmqpTlsConfig) -> (bool, String) {
-    let path = dir.join("check.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[auth]\nmode = \"noauth\"\n[directory]\nurl = \":memory:\"\n\
-             [amqp]\nurl = \"{url}\"\nconnect_timeout = \"20s\"\n{}",
-            tls_toml(tls)
-        ),
-    )
-    .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_herald"))
-        .args(["check-config", "--config"])
-        .arg(&path)
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+fn check_config(url: &str, tls: &AmqpTlsConfig) -> (bool, String) {
+    crate::support::child::check_config(&format!(
+        "[auth]\nmode = \"noauth\"\n[directory]\nurl = \":memory:\"\n\
+         [amqp]\nurl = \"{url}\"\nconnect_timeout = \"20s\"\n{}",
+        tls_toml(tls)
+    ))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -101,13 +98,8 @@ async fn serve_agent_and_load_reach_a_mutual_tls_node() {
     let dir = tempfile::tempdir().unwrap();
     let agent_server = new_uuid();
     app.put_server(&agent_server, Some("tls-agent"), None).await;
-    let (mut agent, mut lines) = crate::agent::child::spawn(
-        &app.config.amqp,
-        &format!("{url:?}"),
-        "tls-agent",
-        &tls_toml(&app.config.amqp.tls),
-        dir.path(),
-    );
+    let mut agent = HeraldChild::agent(&app.config, "tls-agent");
+    let mut lines = agent.lines();
     let event = json!({"events": [{"name": "network-vif-plugged", "server_uuid": agent_server, "tag": "to-agent"}]});
     // 503 until the agent has declared and bound its queue.
     poll_until(
@@ -116,53 +108,21 @@ async fn serve_agent_and_load_reach_a_mutual_tls_node() {
         || async { app.post_events(&event, &[]).await.status == StatusCode::OK },
     )
     .await;
-    let line = tokio::time::timeout(Duration::from_secs(30), lines.recv())
-        .await
-        .expect("the agent prints the event")
-        .expect("the agent's stdout is open");
+    let line = next_line(&mut lines).await;
     assert_eq!(line["server_uuid"], agent_server.as_str());
-    agent.start_kill().unwrap();
-    agent.wait().await.unwrap();
+    agent.kill().await;
 
     // herald load: declares, consumes and counts over TLS.
     let config = load_config_file(&app, &dir);
-    let report = crate::support::run_load(load_args(&app, &config), CancellationToken::new())
-        .await
-        .expect("the load run completes");
+    let report =
+        crate::support::run_load(load_at(&app, &config, &SMALL_RUN), CancellationToken::new())
+            .await
+            .expect("the load run completes");
     let broker_side = report.broker.as_ref().expect("load consumed the queues");
     assert!(report.accepted > 0, "{report}");
     assert_eq!(broker_side.delivered, report.accepted, "{report}");
     report.verdict().expect("the run passes");
     app.stop().await;
-}
-
-#[derive(Parser)]
-struct Cli {
-    #[command(flatten)]
-    load: herald::load::LoadArgs,
-}
-
-fn load_args(app: &TestApp, config: &Path) -> herald::load::LoadArgs {
-    let (url, config) = (app.url(""), config.display().to_string());
-    let flags = [
-        "load",
-        "--url",
-        &url,
-        "--token",
-        ADMIN_TOKEN,
-        "--config",
-        &config,
-        "--servers",
-        "20",
-        "--hosts",
-        "2",
-        "--requests",
-        "20",
-        "--concurrency",
-        "4",
-        "--cleanup",
-    ];
-    Cli::try_parse_from(flags).expect("valid flags").load
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -177,7 +137,7 @@ async fn what_the_node_refuses_never_connects_and_the_reason_is_logged() {
     // The control: the full setting passes, at the name the certificate
     // carries, and check-config shows the settings in effect (paths only).
     let port = own.node.tls_ports.unwrap();
-    let (ok, err) = check_config(dir.path(), &named, &good);
+    let (ok, err) = check_config(&named, &good);
     assert!(ok, "{err}");
     let ca = pki.path("ca.pem").display().to_string();
     for shown in [
@@ -194,7 +154,7 @@ async fn what_the_node_refuses_never_connects_and_the_reason_is_logged() {
     assert!(!err.contains("BEGIN"), "paths, not contents: {err}");
     // Every node is checked, not only the first that answers.
     let both = format!("{named},guest:guest@127.0.0.2:{}", port.unnamed);
-    let (ok, err) = check_config(dir.path(), &both, &good);
+    let (ok, err) = check_config(&both, &good);
     assert!(!ok, "the second node's certificate does not name it: {err}");
     assert!(
         err.contains(&format!(
@@ -232,7 +192,7 @@ async fn what_the_node_refuses_never_connects_and_the_reason_is_logged() {
         ),
     ];
     for (what, url, tls, reason, port) in cases {
-        let (ok, err) = check_config(dir.path(), url, &tls);
+        let (ok, err) = check_config(url, &tls);
         eprintln!(
             "tls: {what}: {}",
             err.trim_end().lines().last().unwrap_or_default()
@@ -255,21 +215,22 @@ async fn what_the_node_refuses_never_connects_and_the_reason_is_logged() {
         verify_hostname: false,
         ..good.clone()
     };
-    let (ok, err) = check_config(dir.path(), &unnamed, &lax);
+    let (ok, err) = check_config(&unnamed, &lax);
     assert!(ok, "{err}");
     let lax_rogue = AmqpTlsConfig {
         verify_hostname: false,
         ..client_tls(&pki, "rogue-ca.pem", true)
     };
-    let (ok, err) = check_config(dir.path(), &unnamed, &lax_rogue);
+    let (ok, err) = check_config(&unnamed, &lax_rogue);
     assert!(!ok && err.contains("UnknownIssuer"), "{err}");
 
     // serve without its client certificate: never ready, the reason logged
     // once in full while it keeps failing.
-    let serve = ServeChild::start(
-        &serve_toml(dir.path(), &named, &client_tls(&pki, "ca.pem", false)),
+    let serve = ServeChild::start(&serve_toml(
         dir.path(),
-    )
+        &named,
+        &client_tls(&pki, "ca.pem", false),
+    ))
     .await;
     poll_until(
         "serve failed three rounds",
@@ -311,7 +272,7 @@ fn serve_toml(dir: &Path, url: &str, tls: &AmqpTlsConfig) -> String {
          reconnect_min_backoff = \"50ms\"\nreconnect_max_backoff = \"200ms\"\n{}\
          [log]\nlevel = \"info\"\nformat = \"text\"\n",
         dir.join("serve.sqlite3").display().to_string(),
-        uuid::Uuid::new_v4().simple(),
+        &crate::support::unique_name()[12..],
         tls_toml(tls),
     )
 }

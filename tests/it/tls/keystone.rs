@@ -11,22 +11,22 @@ use http::{Method, StatusCode};
 
 use super::certs::TestPki;
 use super::serve_child::ServeChild;
-use crate::keystone::fixture::{Fixture, herald_with, keystone_url, probe_path};
+use crate::keystone::fixture::{Fixture, herald_with, probe_path};
 use crate::keystone::own::OwnKeystone;
+use crate::support::child::check_config;
+use crate::support::parts::{self, require};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keystone_over_https_validates_with_its_ca_and_is_503_without() {
-    let Some((url, admin)) = keystone_url() else {
-        return;
-    };
+    let shared = require!(parts::keystone());
     let pki = TestPki::new();
-    let mut f = Fixture::new(&url, &admin).await;
+    let mut f = Fixture::new(&shared).await;
     let (cert, key, ca) = (
         pki.path("server.pem"),
         pki.path("server.key"),
         pki.path("ca.pem"),
     );
-    let keystone = OwnKeystone::start_tls(&cert, &key, &ca).await;
+    let keystone = OwnKeystone::start_tls(&shared, &cert, &key, &ca).await;
     let token = f.user_token(&["admin"]).await;
 
     // With the CA: tokens validate over https.
@@ -81,13 +81,13 @@ async fn keystone_over_https_validates_with_its_ca_and_is_503_without() {
     let broker = crate::support::BROKER;
     let with_ca = format!("cafile = {:?}\n", ca.display().to_string());
     let config = keystone_toml(&mut f, &keystone.url(), &with_ca, broker, dir.path()).await;
-    let (ok, err) = check_config(&config, dir.path());
+    let (ok, err) = check_config(&config);
     assert!(ok, "{err}");
     let shown = format!("over https, certificate checked against {}", ca.display());
     assert!(err.contains(&shown), "{shown} not in {err}");
     assert!(err.contains("Keystone issued herald a token"), "{err}");
     let config = keystone_toml(&mut f, &keystone.url(), "", broker, dir.path()).await;
-    let (ok, err) = check_config(&config, dir.path());
+    let (ok, err) = check_config(&config);
     assert!(!ok, "{err}");
     let reason = err.trim_end().lines().last().unwrap_or_default();
     assert!(reason.contains("UnknownIssuer"), "{err}");
@@ -101,7 +101,7 @@ async fn keystone_over_https_validates_with_its_ca_and_is_503_without() {
 async fn serve_for(f: &mut Fixture, url: &str, auth_extra: &str, dir: &Path) -> ServeChild {
     let broker = "amqp://guest:guest@127.0.0.1:1/%2f";
     let config = keystone_toml(f, url, auth_extra, broker, dir).await;
-    ServeChild::start(&config, dir).await
+    ServeChild::start(&config).await
 }
 
 /// A keystone-mode config at `url` for a fresh service user.
@@ -121,24 +121,8 @@ async fn keystone_toml(
          [amqp]\nurl = \"{broker}\"\n\
          [directory]\nurl = {:?}\n[log]\nlevel = \"info\"\nformat = \"text\"\n",
         f.project,
-        dir.join(format!("{}.sqlite3", uuid::Uuid::new_v4().simple()))
+        dir.join(format!("{}.sqlite3", crate::support::unique_name()))
             .display()
             .to_string(),
-    )
-}
-
-/// `herald check-config` on `config`: did it pass, and its stderr.
-fn check_config(config: &str, dir: &Path) -> (bool, String) {
-    let path = dir.join("check-keystone.toml");
-    std::fs::write(&path, config).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_herald"))
-        .args(["check-config", "--config"])
-        .arg(&path)
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }

@@ -6,14 +6,16 @@
 //! (SIGQUIT, so it frees its shared memory) and kills what is left.
 
 use std::net::TcpListener;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use sqlx::Connection;
 
 use super::certs::TestPki;
+use crate::support::group::ProcessGroup;
+use crate::support::parts;
+use crate::support::poll_until;
 
 /// How long initdb plus the first start may take on a busy machine.
 const START_DEADLINE: Duration = Duration::from_secs(120);
@@ -21,21 +23,18 @@ const START_DEADLINE: Duration = Duration::from_secs(120);
 pub struct OwnPostgres {
     pub port: u16,
     dir: tempfile::TempDir,
-    child: Option<Child>,
+    /// The postmaster's group: SIGQUIT on drop, then SIGKILL.
+    _group: ProcessGroup,
 }
 
 impl OwnPostgres {
     /// Starts one; `None` (said on stderr) when PostgreSQL's programs or the
     /// `postgres` user are missing here, a failure under `CI=true`.
     pub async fn start(pki: &TestPki) -> Option<Self> {
-        let Some(bin) = server_bin_dir() else {
-            skip("initdb and postgres (PostgreSQL's server programs) are not installed");
-            return None;
-        };
-        let Some((uid, gid)) = postgres_user() else {
-            skip("there is no `postgres` user to run initdb as");
-            return None;
-        };
+        let why = "initdb and postgres (PostgreSQL's server programs) are not installed";
+        let bin = parts::found(server_bin_dir().ok_or_else(|| parts::missing(why)))?;
+        let why = "there is no `postgres` user to run initdb as";
+        let (uid, gid) = parts::found(postgres_user().ok_or_else(|| parts::missing(why)))?;
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         std::fs::create_dir(&data).unwrap();
@@ -67,8 +66,8 @@ impl OwnPostgres {
             chmod(&path, 0o600);
         }
         let port = free_port();
-        let log = std::fs::File::create(dir.path().join("postgres.log")).unwrap();
-        let child = as_postgres(&bin.join("postgres"))
+        let mut command = as_postgres(&bin.join("postgres"));
+        command
             .arg("-D")
             .arg(&data)
             .args(["-p", &port.to_string()])
@@ -82,17 +81,13 @@ impl OwnPostgres {
                 "-c",
                 "ssl_key_file=server.key",
             ])
-            .args(["-c", "fsync=off"])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .process_group(0)
-            .spawn()
-            .expect("start postgres");
+            .args(["-c", "fsync=off"]);
+        let log = dir.path().join("postgres.log");
+        let group = ProcessGroup::spawn("the test's PostgreSQL", command, &log).on_drop("-QUIT");
         let own = Self {
             port,
             dir,
-            child: Some(child),
+            _group: group,
         };
         own.wait_up().await;
         Some(own)
@@ -104,43 +99,16 @@ impl OwnPostgres {
     }
 
     async fn wait_up(&self) {
-        let deadline = tokio::time::Instant::now() + START_DEADLINE;
         let url = self.url("127.0.0.1", "?sslmode=disable");
-        while sqlx::PgConnection::connect(&url).await.is_err() {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the test's PostgreSQL did not start; see {}",
-                self.dir.path().join("postgres.log").display()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    fn signal(&self, signal: &str) {
-        if let Some(child) = &self.child {
-            let _ = Command::new("kill")
-                .args([signal, "--", &format!("-{}", child.id())])
-                .stderr(Stdio::null())
-                .status();
-        }
-    }
-}
-
-impl Drop for OwnPostgres {
-    fn drop(&mut self) {
-        self.signal("-QUIT");
-        if let Some(mut child) = self.child.take() {
-            let deadline = std::time::Instant::now() + Duration::from_secs(10);
-            while child.try_wait().ok().flatten().is_none() && std::time::Instant::now() < deadline
-            {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            self.child = Some(child);
-            self.signal("-KILL");
-            if let Some(mut child) = self.child.take() {
-                let _ = child.wait();
-            }
-        }
+        let log = self.dir.path().join("postgres.log");
+        let what = format!(
+            "the test's PostgreSQL takes connections; see {}",
+            log.display()
+        );
+        poll_until(&what, START_DEADLINE, || async {
+            sqlx::PgConnection::connect(&url).await.is_ok()
+        })
+        .await;
     }
 }
 
@@ -185,14 +153,6 @@ fn as_postgres(program: &Path) -> Command {
         .env_remove("PGSSLMODE")
         .current_dir("/");
     command
-}
-
-fn skip(why: &str) {
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{why}: the PostgreSQL TLS test cannot run"
-    );
-    eprintln!("skipped: {why}");
 }
 
 fn chmod(path: &Path, mode: u32) {

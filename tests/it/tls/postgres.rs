@@ -54,25 +54,11 @@ async fn sessions(own: &OwnPostgres, encrypted: bool) -> i64 {
 
 /// `herald check-config` with the directory at `url`: passed, and its stderr.
 fn check_config(url: &str) -> (bool, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("herald.toml");
-    let text = format!(
-        "[auth]\nmode = \"noauth\"\n[amqp]\nurl = \"{}\"\n\
-         [directory]\nbackend = \"postgres\"\nurl = \"{url}\"\n",
-        crate::support::BROKER
-    );
-    std::fs::write(&path, text).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_herald"))
-        .args(["check-config", "--config"])
-        .arg(&path)
-        .env_remove("RUST_LOG")
-        .env_remove("PGSSLMODE")
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let broker = crate::support::BROKER;
+    crate::support::child::check_config(&format!(
+        "[auth]\nmode = \"noauth\"\n[amqp]\nurl = \"{broker}\"\n\
+         [directory]\nbackend = \"postgres\"\nurl = \"{url}\"\n"
+    ))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
