@@ -16,12 +16,22 @@
 #     by `herald load` closed loop at 16 and 64 connections, batches of 1
 #     and 10, then open loop at half the best 1-event rate for latency;
 #     serve's peak RSS (VmHWM) per serve, lost events per run;
+# (r) relay: examples/relay.rs, the least an HTTP->broker relay does for the
+#     same job (one confirmed message per host per request, no coalescing,
+#     no auth, an in-memory directory), driven by the same `herald load`
+#     shape by shape, alternately with herald's coalescing serve, and open
+#     loop at herald's rate: the limit herald is held to;
 # (c) oslo: oslo.messaging RPC casts (bench/oslo_cast.py, in bench/.venv)
 #     from 1 and 4 threads.
 # (d) ceiling: `herald load` against examples/fixed_server.rs (answers
 #     without work), so the generator is shown not to be the bottleneck.
-# Full runs also take 100 hosts and quorum queues. Writes bench/BENCHMARKS.md
-# (the machine, the date, every run, the ratios) and bench/results.jsonl.
+# Full runs also take 100 hosts and quorum queues. Every row also says what
+# it cost in CPU per 1,000 delivered events (bench/cpu.py): the process under
+# test (serve, the relay, the raw publisher), the broker (the machine's
+# beam.smp, read from /proc, never signalled) and the generator. Writes
+# bench/BENCHMARKS.md (the machine, the date, its load, every run, the
+# ratios, the issue-22 targets, and bench/cost.sh's last instruction counts
+# when bench/cost.jsonl is there) and bench/results.jsonl.
 # --keystone instead starts a real Keystone (scripts/keystone.sh) and a
 # second serve in keystone mode on the same broker and directory, and runs
 # one shape alternately through each (token, keystone, twice), writing
@@ -55,10 +65,14 @@ fi
 log() { printf 'bench: %s\n' "$*" >&2; }
 
 scripts/ensure-services.sh
-cargo build --release --locked --bin herald --example raw_publisher --example fixed_server
+cargo build --release --locked --bin herald --example raw_publisher --example fixed_server --example relay
 HERALD="$ROOT/target/release/herald"
 RAW="$ROOT/target/release/examples/raw_publisher"
 FIXED="$ROOT/target/release/examples/fixed_server"
+RELAY_BIN="$ROOT/target/release/examples/relay"
+# The machine's broker (whoever listens on 5672): its CPU is read, never touched.
+BROKER_PID="$(ss -ltnpH 'sport = :5672' 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2 || true)"
+[[ -n "$BROKER_PID" ]] || printf 'bench: %s\n' "cannot tell the broker's pid: its CPU columns stay empty" >&2
 
 VENV=bench/.venv
 if ! "$VENV/bin/python" -c 'import oslo_messaging' 2>/dev/null; then
@@ -72,6 +86,7 @@ RESULTS="$WORK/results.jsonl"
 SERVE_PID=""
 KS_SERVE_PID=""
 FIXED_PID=""
+RELAY_PID=""
 EXCHANGES=()
 FAILED=()
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -83,7 +98,7 @@ stop_serve() {
 }
 cleanup() {
     stop_serve
-    for pid in "$KS_SERVE_PID" "$FIXED_PID"; do
+    for pid in "$KS_SERVE_PID" "$FIXED_PID" "$RELAY_PID"; do
         [[ -n "$pid" ]] || continue
         kill -TERM "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
@@ -97,6 +112,7 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+LOADAVG_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # record KEY=VALUE... < json : appends {"scenario": {...}, "result": json}
 record() {
@@ -143,15 +159,60 @@ TOML
 
 serve_hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$SERVE_PID/status"; }
 
+# The relay for one queue type: its own exchange, and a config for `herald
+# load` naming it (load declares the exchange and the host queues).
+start_relay() { # queue_type
+    local ex
+    ex="herald-bench-relay-$(python3 -c 'import uuid; print(uuid.uuid4().hex[:12])')"
+    EXCHANGES+=("$ex")
+    cat >"$WORK/relay.toml" <<TOML
+[auth]
+mode = "noauth"
+[amqp]
+exchange = "$ex"
+routing_prefix = "bench"
+queue_prefix = "$ex.q"
+[agent]
+queue_type = "$1"
+TOML
+    "$RELAY_BIN" 3600 "$ex" bench >"$WORK/relay.out" 2>"$WORK/relay.log" &
+    RELAY_PID=$!
+    for _ in $(seq 100); do
+        grep -q '^listening ' "$WORK/relay.out" 2>/dev/null && break
+        sleep 0.1
+    done
+    grep -q '^listening ' "$WORK/relay.out" ||
+        { log "the relay never listened"; cat "$WORK/relay.log" >&2; exit 1; }
+    RELAY_URL="http://$(awk '/^listening / {print $2}' "$WORK/relay.out")"
+}
+stop_relay() {
+    [[ -n "$RELAY_PID" ]] || return 0
+    kill -TERM "$RELAY_PID" 2>/dev/null || true
+    wait "$RELAY_PID" 2>/dev/null || true
+    RELAY_PID=""
+}
+
+# cpu PID COMMAND... : COMMAND's JSON report with the CPU it cost PID, the
+# broker and COMMAND itself (bench/cpu.py); PID may be empty.
+cpu() {
+    local pid="$1"; shift
+    python3 bench/cpu.py --server "$pid" --broker "$BROKER_PID" -- "$@"
+}
+
 # The drain timeout is long: in the heaviest shapes (100 hosts, one message
 # per host per request) the consumers fall seconds behind the publishes, and
-# an event still queued when the drain ends is counted lost.
-load() { # hosts batch extra...
-    local hosts="$1" batch="$2"; shift 2
-    "$HERALD" load --url "$URL" --token "$TOKEN" --config "$WORK/herald.toml" \
+# an event still queued when the drain ends is counted lost. No --cleanup
+# in the measured runs: each serve's directory is a throwaway file, and a
+# thousand DELETEs after the run would be charged to serve's CPU per event
+# (the keystone comparison still cleans up: its runs share a directory).
+load_at() { # pid url token config hosts batch extra...
+    local pid="$1" url="$2" token="$3" config="$4" hosts="$5" batch="$6"; shift 6
+    cpu "$pid" "$HERALD" load --url "$url" --token "$token" --config "$config" \
         --servers $((hosts * 10)) --hosts "$hosts" --batch-size "$batch" \
-        --duration "${SECS}s" --drain-timeout 60s --json --cleanup "$@"
+        --duration "${SECS}s" --drain-timeout 60s --json "$@"
 }
+load() { load_at "$SERVE_PID" "$URL" "$TOKEN" "$WORK/herald.toml" "$@"; }
+relay_load() { load_at "$RELAY_PID" "$RELAY_URL" none "$WORK/relay.toml" "$@"; }
 
 # measure SCENARIO... -- COMMAND... : runs a `herald load` command, records
 # its report under the scenario, and remembers a run that failed (a lost
@@ -206,7 +267,7 @@ TOML
     }
     for round in 1 2; do
         log "keystone comparison, round $round: token mode"
-        measure path=auth mode=token round="$round" -- load 10 10 --concurrency 32
+        measure path=auth mode=token round="$round" -- load 10 10 --concurrency 32 --cleanup
         log "keystone comparison, round $round: keystone mode"
         measure path=auth mode=keystone round="$round" -- keystone_load
     done
@@ -231,7 +292,7 @@ done
 FIXED_URL="http://$(awk '/^listening / {print $2}' "$WORK/fixed.out")"
 for batch in 1 10; do
     measure path=ceiling batch="$batch" connections=64 -- \
-        "$HERALD" load --url "$FIXED_URL" --token none --agents-running \
+        cpu "$FIXED_PID" "$HERALD" load --url "$FIXED_URL" --token none --agents-running \
         --servers 100 --hosts 10 --batch-size "$batch" --concurrency 64 \
         --duration "${SECS}s" --json
 done
@@ -243,13 +304,14 @@ for qt in "${QUEUE_TYPES[@]}"; do
     for hosts in "${HOSTS_SET[@]}"; do
         for inflight in 1 64; do
             log "raw: $qt, $hosts hosts, $inflight in flight"
-            "$RAW" "$SECS" "$hosts" "$inflight" "$qt" | record path=raw queue_type="$qt" hosts="$hosts" in_flight="$inflight" batch=1
+            cpu "" "$RAW" "$SECS" "$hosts" "$inflight" "$qt" | record path=raw queue_type="$qt" hosts="$hosts" in_flight="$inflight" batch=1
         done
         # herald's runs pay the broker for consuming (herald load counts every
         # event); the same publisher with its queues consumed that way shows
         # how much of the gap to the bare publisher that is.
         log "raw: $qt, $hosts hosts, 64 in flight, consumed as herald load consumes"
-        "$RAW" --consume "$SECS" "$hosts" 64 "$qt" | record path=raw queue_type="$qt" hosts="$hosts" in_flight=64+consume batch=1
+        cpu "" "$RAW" --consume "$SECS" "$hosts" 64 "$qt" | record path=raw queue_type="$qt" hosts="$hosts" in_flight=64+consume batch=1
+        start_relay "$qt"
         best=0
         builds=(current)
         [[ -n "$BASELINE" ]] && builds+=(baseline)
@@ -260,6 +322,13 @@ for qt in "${QUEUE_TYPES[@]}"; do
             start_serve "$qt" "$coalesce" "$serve_bin"
             for batch in 1 10; do
                 for conns in 16 64; do
+                    # The relay runs each shape just before herald's
+                    # coalescing serve: the two alternate through the run.
+                    if [[ "$build" == current && "$coalesce" == true ]]; then
+                        log "relay: $qt, $hosts hosts, batch $batch, $conns connections"
+                        measure path=relay queue_type="$qt" hosts="$hosts" batch="$batch" connections="$conns" loop=closed -- \
+                            relay_load "$hosts" "$batch" --concurrency "$conns"
+                    fi
                     log "herald ($build): $qt, $hosts hosts, coalesce $coalesce, batch $batch, $conns connections"
                     LAST=""
                     measure path=herald build="$build" queue_type="$qt" hosts="$hosts" coalesce="$coalesce" batch="$batch" connections="$conns" loop=closed -- \
@@ -278,24 +347,30 @@ for qt in "${QUEUE_TYPES[@]}"; do
                 log "herald: open loop at $rate req/s (half the best 1-event rate)"
                 measure path=herald build="$build" queue_type="$qt" hosts="$hosts" coalesce=true batch=1 loop=open rate="$rate" -- \
                     load "$hosts" 1 --rate "$rate" --concurrency 256
+                log "relay: open loop at the same $rate req/s"
+                measure path=relay queue_type="$qt" hosts="$hosts" batch=1 loop=open rate="$rate" -- \
+                    relay_load "$hosts" 1 --rate "$rate" --concurrency 256
                 log "raw: open loop at the same $rate events/s"
-                "$RAW" "$SECS" "$hosts" 64 "$qt" "amqp://guest:guest@127.0.0.1:5672/%2f" "$rate" |
+                cpu "" "$RAW" "$SECS" "$hosts" 64 "$qt" "amqp://guest:guest@127.0.0.1:5672/%2f" "$rate" |
                     record path=raw queue_type="$qt" hosts="$hosts" in_flight=open rate="$rate" batch=1
                 echo "{\"vm_hwm_kb\": $(serve_hwm_kb)}" | record path=serve-rss build="$build" queue_type="$qt" hosts="$hosts" coalesce="$coalesce" phase=open
             fi
             stop_serve
           done
         done
+        stop_relay
     done
 done
 for hosts in "${HOSTS_SET[@]}"; do
     for threads in 1 4; do
         log "oslo.messaging casts: $hosts hosts, $threads threads"
-        "$VENV/bin/python" bench/oslo_cast.py "$SECS" "$hosts" "$threads" 2>/dev/null |
+        cpu "" "$VENV/bin/python" bench/oslo_cast.py "$SECS" "$hosts" "$threads" 2>/dev/null |
             record path=oslo hosts="$hosts" threads="$threads" batch=1
     done
 done
 
+echo "{\"loadavg_before\": \"$LOADAVG_BEFORE\", \"loadavg_after\": \"$(cut -d' ' -f1-3 /proc/loadavg)\", \"quick\": $QUICK}" |
+    record path=meta
 cp "$RESULTS" bench/results.jsonl
 python3 bench/summarize.py bench/results.jsonl "$SECS" >bench/BENCHMARKS.md
 log "wrote bench/BENCHMARKS.md"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Makes sure the local RabbitMQ (127.0.0.1:5672) and PostgreSQL (127.0.0.1:5432)
-# that herald and its tests need are up. Idempotent: a service that answers is
+# Makes sure the local RabbitMQ (127.0.0.1:5672), PostgreSQL (127.0.0.1:5432)
+# and MariaDB (127.0.0.1:3306, for the Nova-mode tests) that herald and its
+# tests need are up. Idempotent: a service that answers is
 # left alone; one that is down is started; one that is not installed at all is
 # installed from Debian's packages first. It never stops anything.
 #
@@ -110,5 +111,29 @@ trust_loopback() {
     fi
 }
 
+mariadb_up() {
+    tcp_open 3306 || return 1
+    timeout 10 mariadb-admin --protocol=tcp -h 127.0.0.1 -u root ping >/dev/null 2>&1
+}
+
+ensure_mariadb() {
+    if command -v mariadb-admin >/dev/null && mariadb_up; then
+        log "MariaDB is up"
+        return
+    fi
+    if [[ ! -x /usr/sbin/mariadbd ]]; then
+        apt_install mariadb-server
+    fi
+    if ! mariadb_up; then
+        log "starting MariaDB"
+        # The machine's own way (its my.cnf names the user, socket and pid file).
+        as_root install -d -o mysql -g mysql /run/mysqld
+        as_root start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd ||
+            log "starting mariadbd failed; waiting anyway"
+    fi
+    wait_for MariaDB mariadb_up
+}
+
 ensure_rabbitmq
 ensure_postgres
+ensure_mariadb

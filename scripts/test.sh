@@ -5,7 +5,9 @@
 #   2. keeps a Python venv at .venv with the pinned OpenStack clients of
 #      tests/clients/requirements.txt (rebuilt only when that file changes);
 #   3. brings up a real Keystone once for the run (scripts/keystone.sh), stopped on exit;
-#   4. builds everything and runs the whole test suite with cargo-nextest.
+#   4. keeps a venv at .venv-nova with the pinned Nova (scripts/nova.sh) whose
+#      nova-manage and objects the Nova-mode tests build their databases with;
+#   5. builds everything and runs the whole test suite with cargo-nextest.
 #
 # Works from any directory. Extra arguments go to `cargo nextest run`, e.g.
 #   scripts/test.sh clients        # only tests whose name matches "clients"
@@ -76,6 +78,9 @@ ensure_nextest
 source scripts/keystone.sh
 trap keystone_stop EXIT
 keystone_start
+# shellcheck source=scripts/nova.sh
+source scripts/nova.sh
+nova_ensure_venv
 
 PROFILE=()
 if [[ "${CI:-}" == "true" ]]; then

@@ -21,7 +21,8 @@ pub mod web;
 //    outcome and the response.
 pub mod api;
 
-// 4. Which host each server is on (SQLite or PostgreSQL).
+// 4. Which host each server is on (SQLite or PostgreSQL, or Nova's own
+//    databases in Nova mode).
 pub mod directory;
 
 // 5. Grouping per host, the coalescing lanes, publish and await the confirm.
@@ -31,7 +32,8 @@ pub mod dispatch;
 //    reconnect, names, declarations.
 pub mod broker;
 
-// 7. The message bodies on the host queues.
+// 7. The message bodies: herald's on the host queues, and (Nova mode) the
+//    oslo cast an unmodified nova-compute reads.
 pub mod wire;
 
 // 8. `herald agent`: consumes a host queue, drops redeliveries, hands each

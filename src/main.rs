@@ -142,15 +142,92 @@ async fn load(args: herald::load::LoadArgs) -> Result<()> {
     Ok(())
 }
 
+/// Nova's wire: `amqp.url`'s broker and every cell's answer and hold Nova's
+/// exchange (each broker named on stderr, passwords never).
+async fn check_nova_brokers(
+    amqp: &herald::broker::AmqpConfig,
+    nova: &herald::directory::nova::NovaDirectory,
+) -> Result<()> {
+    use herald::broker::CellBroker;
+    let default = CellBroker::from_urls(&amqp.url).context("amqp.url")?;
+    let mut brokers: Vec<(String, CellBroker)> = vec![("amqp.url".into(), default)];
+    let cells = nova
+        .cells()
+        .await
+        .context("directory.url: Nova's cell_mappings cannot be read")?;
+    for cell in cells {
+        let named = format!("Nova cell {} ({}) transport_url", cell.label(), cell.uuid);
+        match herald::api::nova_events::cell_broker(&cell, &amqp.url) {
+            Ok(Some(broker)) if !brokers.iter().any(|(_, b)| b.key() == broker.key()) => {
+                brokers.push((named, broker));
+            }
+            Ok(_) => {}
+            Err(error) => anyhow::bail!("{named}: {error}"),
+        }
+    }
+    for (named, broker) in brokers {
+        herald::broker::probe_nova(amqp, &broker)
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "{named}: broker {} (amqp.nova_exchange {:?}): {}",
+                    broker.label(),
+                    amqp.nova_exchange,
+                    herald::support::error_chain::error_chain(&e)
+                )
+            })?;
+        eprintln!(
+            "herald: {named}: broker {} answers and has exchange {:?}",
+            broker.label(),
+            amqp.nova_exchange
+        );
+    }
+    Ok(())
+}
+
+/// Nova mode: every cell's database answers (each cell named on stderr).
+async fn check_nova_cells(nova: &herald::directory::nova::NovaDirectory) -> Result<()> {
+    let checks = nova
+        .check_cells()
+        .await
+        .context("directory.url: Nova's cell_mappings cannot be read")?;
+    let mut failed = Vec::new();
+    for (cell, result) in checks {
+        match result {
+            Ok(()) => eprintln!(
+                "herald: Nova cell {} ({}): database answers",
+                cell.label(),
+                cell.uuid
+            ),
+            Err(error) => failed.push(format!(
+                "Nova cell {} ({}): {}",
+                cell.label(),
+                cell.uuid,
+                herald::support::error_chain::error_chain(&error)
+            )),
+        }
+    }
+    if !failed.is_empty() {
+        anyhow::bail!(
+            "directory: a cell database does not answer (cell URLs are templated from directory.nova_database_url): {}",
+            failed.join("; ")
+        );
+    }
+    Ok(())
+}
+
 async fn check_config(path: &Path, offline: bool) -> Result<()> {
     let config = load_config(path)?;
     print!("{}", config.redacted_toml());
+    eprintln!("herald: {}", herald::web::tls::describe(&config.http.tls)?);
     if offline {
         return Ok(());
     }
-    herald::broker::probe(&config.amqp)
-        .await
-        .context("amqp.url: the broker does not answer")?;
+    if config.amqp.wire == herald::broker::Wire::Herald {
+        herald::broker::probe(&config.amqp)
+            .await
+            .context("amqp.url: the broker does not answer")?;
+    }
     let directory = herald::directory::Directory::open(&config.directory)
         .await
         .context("directory.url")?;
@@ -158,6 +235,12 @@ async fn check_config(path: &Path, offline: bool) -> Result<()> {
         .ping()
         .await
         .context("directory.url: the directory does not answer")?;
+    if let Some(nova) = directory.nova() {
+        check_nova_cells(nova).await?;
+        if config.amqp.wire == herald::broker::Wire::Nova {
+            check_nova_brokers(&config.amqp, nova).await?;
+        }
+    }
     if config.auth.mode == herald::api::auth_config::AuthMode::Keystone {
         herald::keystone::Keystone::new(&config.keystone)
             .check_credentials()

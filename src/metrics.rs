@@ -168,7 +168,7 @@ impl Metrics {
         );
         registry.register(
             "broker_connected",
-            "1 while the dispatcher holds a live broker connection",
+            "Live broker connections the dispatcher holds (1 or 0; in Nova mode one per cell broker)",
             broker_connected.clone(),
         );
         registry.register(

@@ -21,6 +21,8 @@ use crate::web::server::{ServerOptions, serve};
 pub enum ServeError {
     #[error("directory.url")]
     Directory(#[from] DirectoryError),
+    #[error("cannot serve HTTPS")]
+    Tls(#[from] crate::web::tls::TlsSetupError),
 }
 
 /// Runs `herald serve` on `listener` until `shutdown`, then drains in-flight
@@ -49,6 +51,7 @@ pub async fn run(
             }
         });
     }
+    let tls = crate::web::tls::start(&config.http.tls, &shutdown)?;
     let directory = Directory::open(&config.directory).await?;
     let metrics = Metrics::new();
     let dispatcher = Dispatcher::start(&config.amqp, &config.dispatch, metrics.clone());
@@ -58,7 +61,10 @@ pub async fn run(
         dispatcher,
         metrics,
         http: config.http.clone(),
+        amqp_url: config.amqp.url.clone(),
+        nova_log: crate::support::rate_log::RateLog::new(std::time::Duration::from_secs(10)),
     });
+    crate::api::nova_events::spawn_topic_refresh(&app, shutdown.clone());
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "herald serve listening");
     }
@@ -71,6 +77,7 @@ pub async fn run(
             deferred: app.metrics.connections_deferred.clone(),
             evicted: app.metrics.connections_evicted.clone(),
         },
+        tls,
     };
     tracing::info!(
         max_connections = options.max_connections,
@@ -79,7 +86,7 @@ pub async fn run(
     let handler_app = app.clone();
     serve(
         listener,
-        move |req, _peer| handler_app.clone().handle(req),
+        move |req, peer| handler_app.clone().handle(req, peer),
         options,
         shutdown,
     )

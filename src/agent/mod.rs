@@ -103,6 +103,8 @@ pub async fn run_with_handler<H: Handler>(
         shutdown_grace: agent.shutdown_grace,
         max_connections: crate::support::limits::connection_cap(agent.waiter_max_connections),
         metrics: crate::web::slots::ConnectionMetrics::default(),
+        // The waiter API is for the compute host itself: plain HTTP on loopback.
+        tls: None,
     };
     let api = tokio::spawn(waiter_api::run(waiter, state, options));
     let pruner = tokio::spawn(prune_periodically(

@@ -10,6 +10,7 @@ use subtle::ConstantTimeEq;
 
 use super::auth_config::{AuthConfig, AuthMode};
 use crate::keystone::{Keystone, KeystoneConfig, Outcome};
+use crate::model::Caller;
 
 /// The header carrying the token.
 pub const TOKEN_HEADER: &str = "x-auth-token";
@@ -35,6 +36,7 @@ pub enum Denied {
 struct KnownToken {
     digest: [u8; 32],
     authorised: bool,
+    caller: Caller,
 }
 
 /// Checks tokens and roles; built once from `[auth]`.
@@ -70,7 +72,16 @@ impl Authenticator {
                     (None, None) => return None,
                 };
                 let authorised = t.roles.iter().any(|r| config.required_roles.contains(r));
-                Some(KnownToken { digest, authorised })
+                let caller = Caller {
+                    user_id: t.user_id.clone(),
+                    project_id: t.project_id.clone(),
+                    roles: t.roles.clone(),
+                };
+                Some(KnownToken {
+                    digest,
+                    authorised,
+                    caller,
+                })
             })
             .collect();
         let uri = keystone.www_authenticate_uri();
@@ -98,7 +109,7 @@ impl Authenticator {
     }
 
     /// 401, 403 or 503, or through; asks Keystone (or its cache) in keystone mode.
-    pub async fn check(&self, headers: &HeaderMap) -> Result<(), Denied> {
+    pub async fn check(&self, headers: &HeaderMap) -> Result<Caller, Denied> {
         let Some(keystone) = &self.keystone else {
             return self.check_static(headers);
         };
@@ -113,7 +124,11 @@ impl Authenticator {
             .filter(|t| !t.is_empty());
         match keystone.judge(token, service).await {
             Outcome::Valid(info) if info.roles.iter().any(|r| self.required_roles.contains(r)) => {
-                Ok(())
+                Ok(Caller {
+                    user_id: info.user_id.clone(),
+                    project_id: info.project_id.clone(),
+                    roles: info.roles.clone(),
+                })
             }
             Outcome::Valid(_) => Err(Denied::Forbidden),
             Outcome::Invalid => Err(Denied::Unauthenticated),
@@ -125,25 +140,35 @@ impl Authenticator {
         self.mode == AuthMode::Noauth
     }
 
-    /// Token and noauth modes: 401 or 403, or through, in constant time.
-    pub fn check_static(&self, headers: &HeaderMap) -> Result<(), Denied> {
+    /// Token and noauth modes: 401 or 403, or the caller, in constant time.
+    /// In noauth mode the caller is read from the token as Nova's noauth2
+    /// read it (`user:project`).
+    pub fn check_static(&self, headers: &HeaderMap) -> Result<Caller, Denied> {
         if self.is_noauth() {
-            return Ok(());
+            let token = headers.get(TOKEN_HEADER).and_then(|v| v.to_str().ok());
+            return Ok(Caller::from_noauth_token(token));
         }
         let token = headers.get(TOKEN_HEADER).ok_or(Denied::Unauthenticated)?;
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         // Visit every token whatever matches, so timing says nothing about which.
         let mut found = subtle::Choice::from(0);
         let mut authorised = subtle::Choice::from(0);
-        for known in &self.tokens {
+        let mut index = 0u32;
+        for (i, known) in self.tokens.iter().enumerate() {
             let hit = known.digest.ct_eq(&digest);
             found |= hit;
             authorised |= hit & subtle::Choice::from(u8::from(known.authorised));
+            let i = u32::try_from(i).unwrap_or(u32::MAX);
+            index = subtle::ConditionallySelectable::conditional_select(&index, &i, hit);
         }
         match (bool::from(found), bool::from(authorised)) {
             (false, _) => Err(Denied::Unauthenticated),
             (true, false) => Err(Denied::Forbidden),
-            (true, true) => Ok(()),
+            (true, true) => self
+                .tokens
+                .get(index as usize)
+                .map(|known| known.caller.clone())
+                .ok_or(Denied::Unauthenticated),
         }
     }
 }
@@ -164,21 +189,29 @@ mod tests {
                     token: Some("admin-token".into()),
                     token_sha256: None,
                     roles: vec!["admin".into()],
+                    user_id: Some("nova".into()),
+                    project_id: Some("service".into()),
                 },
                 TokenConfig {
                     token: Some("service-token".into()),
                     token_sha256: None,
                     roles: vec!["service".into()],
+                    user_id: None,
+                    project_id: Some("p1".into()),
                 },
                 TokenConfig {
                     token: Some("reader-token".into()),
                     token_sha256: None,
                     roles: vec!["reader".into(), "member".into()],
+                    user_id: None,
+                    project_id: None,
                 },
                 TokenConfig {
                     token: None,
                     token_sha256: Some(hashed),
                     roles: vec!["admin".into()],
+                    user_id: None,
+                    project_id: None,
                 },
             ],
         }
@@ -193,9 +226,15 @@ mod tests {
     #[test]
     fn roles_decide_between_pass_and_403() {
         let auth = Authenticator::new(&config(), &KeystoneConfig::default());
-        assert_eq!(auth.check_static(&with_token("admin-token")), Ok(()));
-        assert_eq!(auth.check_static(&with_token("service-token")), Ok(()));
-        assert_eq!(auth.check_static(&with_token("hashed-token")), Ok(()));
+        let admin = auth.check_static(&with_token("admin-token")).unwrap();
+        assert_eq!(admin.user_id.as_deref(), Some("nova"));
+        assert_eq!(admin.project_id.as_deref(), Some("service"));
+        assert!(admin.is_admin());
+        let service = auth.check_static(&with_token("service-token")).unwrap();
+        assert_eq!(service.project_id.as_deref(), Some("p1"));
+        assert!(!service.is_admin());
+        let hashed = auth.check_static(&with_token("hashed-token")).unwrap();
+        assert!(hashed.is_admin());
         assert_eq!(
             auth.check_static(&with_token("reader-token")),
             Err(Denied::Forbidden)
@@ -226,6 +265,9 @@ mod tests {
             ..config()
         };
         let auth = Authenticator::new(&noauth, &KeystoneConfig::default());
-        assert_eq!(auth.check_static(&HeaderMap::new()), Ok(()));
+        assert!(auth.check_static(&HeaderMap::new()).unwrap().is_admin());
+        let caller = auth.check_static(&with_token("neutron:service")).unwrap();
+        assert_eq!(caller.project_id.as_deref(), Some("service"));
+        assert!(!caller.is_admin());
     }
 }

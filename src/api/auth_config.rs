@@ -39,7 +39,7 @@ pub enum AuthMode {
 }
 
 /// `[[auth.tokens]]`: a token (or its SHA-256) and its roles.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenConfig {
     /// The token itself.
@@ -51,6 +51,13 @@ pub struct TokenConfig {
     /// Roles the token carries.
     #[serde(default)]
     pub roles: Vec<String>,
+    /// The user the token stands for (Nova mode: the message's context).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// The token's project: in Nova mode, a caller without the `admin` role
+    /// sees only this project's servers (none when it is unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
 }
 
 impl AuthConfig {

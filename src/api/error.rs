@@ -47,6 +47,11 @@ pub enum ApiError {
     },
     #[error("The instance directory is unavailable; retry later.")]
     Directory(#[source] DirectoryError),
+    /// Nova mode: the directory routes do not apply.
+    #[error(
+        "The instance directory is Nova's own (directory.backend = \"nova\"): herald reads it and never changes it; manage servers through Nova."
+    )]
+    DirectoryIsNova,
 }
 
 impl ApiError {
@@ -59,7 +64,7 @@ impl ApiError {
             | Self::Version(VersionError::Malformed(_)) => StatusCode::BAD_REQUEST,
             Self::Version(VersionError::Unsupported(_)) => StatusCode::NOT_ACCEPTABLE,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::MethodNotAllowed(_) | Self::DirectoryIsNova => StatusCode::METHOD_NOT_ALLOWED,
             Self::MediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -77,6 +82,11 @@ impl ApiError {
     pub fn fault(&self) -> Fault {
         match self {
             Self::MethodNotAllowed(allow) => Fault::method_not_allowed(allow),
+            // No method is allowed on these routes in Nova mode: an empty `Allow`.
+            Self::DirectoryIsNova => Fault {
+                allow: Some(""),
+                ..Fault::new(self.status(), self.to_string())
+            },
             _ => Fault::new(self.status(), self.to_string()),
         }
     }
@@ -145,6 +155,7 @@ mod tests {
             ),
             (ApiError::NotFound("x".into()), 404),
             (ApiError::MethodNotAllowed("GET"), 405),
+            (ApiError::DirectoryIsNova, 405),
             (ApiError::MediaType("text/plain".into()), 415),
             (ApiError::TooLarge(10), 413),
             (ApiError::BodyTimeout, 408),
@@ -165,7 +176,10 @@ mod tests {
             ),
         ];
         for (error, code) in cases {
-            let allow = matches!(error, ApiError::MethodNotAllowed(_));
+            let allow = matches!(
+                error,
+                ApiError::MethodNotAllowed(_) | ApiError::DirectoryIsNova
+            );
             let unauthenticated = error.status() == StatusCode::UNAUTHORIZED;
             let response = error.into_response();
             assert_eq!(response.status().as_u16(), code);

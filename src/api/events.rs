@@ -8,15 +8,20 @@ use super::body::{self, Refused};
 use super::error::ApiError;
 use super::negotiate::{self, LEGACY_HEADER, STANDARD_HEADER, VARY_VALUE};
 use super::outcome::{self, EventResult, Verdict};
-use super::{App, validate};
+use super::{App, nova_events, validate};
 use crate::metrics::CodeLabels;
 use crate::microversion::Microversion;
-use crate::model::RequestIds;
+use crate::model::{Caller, RequestIds};
 use crate::web::Body;
 use crate::web::fault::json_response;
 
 /// Handles one batch. Auth has already passed.
-pub async fn post(app: &App, req: Request<Incoming>, ids: &RequestIds) -> Response<Body> {
+pub async fn post(
+    app: &App,
+    req: Request<Incoming>,
+    ids: &RequestIds,
+    caller: &Caller,
+) -> Response<Body> {
     let version = match negotiate::negotiate(req.headers()) {
         Ok(v) => v,
         Err(error) => {
@@ -24,7 +29,7 @@ pub async fn post(app: &App, req: Request<Incoming>, ids: &RequestIds) -> Respon
             return with_version(refused, Microversion::MIN);
         }
     };
-    let response = match answer(app, req, version, ids).await {
+    let response = match answer(app, req, version, ids, caller).await {
         Ok(response) | Err(Refused::Answered(response)) => response,
         Err(Refused::Error(error)) => error.into_response(),
     };
@@ -36,6 +41,7 @@ async fn answer(
     req: Request<Incoming>,
     version: Microversion,
     ids: &RequestIds,
+    caller: &Caller,
 ) -> Result<Response<Body>, Refused> {
     let bytes = body::take(req, app.http.max_body_bytes, app.http.body_read_timeout)
         .await
@@ -44,20 +50,27 @@ async fn answer(
 
     let servers: Vec<_> = events.iter().map(|e| e.server).collect();
     let lookup_started = std::time::Instant::now();
-    let placements = app.directory.lookup(&servers).await?;
+    let found = app.directory.lookup(&servers, caller).await?;
     app.metrics
         .lookup_seconds
         .observe(lookup_started.elapsed().as_secs_f64());
 
-    let verdicts: Vec<Verdict> = events
+    let mut verdicts: Vec<Verdict> = events
         .iter()
-        .map(|e| outcome::judge(e, placements.get(&e.server)))
+        .map(|e| outcome::judge(e, found.get(&e.server)))
         .collect();
-    let targets = verdicts.iter().enumerate().filter_map(|(i, v)| match v {
-        Verdict::Deliver(hosts) => Some((i, hosts.as_slice())),
-        _ => None,
-    });
-    let deliveries = app.dispatcher.deliver(targets, &events, ids).await;
+    let deliveries = match nova_side(app) {
+        Some(side) => {
+            nova_events::deliver(&side, &events, &mut verdicts, &found, ids, caller).await
+        }
+        None => {
+            let targets = verdicts.iter().enumerate().filter_map(|(i, v)| match v {
+                Verdict::Deliver(hosts) => Some((i, hosts.as_slice())),
+                _ => None,
+            });
+            app.dispatcher.deliver(targets, &events, ids).await
+        }
+    };
 
     let results: Vec<EventResult> = events
         .iter()
@@ -74,6 +87,16 @@ async fn answer(
         status,
         &serde_json::json!({ "events": results }),
     ))
+}
+
+/// Nova's wire, when herald speaks it (its directory is then Nova's too).
+fn nova_side(app: &App) -> Option<nova_events::NovaSide<'_>> {
+    Some(nova_events::NovaSide {
+        directory: app.directory.nova()?,
+        dispatch: app.dispatcher.nova()?,
+        amqp_url: &app.amqp_url,
+        log: &app.nova_log,
+    })
 }
 
 /// Counts the batch's codes: the metric family's lock is taken once per

@@ -10,7 +10,9 @@ pub mod directory_body;
 pub mod directory_routes;
 pub mod error;
 pub mod events;
+pub mod healthcheck;
 pub mod negotiate;
+pub mod nova_events;
 pub mod ops;
 pub mod outcome;
 pub mod routes;
@@ -18,6 +20,7 @@ pub mod validate;
 mod validate_event;
 pub mod versions;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -28,9 +31,11 @@ use tracing::Instrument;
 use crate::directory::Directory;
 use crate::dispatch::Dispatcher;
 use crate::metrics::{Metrics, RequestLabels};
-use crate::model::RequestIds;
+use crate::model::{Caller, RequestIds};
 use crate::web::Body;
 use crate::web::config::HttpConfig;
+use crate::web::connection::Transport;
+use crate::web::forwarded::{self, Origin};
 use auth::Authenticator;
 use error::ApiError;
 use routes::Route;
@@ -43,6 +48,11 @@ pub struct App {
     pub dispatcher: Dispatcher,
     pub metrics: Arc<Metrics>,
     pub http: HttpConfig,
+    /// `amqp.url`: on Nova's wire, it fills templated cell transport URLs.
+    pub amqp_url: crate::broker::BrokerUrls,
+    /// Nova's wire: failed action writes and unusable cell brokers, logged
+    /// without flooding.
+    pub nova_log: crate::support::rate_log::RateLog,
 }
 
 /// Counts a request in flight for as long as it lives: a handler dropped
@@ -63,9 +73,20 @@ impl Drop for InFlight {
 }
 
 impl App {
-    /// Answers one request, with request ids, metrics and an access log line.
-    pub async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
+    /// Answers one request from `peer`, with request ids, metrics and an
+    /// access log line naming the client (as forwarded by a trusted proxy).
+    pub async fn handle(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> Response<Body> {
         let started = Instant::now();
+        let transport = req
+            .extensions()
+            .get::<Transport>()
+            .copied()
+            .unwrap_or(Transport::Plain);
+        let origin = forwarded::origin(peer, transport, req.headers(), &self.http.trusted_proxies);
         let global = req
             .headers()
             .get("x-openstack-request-id")
@@ -76,7 +97,7 @@ impl App {
         let in_flight = InFlight::enter(&self.metrics.in_flight);
         let method = req.method().clone();
         let mut response = self
-            .route(route.clone(), req, &ids)
+            .route(route.clone(), req, &ids, &origin)
             .instrument(span.clone())
             .await;
         drop(in_flight);
@@ -95,7 +116,7 @@ impl App {
             .insert("x-openstack-request-id", id.clone());
         response.headers_mut().insert("x-compute-request-id", id);
         span.in_scope(|| {
-            tracing::info!(status = status.as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, %method, "request served");
+            tracing::info!(status = status.as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, %method, client = %origin.client, peer = %peer.ip(), "request served");
         });
         response
     }
@@ -105,6 +126,7 @@ impl App {
         route: Route,
         req: Request<Incoming>,
         ids: &RequestIds,
+        origin: &Origin,
     ) -> Response<Body> {
         if let Err(error) = framing(req.headers()) {
             return body::refuse(req, error).await;
@@ -116,24 +138,29 @@ impl App {
         if !route.allows(req.method()) {
             return body::refuse(req, ApiError::MethodNotAllowed(route.allow())).await;
         }
-        if route.needs_auth()
-            && let Err(denied) = self.auth.check(req.headers()).await
-        {
-            let error = ApiError::Denied {
-                denied,
-                www_authenticate: self.auth.www_authenticate(),
-            };
-            return body::refuse(req, error).await;
-        }
+        let caller = if route.needs_auth() {
+            match self.auth.check(req.headers()).await {
+                Ok(caller) => caller,
+                Err(denied) => {
+                    let error = ApiError::Denied {
+                        denied,
+                        www_authenticate: self.auth.www_authenticate(),
+                    };
+                    return body::refuse(req, error).await;
+                }
+            }
+        } else {
+            Caller::default()
+        };
         if !matches!(*req.method(), Method::POST | Method::PUT)
             && body::declares_body(req.headers())
         {
             // A GET or DELETE body is never read: answer, then close.
-            let mut response = Box::pin(self.route_checked(route, req, ids)).await;
+            let mut response = Box::pin(self.route_checked(route, req, ids, origin, &caller)).await;
             body::close_connection(&mut response);
             return response;
         }
-        self.route_checked(route, req, ids).await
+        self.route_checked(route, req, ids, origin, &caller).await
     }
 
     async fn route_checked(
@@ -141,17 +168,27 @@ impl App {
         route: Route,
         req: Request<Incoming>,
         ids: &RequestIds,
+        origin: &Origin,
+        caller: &Caller,
     ) -> Response<Body> {
+        if matches!(route, Route::DirectoryCollection | Route::DirectoryItem(_))
+            && self.directory.nova().is_some()
+        {
+            return body::refuse(req, ApiError::DirectoryIsNova).await;
+        }
         match route {
-            Route::VersionList => versions::list(req.headers()),
-            Route::VersionDocument => versions::document(req.headers()),
-            Route::Events => events::post(self, req, ids).await,
+            Route::VersionList => versions::list(origin),
+            Route::VersionDocument => versions::document(origin),
+            Route::Events => events::post(self, req, ids, caller).await,
             Route::DirectoryCollection if req.method() == Method::POST => {
                 directory_routes::bulk(self, req).await
             }
             Route::DirectoryCollection => directory_routes::list(self, req.uri()).await,
             Route::DirectoryItem(segment) => directory_routes::item(self, req, &segment).await,
             Route::Healthz => ops::healthz(),
+            Route::Healthcheck => {
+                healthcheck::answer(req.method(), &self.http.healthcheck_disable_file)
+            }
             Route::Readyz => ops::readyz(self).await,
             Route::Metrics => ops::metrics(self),
             Route::NotFound => unreachable!("answered above"),

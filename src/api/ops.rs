@@ -35,20 +35,31 @@ pub async fn readyz(app: &App) -> Response<Body> {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    json_response(
-        status,
-        &json!({
-            "status": if status == StatusCode::OK { "ready" } else { "not ready" },
-            "broker": if broker { "connected" } else { "disconnected" },
-            "broker_node": app.dispatcher.node(),
-            "directory": if directory { "ok" } else { "unreachable" },
-            "keystone": match keystone {
-                None => "not used",
-                Some(true) => "ok",
-                Some(false) => "unavailable",
-            },
-        }),
-    )
+    let mut body = json!({
+        "status": if status == StatusCode::OK { "ready" } else { "not ready" },
+        "broker": if broker { "connected" } else { "disconnected" },
+        "broker_node": app.dispatcher.node(),
+        "directory": if directory { "ok" } else { "unreachable" },
+        "keystone": match keystone {
+            None => "not used",
+            Some(true) => "ok",
+            Some(false) => "unavailable",
+        },
+    });
+    if let Some(nova) = app.dispatcher.nova() {
+        // Nova's wire: the topic casts go to now, and every broker in use
+        // (amqp.url's decides readiness; a cell broker's outage fails only
+        // its cells' events).
+        let brokers: serde_json::Map<String, serde_json::Value> = nova
+            .brokers()
+            .summary()
+            .into_iter()
+            .map(|(label, up)| (label, json!(if up { "connected" } else { "disconnected" })))
+            .collect();
+        body["nova_topic"] = json!(nova.topic().as_str());
+        body["nova_brokers"] = json!(brokers);
+    }
+    json_response(status, &body)
 }
 
 /// Prometheus text exposition.

@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use http::StatusCode;
 use serde::Serialize;
 
+use crate::directory::Found;
 use crate::dispatch::PublishOutcome;
-use crate::model::{Event, HostName, Placement};
+use crate::model::{Event, HostName};
 
 /// What the directory and the event itself say, before dispatch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,14 +19,21 @@ pub enum Verdict {
     BadTag,
     /// 422: the server has no host yet.
     NoHost,
+    /// 503: the directory could not say (a Nova cell database is down).
+    Unavailable,
     /// To be delivered to these hosts.
     Deliver(Vec<HostName>),
 }
 
-/// Judges one event, in the contract's order.
-pub fn judge(event: &Event, placement: Option<&Placement>) -> Verdict {
-    let Some(placement) = placement else {
+/// Judges one event, in the contract's order. A server behind a database
+/// that did not answer is 503 before anything else: whether it exists (404)
+/// is not known.
+pub fn judge(event: &Event, found: Option<&Found>) -> Verdict {
+    let Some(found) = found else {
         return Verdict::UnknownServer;
+    };
+    let Some(placement) = found.placement() else {
+        return Verdict::Unavailable;
     };
     let tag_ok = match &event.tag {
         None => !event.name.requires_tag(),
@@ -47,6 +55,7 @@ pub fn code(verdict: &Verdict, deliveries: &HashMap<HostName, PublishOutcome>) -
         Verdict::UnknownServer => 404,
         Verdict::BadTag => 400,
         Verdict::NoHost => 422,
+        Verdict::Unavailable => 503,
         Verdict::Deliver(hosts) => {
             let all = hosts
                 .iter()
@@ -92,7 +101,7 @@ pub fn overall(codes: impl IntoIterator<Item = u16>) -> StatusCode {
 mod tests {
     use super::*;
     use crate::dispatch::Failure;
-    use crate::model::{EventName, EventStatus, Migration, ServerId};
+    use crate::model::{EventName, EventStatus, Migration, Placement, ServerId};
 
     fn h(name: &str) -> HostName {
         HostName::parse(name).unwrap()
@@ -108,11 +117,11 @@ mod tests {
         }
     }
 
-    fn on(host: Option<&str>) -> Placement {
-        Placement {
+    fn on(host: Option<&str>) -> Found {
+        Found::Placed(Placement {
             host: host.map(h),
             migration: None,
-        }
+        })
     }
 
     #[test]
@@ -122,6 +131,11 @@ mod tests {
         assert_eq!(judge(&no_tag, Some(&on(None))), Verdict::BadTag);
         let fine = event(EventName::NetworkChanged, None);
         assert_eq!(judge(&fine, Some(&on(None))), Verdict::NoHost);
+        assert_eq!(judge(&fine, Some(&Found::Unscheduled)), Verdict::NoHost);
+        assert_eq!(
+            judge(&no_tag, Some(&Found::Unavailable)),
+            Verdict::Unavailable
+        );
         assert_eq!(
             judge(&fine, Some(&on(Some("a")))),
             Verdict::Deliver(vec![h("a")])
@@ -171,13 +185,13 @@ mod tests {
 
     #[test]
     fn migration_adds_both_ends() {
-        let p = Placement {
+        let p = Found::Placed(Placement {
             host: Some(h("a")),
             migration: Some(Migration {
                 source_compute: h("a"),
                 dest_compute: h("b"),
             }),
-        };
+        });
         assert_eq!(
             judge(&event(EventName::NetworkChanged, None), Some(&p)),
             Verdict::Deliver(vec![h("a"), h("b")])
@@ -201,6 +215,7 @@ mod tests {
         assert_eq!(code(&Verdict::UnknownServer, &d), 404);
         assert_eq!(code(&Verdict::BadTag, &d), 400);
         assert_eq!(code(&Verdict::NoHost, &d), 422);
+        assert_eq!(code(&Verdict::Unavailable, &d), 503);
     }
 
     #[test]

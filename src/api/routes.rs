@@ -14,6 +14,8 @@ pub enum Route {
     /// The raw path segment; the handler parses it (a bad UUID is a 400).
     DirectoryItem(String),
     Healthz,
+    /// oslo.middleware's `/healthcheck` (a proxy's check; drainable).
+    Healthcheck,
     Readyz,
     Metrics,
     NotFound,
@@ -31,6 +33,7 @@ impl Route {
             ["directory", "servers"] => Self::DirectoryCollection,
             ["directory", "servers", id] if !id.is_empty() => Self::DirectoryItem((*id).to_owned()),
             ["healthz"] => Self::Healthz,
+            ["healthcheck"] => Self::Healthcheck,
             ["readyz"] => Self::Readyz,
             ["metrics"] => Self::Metrics,
             _ => Self::NotFound,
@@ -61,6 +64,7 @@ impl Route {
             Self::Events => "events",
             Self::DirectoryCollection | Self::DirectoryItem(_) => "directory",
             Self::Healthz => "healthz",
+            Self::Healthcheck => "healthcheck",
             Self::Readyz => "readyz",
             Self::Metrics => "metrics",
             Self::NotFound => "unknown",
@@ -118,6 +122,9 @@ mod tests {
         );
         assert_eq!(Route::of("/directory/servers/"), Route::NotFound);
         assert_eq!(Route::of("/metrics"), Route::Metrics);
+        assert_eq!(Route::of("/healthcheck"), Route::Healthcheck);
+        assert!(!Route::Healthcheck.needs_auth());
+        assert!(Route::Healthcheck.allows(&Method::HEAD));
         assert_eq!(Route::of("/nope"), Route::NotFound);
     }
 

@@ -7,12 +7,14 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::cell::CellBroker;
 use super::names::check_amqp_name;
 use super::nodes::{BrokerUrls, Node};
 use super::topology::QueueType;
 use crate::support::config_error::{ConfigError, invalid};
 
-/// `[amqp]`: where the broker is, the names used on it, connect timing.
+/// `[amqp]`: where the broker is, the names used on it (herald's, or Nova's
+/// with `wire = "nova"`), connect timing.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AmqpConfig {
@@ -35,6 +37,42 @@ pub struct AmqpConfig {
     /// Longest delay between reconnection attempts.
     #[serde(with = "humantime_serde")]
     pub reconnect_max_backoff: Duration,
+    /// The wire events travel on: `herald` (herald's bodies to herald agents)
+    /// or `nova` (the oslo cast unmodified nova-compute reads; needs
+    /// `directory.backend = "nova"`; `amqp.coalesce` does not apply and is ignored).
+    pub wire: Wire,
+    /// Nova wire: Nova's `control_exchange`. Checked passively at connect,
+    /// never declared (it is Nova's).
+    pub nova_exchange: String,
+    /// Nova wire: the routing key's topic, `<topic>.<host>`: `auto` (as
+    /// nova-api with `[upgrade_levels] compute = auto`), `compute` or `compute-alt`.
+    pub nova_topic: NovaTopic,
+}
+
+/// `amqp.wire`: which messages herald publishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Wire {
+    /// herald's own bodies, to `amqp.exchange`, read by `herald agent`.
+    #[default]
+    Herald,
+    /// nova-api's `external_instance_event` cast, to `amqp.nova_exchange`.
+    Nova,
+}
+
+/// `amqp.nova_topic`: the topic of the routing key in Nova mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NovaTopic {
+    /// `compute-alt` once every cell's nova-compute services are new enough
+    /// to consume it, else `compute`; read from the cell databases.
+    #[default]
+    Auto,
+    /// Always `compute` (every nova-compute consumes it).
+    Compute,
+    /// Always `compute-alt` (nova-compute 2026.1 and later; it keeps
+    /// consuming it while shutting down gracefully).
+    ComputeAlt,
 }
 
 impl Default for AmqpConfig {
@@ -47,6 +85,10 @@ impl Default for AmqpConfig {
             connect_timeout: Duration::from_secs(5),
             reconnect_min_backoff: Duration::from_millis(100),
             reconnect_max_backoff: Duration::from_secs(2),
+            wire: Wire::Herald,
+            // nova's own default control_exchange (nova/config.py).
+            nova_exchange: "nova".into(),
+            nova_topic: NovaTopic::Auto,
         }
     }
 }
@@ -58,10 +100,23 @@ impl AmqpConfig {
     }
 
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
-        self.url.nodes().map_err(|e| invalid("amqp.url", e))?;
+        match self.wire {
+            Wire::Herald => drop(self.url.nodes().map_err(|e| invalid("amqp.url", e))?),
+            // oslo's forms too (rabbit://, an empty vhost), as in nova.conf.
+            Wire::Nova => drop(
+                CellBroker::from_urls(&self.url).map_err(|e| invalid("amqp.url", e.to_string()))?,
+            ),
+        }
         check_amqp_name("amqp.exchange", &self.exchange)?;
         check_amqp_name("amqp.routing_prefix", &self.routing_prefix)?;
         check_amqp_name("amqp.queue_prefix", &self.queue_prefix)?;
+        check_amqp_name("amqp.nova_exchange", &self.nova_exchange)?;
+        if self.wire == Wire::Nova && self.nova_exchange.is_empty() {
+            return Err(invalid(
+                "amqp.nova_exchange",
+                "must not be empty with amqp.wire = \"nova\" (Nova casts to its control_exchange)",
+            ));
+        }
         if self.exchange.is_empty() {
             return Err(invalid(
                 "amqp.exchange",

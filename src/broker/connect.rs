@@ -1,6 +1,6 @@
 //! Connecting: one attempt at one node bounded by `connect_timeout`, and a
 //! failover round that tries every node once, starting at a given one, and
-//! the one-off probe of `check-config`.
+//! the one-off probes of `check-config`.
 
 use std::time::Duration;
 
@@ -97,4 +97,29 @@ pub async fn probe(amqp: &AmqpConfig) -> Result<(), ConnectError> {
     // The answer is in: a failing close changes nothing about it.
     let _ = connected.conn.close(200, "probe".into()).await;
     Ok(())
+}
+
+/// Nova's wire: connects once to `broker` and checks that Nova's exchange
+/// (`amqp.nova_exchange`) is there, without declaring it.
+pub async fn probe_nova(amqp: &AmqpConfig, broker: &super::CellBroker) -> Result<(), ConnectError> {
+    let mut amqp = amqp.clone();
+    amqp.url = broker.urls();
+    let connected = connect(&amqp, "herald-check-config").await?;
+    let checked = async {
+        let channel =
+            connected
+                .conn
+                .create_channel()
+                .await
+                .map_err(|source| ConnectError::Amqp {
+                    node: connected.node.label().to_owned(),
+                    source,
+                })?;
+        super::check_exchange_exists(&channel, &amqp.nova_exchange).await?;
+        Ok(())
+    }
+    .await;
+    // The answer is in: a failing close changes nothing about it.
+    let _ = connected.conn.close(200, "probe".into()).await;
+    checked
 }

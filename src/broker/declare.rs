@@ -112,6 +112,32 @@ pub async fn declare_exchange(channel: &Channel, topology: &Topology) -> Result<
         .map_err(|source| DeclareError::broker("exchange", topology.exchange(), source))
 }
 
+/// Checks that someone else's exchange exists (Nova's `control_exchange`)
+/// without declaring it: a passive declare changes nothing, and a missing
+/// exchange is a 404 that closes only this channel.
+pub async fn check_exchange_exists(channel: &Channel, exchange: &str) -> Result<(), DeclareError> {
+    let options = ExchangeDeclareOptions {
+        passive: true, // only ask: the exchange and its settings are Nova's
+        durable: false,
+        auto_delete: false,
+        internal: false,
+        nowait: false, // wait for the answer: a 404 must surface here
+    };
+    channel
+        .exchange_declare(
+            short(exchange)?,
+            ExchangeKind::Topic,
+            options,
+            FieldTable::default(),
+        )
+        .await
+        .map(drop)
+        .map_err(|source| DeclareError::Missing {
+            name: exchange.to_owned(),
+            source,
+        })
+}
+
 /// Why declaring part of the topology failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DeclareError {
@@ -127,6 +153,13 @@ pub enum DeclareError {
         name: String,
         argument: String,
         reply: String,
+    },
+    /// A passive check found no such exchange (or could not ask).
+    #[error("exchange {name:?} is not on the broker (herald never declares it)")]
+    Missing {
+        name: String,
+        #[source]
+        source: lapin::Error,
     },
     #[error("cannot declare {kind} {name:?}")]
     Broker {
@@ -162,9 +195,10 @@ impl DeclareError {
         }
     }
 
-    /// Whether retrying cannot help (a mismatch or a bad name).
+    /// Whether retrying cannot help (a mismatch or a bad name). A missing
+    /// exchange may appear: its owner declares it when it starts.
     pub fn is_permanent(&self) -> bool {
-        !matches!(self, Self::Broker { .. })
+        !matches!(self, Self::Broker { .. } | Self::Missing { .. })
     }
 }
 

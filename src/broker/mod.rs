@@ -7,6 +7,7 @@
 //! - [`config`]: `[amqp]`'s broker keys ([`AmqpConfig`]) and the host-queue
 //!   keys of `[agent]` ([`QueueSettings`]).
 //! - [`nodes`]: the broker node list (`amqp.url`, one or several nodes).
+//! - [`cell`]: a Nova cell's broker, from its `transport_url`.
 //! - [`connect`]: one connection attempt, and a failover round over the nodes.
 //! - [`backoff`]: the jittered, overflow-safe reconnect delay.
 //! - [`supervisor`]: the one reconnect loop (serve's link, the agent, load's consumers).
@@ -15,6 +16,7 @@
 //! - [`names`]: AMQP short strings and config-time name checks.
 
 pub mod backoff;
+pub mod cell;
 pub mod config;
 pub mod connect;
 pub mod declare;
@@ -24,10 +26,11 @@ pub mod supervisor;
 pub mod topology;
 
 pub use backoff::Backoff;
-pub use config::{AmqpConfig, QueueSettings};
-pub use connect::{ConnectError, Connected, probe};
-pub use declare::{DeclareError, declare_exchange, declare_topology};
+pub use cell::{CellBroker, TransportUrlError};
+pub use config::{AmqpConfig, NovaTopic, QueueSettings, Wire};
+pub use connect::{ConnectError, Connected, probe, probe_nova};
+pub use declare::{DeclareError, check_exchange_exists, declare_exchange, declare_topology};
 pub use names::{NameTooLong, short};
-pub use nodes::Node;
+pub use nodes::{BrokerUrls, Node};
 pub use supervisor::{Ended, Reconnect};
 pub use topology::{QueueType, Topology};

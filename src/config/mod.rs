@@ -16,8 +16,8 @@ use serde::Serialize;
 
 use crate::agent::{self, AgentConfig};
 use crate::api::auth_config::{AuthConfig, AuthMode};
-use crate::broker::{AmqpConfig, QueueSettings};
-use crate::directory::config::DirectoryConfig;
+use crate::broker::{AmqpConfig, QueueSettings, Wire};
+use crate::directory::config::{DirectoryBackend, DirectoryConfig};
 use crate::dispatch::DispatchConfig;
 use crate::keystone::KeystoneConfig;
 use crate::load;
@@ -129,7 +129,19 @@ impl Config {
         self.directory.validate()?;
         self.agent.validate()?;
         self.queue.validate()?;
-        self.log.validate()
+        self.log.validate()?;
+        self.check_nova_mix()
+    }
+
+    /// Nova's wire carries the instance rows only Nova's directory reads.
+    fn check_nova_mix(&self) -> Result<(), ConfigError> {
+        if self.amqp.wire == Wire::Nova && self.directory.backend != DirectoryBackend::Nova {
+            return Err(crate::support::config_error::invalid(
+                "amqp.wire",
+                "\"nova\" needs directory.backend = \"nova\" (the casts carry Nova's instance rows)",
+            ));
+        }
+        Ok(())
     }
 
     /// What `herald agent` runs with.
@@ -162,6 +174,7 @@ impl Config {
         }
         copy.amqp.url = copy.amqp.url.masked();
         copy.directory.url = mask_url_password(&copy.directory.url);
+        copy.directory.nova_database_url = mask_url_password(&copy.directory.nova_database_url);
         toml::to_string(&copy)
             .expect("the config tree serialises to TOML: it holds only tables, strings and numbers")
     }

@@ -215,3 +215,55 @@ fn redaction_hides_secrets() {
     assert!(!shown.contains("hunter2"), "{shown}");
     assert!(shown.contains("amqp://bob:***@h:5672/%2f"), "{shown}");
 }
+
+#[test]
+fn the_nova_wire_needs_the_nova_directory() {
+    use crate::broker::NovaTopic;
+    let nova_wire = format!("{MINIMAL}[amqp]\nwire = \"nova\"\n");
+    let err = Config::from_toml(&nova_wire, env(&[]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("amqp.wire") && err.contains("directory.backend"),
+        "{err}"
+    );
+    let both = format!(
+        "{nova_wire}[directory]\nbackend = \"nova\"\nurl = \"mysql://u:p@127.0.0.1/nova_api\"\n"
+    );
+    let c = Config::from_toml(&both, env(&[])).unwrap();
+    assert_eq!(c.amqp.nova_exchange, "nova");
+    assert_eq!(c.amqp.nova_topic, NovaTopic::Auto);
+    // Nova's own spelling of the broker (rabbit://, an empty vhost) is fine here.
+    let rabbit = Config::from_toml(
+        &both,
+        env(&[("HERALD__AMQP__URL", "rabbit://u:p@h1:5672,u:p@h2:5672/")]),
+    );
+    assert!(rabbit.is_ok(), "{:?}", rabbit.err());
+    let topic =
+        Config::from_toml(&both, env(&[("HERALD__AMQP__NOVA_TOPIC", "compute-alt")])).unwrap();
+    assert_eq!(topic.amqp.nova_topic, NovaTopic::ComputeAlt);
+    let bad = Config::from_toml(&both, env(&[("HERALD__AMQP__NOVA_TOPIC", "alt")]));
+    assert!(bad.unwrap_err().to_string().contains("alt"));
+    // The herald wire on Nova's directory is a mix that makes sense.
+    let herald_wire = both.replace("wire = \"nova\"", "wire = \"herald\"");
+    assert!(Config::from_toml(&herald_wire, env(&[])).is_ok());
+}
+
+#[test]
+fn nova_database_urls_are_masked() {
+    let c = Config::from_toml(
+        &format!(
+            "{MINIMAL}[directory]\nbackend = \"nova\"\n\
+             url = \"mysql+pymysql://herald:pw1@db/nova_api?charset=utf8\"\n\
+             nova_database_url = \"mysql+pymysql://herald:pw2@db/nova\"\n"
+        ),
+        env(&[]),
+    )
+    .unwrap();
+    let shown = c.redacted_toml();
+    assert!(!shown.contains("pw1") && !shown.contains("pw2"), "{shown}");
+    assert!(
+        shown.contains("mysql+pymysql://herald:***@db/nova\""),
+        "{shown}"
+    );
+}

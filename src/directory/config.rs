@@ -10,10 +10,18 @@ use crate::support::config_error::{ConfigError, invalid};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DirectoryConfig {
-    /// `sqlite` (embedded) or `postgres` (shared by replicas).
+    /// `sqlite` (embedded), `postgres` (shared by replicas) or `nova`
+    /// (read-only lookups in Nova's own databases).
     pub backend: DirectoryBackend,
-    /// SQLite: a file path or `:memory:`; PostgreSQL: a `postgres://` URL.
+    /// SQLite: a file path or `:memory:`; PostgreSQL: a `postgres://` URL;
+    /// nova: Nova's API database (`mysql://`, `postgresql://`, or
+    /// SQLAlchemy's `mysql+pymysql://`, `postgresql+psycopg2://` forms).
     pub url: String,
+    /// nova: what nova-api has in `[database]/connection`; fills the
+    /// `{username}`, `{password}`, `{hostname}`, `{port}`… templates of
+    /// `cell_mappings.database_connection` as Nova does. Empty: cell URLs
+    /// must be literal.
+    pub nova_database_url: String,
     /// Largest number of pooled database connections.
     pub max_connections: u32,
     /// How long a query may wait for a connection before the request gets 503.
@@ -31,6 +39,7 @@ impl Default for DirectoryConfig {
         Self {
             backend: DirectoryBackend::Sqlite,
             url: "var/herald.sqlite3".into(),
+            nova_database_url: String::new(),
             max_connections: 8,
             acquire_timeout: Duration::from_secs(3),
             query_timeout: Duration::from_secs(5),
@@ -49,12 +58,25 @@ const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
 pub enum DirectoryBackend {
     Sqlite,
     Postgres,
+    /// Nova's API and cell databases, read-only (Nova mode).
+    Nova,
 }
 
 impl DirectoryConfig {
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         if self.url.trim().is_empty() {
             return Err(invalid("directory.url", "must not be empty"));
+        }
+        if self.backend == DirectoryBackend::Nova {
+            crate::directory::nova::url::to_sqlx(&self.url)
+                .map_err(|e| invalid("directory.url", e.to_string()))?;
+        }
+        let source = self.nova_database_url.trim();
+        if !source.is_empty() && !source.contains("://") {
+            return Err(invalid(
+                "directory.nova_database_url",
+                "must be a URL (scheme://user:password@host:port/database)",
+            ));
         }
         if !(1..=MAX_CONNECTIONS).contains(&self.max_connections) {
             return Err(invalid(
@@ -108,5 +130,31 @@ mod tests {
             let error = check(edit).expect_err(key);
             assert!(error.contains(key), "{error}");
         }
+    }
+
+    #[test]
+    fn nova_urls_are_checked_at_load() {
+        let nova = |url: &str, source: &str| DirectoryConfig {
+            backend: DirectoryBackend::Nova,
+            url: url.into(),
+            nova_database_url: source.into(),
+            ..DirectoryConfig::default()
+        };
+        assert!(
+            nova("mysql+pymysql://n:p@db/nova_api?charset=utf8", "")
+                .validate()
+                .is_ok()
+        );
+        let scheme = nova("sqlite:///x", "").validate().unwrap_err().to_string();
+        assert!(scheme.contains("directory.url"), "{scheme}");
+        let tls = nova("mysql+pymysql://n:p@db/a?ssl_ca=/x", "")
+            .validate()
+            .unwrap_err();
+        assert!(tls.to_string().contains("ssl_ca"), "{tls}");
+        let source = nova("mysql://n:p@db/a", "db/nova").validate().unwrap_err();
+        assert!(
+            source.to_string().contains("directory.nova_database_url"),
+            "{source}"
+        );
     }
 }

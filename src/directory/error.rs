@@ -38,6 +38,15 @@ pub enum DirectoryError {
     /// runtime is shutting down).
     #[error("the directory query was abandoned")]
     Abandoned,
+    /// `directory.url` is not a Nova database URL herald can use.
+    #[error("directory.url is not usable")]
+    NovaUrl(#[source] super::nova::url::UrlError),
+    /// A Nova cell's database cannot be reached at all (its URL).
+    #[error("a Nova cell's database cannot be reached")]
+    Cell(#[source] super::nova::CellError),
+    /// The directory is Nova's: herald reads it and never writes it.
+    #[error("the instance directory is Nova's; herald only reads it")]
+    ReadOnly,
     /// A stored row no longer holds valid values (written by something else).
     #[error("directory row {uuid:?} is corrupt")]
     Corrupt {
@@ -77,7 +86,7 @@ impl DirectoryError {
     /// query itself; both are a 503 for the API, this only helps logs.
     pub fn is_unavailable(&self) -> bool {
         match self {
-            Self::Unavailable(_) | Self::Abandoned | Self::Timeout(_) => true,
+            Self::Unavailable(_) | Self::Abandoned | Self::Timeout(_) | Self::Cell(_) => true,
             Self::Shared(inner) => inner.is_unavailable(),
             _ => false,
         }

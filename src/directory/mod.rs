@@ -5,12 +5,16 @@
 //! - this file: the [`Directory`] handle, dispatching to a backend, and the
 //!   entry types;
 //! - `error`: [`DirectoryError`] and the classification of driver errors;
+//! - `found`: what a batch lookup says about each server;
 //! - `sqlite`, `postgres`: one backend each, speaking plain columns;
+//! - `nova`: Nova mode, read-only lookups in Nova's own databases;
 //! - `schema`, `sql`: the DDL and query texts;
 //! - `row`: stored rows re-validated into domain types.
 
 pub mod config;
 mod error;
+pub mod found;
+pub mod nova;
 mod postgres;
 mod row;
 mod schema;
@@ -26,11 +30,13 @@ use serde::Serialize;
 
 use self::config::{DirectoryBackend, DirectoryConfig};
 pub use self::error::{CorruptRow, DirectoryError};
+pub use self::found::{Found, Lookup};
+use self::nova::NovaDirectory;
 use self::postgres::PgStore;
 use self::row::Columns;
 use self::shared_lookup::SharedLookups;
 use self::sqlite::SqliteStore;
-use crate::model::{HostName, Migration, Placement, ServerId};
+use crate::model::{Caller, HostName, Migration, Placement, ServerId};
 
 /// One directory entry as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -71,6 +77,7 @@ pub struct Directory {
 enum Backend {
     Sqlite(SqliteStore),
     Postgres(PgStore),
+    Nova(Arc<NovaDirectory>),
 }
 
 /// Runs the same call on whichever backend is configured, within
@@ -81,6 +88,7 @@ macro_rules! on_backend {
             match &$self.backend {
                 Backend::Sqlite($store) => $call,
                 Backend::Postgres($store) => $call,
+                Backend::Nova(_) => Err(DirectoryError::ReadOnly),
             }
         })
         .await
@@ -105,6 +113,7 @@ impl Directory {
         let backend = match config.backend {
             DirectoryBackend::Sqlite => Backend::Sqlite(SqliteStore::open(config).await?),
             DirectoryBackend::Postgres => Backend::Postgres(PgStore::open(config)?),
+            DirectoryBackend::Nova => Backend::Nova(Arc::new(NovaDirectory::open(config)?)),
         };
         let query_timeout = config.query_timeout;
         let fetch: shared_lookup::Fetch = {
@@ -115,6 +124,8 @@ impl Directory {
                     match &backend {
                         Backend::Sqlite(store) => store.lookup(&uuids).await,
                         Backend::Postgres(store) => store.lookup(&uuids).await,
+                        // Never reached: Nova lookups do not go through the shared queue.
+                        Backend::Nova(_) => Ok(Vec::new()),
                     }
                 }))
             })
@@ -135,30 +146,43 @@ impl Directory {
         Self::open(&config).await
     }
 
-    /// Placement of each known server of `ids`, in ONE query whatever the
-    /// count, shared with the lookups of concurrent requests
-    /// ([`shared_lookup`]).
+    /// What the directory says about each server of `ids` that `caller`
+    /// may see, in one query per database whatever the count. herald's own
+    /// backends ignore the caller and share queries with concurrent
+    /// requests ([`shared_lookup`]); Nova's scopes by the caller's project.
     pub async fn lookup(
         &self,
         ids: &[ServerId],
-    ) -> Result<HashMap<ServerId, Placement>, DirectoryError> {
+        caller: &Caller,
+    ) -> Result<Lookup, DirectoryError> {
         if ids.is_empty() {
-            return Ok(HashMap::new());
+            return Ok(Lookup::new());
         }
         let distinct: BTreeSet<ServerId> = ids.iter().copied().collect();
+        if let Backend::Nova(nova) = &self.backend {
+            return nova.lookup(&distinct, caller).await;
+        }
         let uuids: Vec<String> = distinct.iter().map(ServerId::canonical).collect();
         let found = self.lookups.find(uuids.clone()).await?;
         let mut placements = HashMap::with_capacity(uuids.len());
         for uuid in &uuids {
             match found.get(uuid) {
                 Some(Ok((id, placement))) => {
-                    placements.insert(*id, placement.clone());
+                    placements.insert(*id, Found::Placed(placement.clone()));
                 }
                 Some(Err(corrupt)) => return Err(DirectoryError::Shared(Arc::clone(corrupt))),
                 None => {}
             }
         }
         Ok(placements)
+    }
+
+    /// Nova mode's directory, when `directory.backend = "nova"`.
+    pub fn nova(&self) -> Option<&Arc<NovaDirectory>> {
+        match &self.backend {
+            Backend::Nova(nova) => Some(nova),
+            _ => None,
+        }
     }
 
     pub async fn get(&self, id: ServerId) -> Result<Option<Entry>, DirectoryError> {
@@ -219,6 +243,9 @@ impl Directory {
     /// creates the schema if needed, so awaiting it means "ready": tests and
     /// start-up checks await this instead of sleeping.
     pub async fn ping(&self) -> Result<(), DirectoryError> {
+        if let Backend::Nova(nova) = &self.backend {
+            return nova.ping().await;
+        }
         on_backend!(self, store => store.ping().await)
     }
 
@@ -227,6 +254,7 @@ impl Directory {
         match &self.backend {
             Backend::Sqlite(store) => store.close().await,
             Backend::Postgres(store) => store.close().await,
+            Backend::Nova(nova) => nova.close().await,
         }
     }
 }

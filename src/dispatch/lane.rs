@@ -280,6 +280,7 @@ fn message(host: &HostName, group: &[Pending], shared: &Shared) -> Outgoing {
         events,
     };
     Outgoing {
+        wire: crate::broker::Wire::Herald,
         routing_key: shared.topology.routing_key(host),
         message_id,
         correlation_id,

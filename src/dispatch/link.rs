@@ -1,7 +1,8 @@
 //! The supervised broker connection of `herald serve`.
 //!
 //! A task connects to the first broker node that answers, declares the
-//! exchange, publishes a live [`Link`] (connection + channel pool + node)
+//! exchange (herald's wire) or checks that Nova's exists (Nova's wire, one
+//! such task per broker), publishes a live [`Link`] (connection + channel pool + node)
 //! for requests to use, watches the connection, and when it dies tries the
 //! next node at once; it backs off (jittered) only after a whole round of
 //! nodes failed. Requests never wait for a connection: without a live link
@@ -33,8 +34,17 @@ pub struct Link {
     pub node: Node,
 }
 
-/// Declares the durable topic exchange on a short-lived channel.
-async fn declare_exchange(conn: &Connection, topology: &Topology) -> Result<(), ConnectError> {
+/// What a new connection does about the exchange before it is used.
+#[derive(Debug, Clone)]
+pub enum OnConnect {
+    /// herald's wire: declare herald's durable topic exchange.
+    Declare(Topology),
+    /// Nova's wire: check that Nova's exchange exists; never declare it.
+    CheckExists(String),
+}
+
+/// Declares or checks the exchange on a short-lived channel.
+async fn prepare_exchange(conn: &Connection, on_connect: &OnConnect) -> Result<(), ConnectError> {
     let channel = conn
         .create_channel()
         .await
@@ -42,7 +52,12 @@ async fn declare_exchange(conn: &Connection, topology: &Topology) -> Result<(), 
             node: "(connected)".into(),
             source,
         })?;
-    broker::declare_exchange(&channel, topology).await?;
+    match on_connect {
+        OnConnect::Declare(topology) => broker::declare_exchange(&channel, topology).await?,
+        OnConnect::CheckExists(exchange) => {
+            broker::check_exchange_exists(&channel, exchange).await?;
+        }
+    }
     // Closing may race a broker-side close; the declare already succeeded.
     let _ = channel.close(200, "declared".into()).await;
     Ok(())
@@ -53,7 +68,7 @@ async fn declare_exchange(conn: &Connection, topology: &Topology) -> Result<(), 
 pub async fn supervise(
     amqp: AmqpConfig,
     config: DispatchConfig,
-    topology: Topology,
+    on_connect: OnConnect,
     state: watch::Sender<Option<Arc<Link>>>,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
@@ -68,7 +83,7 @@ pub async fn supervise(
     loop {
         let attempt = tokio::select! {
             () = shutdown.cancelled() => return,
-            attempt = establish(&amqp, &config, &topology, &name, next_node) => attempt,
+            attempt = establish(&amqp, &config, &on_connect, &name, next_node) => attempt,
         };
         let ended: Ended<_, Infallible> = match attempt {
             Err(error) => Ended::Failed(error),
@@ -97,7 +112,7 @@ async fn hold(
     state.send_replace(Some(link.clone()));
     watch_until_lost(&link.conn, shutdown).await;
     state.send_replace(None);
-    metrics.broker_connected.set(0);
+    metrics.broker_connected.dec();
     link.channels.close();
     if shutdown.is_cancelled() {
         if let Err(error) = link.conn.close(200, "herald shutting down".into()).await {
@@ -145,19 +160,20 @@ fn connected(
             .inc_by(at.elapsed().as_secs_f64());
     }
     metrics.broker_connects.inc();
-    metrics.broker_connected.set(1);
+    // A count, not a flag: Nova mode holds a link per broker.
+    metrics.broker_connected.inc();
 }
 
 async fn establish(
     amqp: &AmqpConfig,
     config: &DispatchConfig,
-    topology: &Topology,
+    on_connect: &OnConnect,
     name: &str,
     start: usize,
 ) -> Result<(Link, usize), ConnectError> {
     let broker::Connected { conn, node, index } =
         broker::connect::connect_round(amqp, name, start).await?;
-    if let Err(error) = declare_exchange(&conn, topology).await {
+    if let Err(error) = prepare_exchange(&conn, on_connect).await {
         let _ = conn.close(200, "exchange declaration failed".into()).await;
         return Err(error);
     }

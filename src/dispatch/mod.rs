@@ -4,11 +4,14 @@
 //!
 //! [`Dispatcher`] is what the API uses: it groups a request's events per
 //! host, sends them (coalesced per host in [`lane`], or one version 1
-//! message per host), and says which hosts confirmed; a lane's waiting
+//! message per host), and says which hosts confirmed. With `amqp.wire =
+//! "nova"` it publishes oslo casts instead ([`nova`], over the cells'
+//! brokers kept in [`brokers`]); a lane's waiting
 //! requests and how a message's group is taken live in `lane_queue`, the
 //! lanes' state and the rounds' choices in `lane_state`.
 
 pub mod account;
+pub mod brokers;
 pub mod channels;
 pub mod config;
 pub mod group;
@@ -16,6 +19,7 @@ pub mod lane;
 mod lane_queue;
 mod lane_state;
 pub mod link;
+pub mod nova;
 pub mod publish;
 
 use std::collections::HashMap;
@@ -29,6 +33,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::broker::AmqpConfig;
 pub use crate::broker::Topology;
+use crate::broker::{CellBroker, Wire};
 use crate::metrics::Metrics;
 use crate::model::{Event, HostName, RequestIds};
 use crate::support::error_chain::error_chain;
@@ -55,8 +60,10 @@ pub struct Dispatcher {
     shared: Arc<lane::Shared>,
     /// How long a call waits for its confirms (`amqp.confirm_timeout`).
     confirm_timeout: std::time::Duration,
-    /// Present when `amqp.coalesce` is on.
+    /// Present when `amqp.coalesce` is on (herald's wire only).
     lanes: Option<Lanes>,
+    /// Present with `amqp.wire = "nova"`.
+    nova: Option<nova::NovaDispatch>,
     stop: CancellationToken,
     supervisor: Mutex<Option<JoinHandle<()>>>,
 }
@@ -65,13 +72,16 @@ impl Dispatcher {
     /// Starts connecting in the background; returns at once, even when the
     /// broker is down.
     pub fn start(amqp: &AmqpConfig, config: &DispatchConfig, metrics: Arc<Metrics>) -> Self {
+        if amqp.wire == Wire::Nova {
+            return Self::start_nova(amqp, config, metrics);
+        }
         let topology = Topology::new(amqp);
         let (tx, state) = watch::channel(None);
         let stop = CancellationToken::new();
         let supervisor = tokio::spawn(link::supervise(
             amqp.clone(),
             config.clone(),
-            topology.clone(),
+            link::OnConnect::Declare(topology.clone()),
             tx,
             metrics.clone(),
             stop.clone(),
@@ -98,9 +108,39 @@ impl Dispatcher {
             shared,
             confirm_timeout: config.confirm_timeout,
             lanes,
+            nova: None,
             stop,
             supervisor: Mutex::new(Some(supervisor)),
         }
+    }
+
+    /// Nova's wire: `amqp.url`'s broker now, the cells' brokers on first
+    /// use; no lanes (each cast carries its own request's context).
+    fn start_nova(amqp: &AmqpConfig, config: &DispatchConfig, metrics: Arc<Metrics>) -> Self {
+        let stop = CancellationToken::new();
+        let default = CellBroker::from_urls(&amqp.url)
+            .expect("amqp.url was validated at load: its nodes parse");
+        let brokers =
+            brokers::Brokers::start(amqp, config, &default, metrics.clone(), stop.clone());
+        let shared = Arc::new(lane::Shared {
+            topology: Topology::new(amqp),
+            state: brokers.default_state(),
+            metrics: metrics.clone(),
+            failure_log: account::FailureLog::default(),
+        });
+        Self {
+            shared,
+            confirm_timeout: config.confirm_timeout,
+            lanes: None,
+            nova: Some(nova::NovaDispatch::new(amqp, config, brokers, metrics)),
+            stop,
+            supervisor: Mutex::new(None),
+        }
+    }
+
+    /// Nova's publisher, with `amqp.wire = "nova"`.
+    pub fn nova(&self) -> Option<&nova::NovaDispatch> {
+        self.nova.as_ref()
     }
 
     /// The broker node in use (`host:port`), while connected.
@@ -239,6 +279,7 @@ impl Dispatcher {
             .events_per_message
             .observe(batch.events.len() as f64);
         Outgoing {
+            wire: crate::broker::Wire::Herald,
             routing_key: self.shared.topology.routing_key(&batch.host),
             message_id,
             correlation_id: Some(ids.request_id.clone()),
@@ -256,6 +297,9 @@ impl Dispatcher {
             && let Err(error) = supervisor.await
         {
             tracing::error!(error = %error_chain(&error), "broker supervisor task failed");
+        }
+        if let Some(nova) = &self.nova {
+            nova.brokers().join().await;
         }
     }
 }

@@ -17,8 +17,8 @@ use tokio::time::{Instant, timeout_at};
 
 use super::channels::Borrowed;
 use super::link::Link;
-use crate::broker::NameTooLong;
 use crate::broker::names::short;
+use crate::broker::{NameTooLong, Wire};
 use crate::metrics::Metrics;
 use crate::support::error_chain::error_chain;
 use crate::wire;
@@ -26,6 +26,8 @@ use crate::wire;
 /// A message ready to publish.
 #[derive(Debug, Clone)]
 pub struct Outgoing {
+    /// Whose body it is: decides the AMQP properties it carries.
+    pub wire: Wire,
     pub routing_key: String,
     pub message_id: String,
     /// The request id when every event shares one (always, in version 1).
@@ -209,7 +211,7 @@ async fn publish_one(
         .map_err(|e| Failure::Publish(Arc::new(e)))
 }
 
-/// The properties every message shares, built once.
+/// The properties every message of herald's wire shares, built once.
 static COMMON_PROPERTIES: LazyLock<BasicProperties> = LazyLock::new(|| {
     // Constants well under the 255-byte limit (checked by a test).
     BasicProperties::default()
@@ -219,7 +221,23 @@ static COMMON_PROPERTIES: LazyLock<BasicProperties> = LazyLock::new(|| {
         .with_app_id(ShortString::from(wire::APP_ID))
 });
 
+/// The properties of Nova's wire, as nova-api's casts carry them (oslo
+/// drops a message without `content_type`), built once.
+static NOVA_PROPERTIES: LazyLock<BasicProperties> = LazyLock::new(|| {
+    BasicProperties::default()
+        .with_content_type(ShortString::from(wire::nova::CONTENT_TYPE))
+        .with_content_encoding(ShortString::from(wire::nova::CONTENT_ENCODING))
+        .with_delivery_mode(2) // persistent, as oslo sends casts
+        .with_priority(0)
+});
+
 fn properties(message: &Outgoing) -> Result<BasicProperties, crate::broker::NameTooLong> {
+    if message.wire == Wire::Nova {
+        // The message id only attributes a mandatory return to its message.
+        return Ok(NOVA_PROPERTIES
+            .clone()
+            .with_message_id(short(&message.message_id)?));
+    }
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -302,5 +320,13 @@ mod tests {
             assert!(short(constant).is_ok(), "{constant}");
         }
         assert_eq!(COMMON_PROPERTIES.delivery_mode(), &Some(2));
+        assert_eq!(NOVA_PROPERTIES.delivery_mode(), &Some(2));
+        assert_eq!(
+            NOVA_PROPERTIES
+                .content_encoding()
+                .as_ref()
+                .map(|e| e.as_str()),
+            Some("utf-8")
+        );
     }
 }

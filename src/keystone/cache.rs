@@ -82,6 +82,8 @@ mod tests {
     fn info(expires_in: time::Duration) -> Arc<TokenInfo> {
         Arc::new(TokenInfo {
             roles: vec!["admin".into()],
+            user_id: None,
+            project_id: None,
             expires_at: OffsetDateTime::now_utc() + expires_in,
         })
     }

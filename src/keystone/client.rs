@@ -41,6 +41,10 @@ pub struct Issued {
 pub struct TokenInfo {
     pub roles: Vec<String>,
     pub expires_at: OffsetDateTime,
+    /// `token.user.id`.
+    pub user_id: Option<String>,
+    /// `token.project.id` (`None`: the token is not project-scoped).
+    pub project_id: Option<String>,
 }
 
 /// Keystone's verdict on a caller's token.
@@ -64,6 +68,16 @@ struct TokenFields {
     expires_at: String,
     #[serde(default)]
     roles: Vec<Role>,
+    #[serde(default)]
+    user: Option<Owner>,
+    #[serde(default)]
+    project: Option<Owner>,
+}
+
+/// A token's user or project: only the id is read.
+#[derive(Deserialize)]
+struct Owner {
+    id: String,
 }
 
 #[derive(Deserialize)]
@@ -119,7 +133,7 @@ impl Client {
                     .and_then(|v| v.to_str().ok())
                     .ok_or(KeystoneError::NoSubjectToken)?
                     .to_owned();
-                let (expires_at, _) = parse(&bytes)?;
+                let expires_at = parse(&bytes)?.expires_at;
                 Ok(Issued { token, expires_at })
             }
             StatusCode::UNAUTHORIZED | StatusCode::NOT_FOUND => Err(KeystoneError::Credentials),
@@ -151,10 +165,7 @@ impl Client {
             .map_err(KeystoneError::Request)?;
         let (status, _, bytes) = self.send(req).await?;
         match status {
-            StatusCode::OK => {
-                let (expires_at, roles) = parse(&bytes)?;
-                Ok(Verdict::Valid(TokenInfo { roles, expires_at }))
-            }
+            StatusCode::OK => Ok(Verdict::Valid(parse(&bytes)?)),
             StatusCode::NOT_FOUND => Ok(Verdict::Invalid),
             StatusCode::UNAUTHORIZED => Ok(Verdict::OwnTokenRefused),
             other => Err(KeystoneError::Status(other.as_u16())),
@@ -198,16 +209,37 @@ impl Client {
     }
 }
 
-/// The expiry and role names of a token body.
-fn parse(bytes: &[u8]) -> Result<(OffsetDateTime, Vec<String>), KeystoneError> {
+/// The expiry, role names, user and project of a token body.
+fn parse(bytes: &[u8]) -> Result<TokenInfo, KeystoneError> {
     let body: TokenBody = serde_json::from_slice(bytes).map_err(KeystoneError::Body)?;
     let expires_at = OffsetDateTime::parse(
         &body.token.expires_at,
         &time::format_description::well_known::Rfc3339,
     )
     .map_err(KeystoneError::Expiry)?;
-    Ok((
+    Ok(TokenInfo {
         expires_at,
-        body.token.roles.into_iter().map(|r| r.name).collect(),
-    ))
+        roles: body.token.roles.into_iter().map(|r| r.name).collect(),
+        user_id: body.token.user.map(|u| u.id),
+        project_id: body.token.project.map(|p| p.id),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_body_gives_roles_user_and_project() {
+        let body = br#"{"token": {"expires_at": "2030-01-01T00:00:00.000000Z",
+            "roles": [{"id": "r1", "name": "service"}],
+            "user": {"id": "u-42", "name": "neutron", "domain": {"id": "default"}},
+            "project": {"id": "p-7", "name": "service", "domain": {"id": "default"}}}}"#;
+        let info = parse(body).unwrap();
+        assert_eq!(info.roles, vec!["service"]);
+        assert_eq!(info.user_id.as_deref(), Some("u-42"));
+        assert_eq!(info.project_id.as_deref(), Some("p-7"));
+        let unscoped = br#"{"token": {"expires_at": "2030-01-01T00:00:00Z"}}"#;
+        assert_eq!(parse(unscoped).unwrap().project_id, None);
+    }
 }

@@ -1,10 +1,13 @@
 //! `[http]`: where the API listens and the limits of its connections.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::proxies::TrustedProxies;
+use super::tls::HttpTlsConfig;
 use crate::support::config_error::{ConfigError, invalid};
 
 /// `[http]`
@@ -31,6 +34,15 @@ pub struct HttpConfig {
     /// open-files limit (see `crate::support::limits::connection_cap`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_connections: Option<usize>,
+    /// While this file exists, `/healthcheck` answers 503 (a proxy then
+    /// drains this replica). Empty: never.
+    pub healthcheck_disable_file: PathBuf,
+    /// Proxies (CIDRs or addresses) whose `Forwarded` and `X-Forwarded-*`
+    /// headers are believed: the client address logged, and the scheme and
+    /// host of the version documents' links. Empty: none are.
+    pub trusted_proxies: TrustedProxies,
+    /// `[http.tls]`: serve HTTPS with this certificate and key.
+    pub tls: HttpTlsConfig,
 }
 
 impl Default for HttpConfig {
@@ -43,6 +55,9 @@ impl Default for HttpConfig {
             body_read_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(30),
             max_connections: None,
+            healthcheck_disable_file: PathBuf::new(),
+            trusted_proxies: TrustedProxies::default(),
+            tls: HttpTlsConfig::default(),
         }
     }
 }
@@ -58,7 +73,8 @@ impl HttpConfig {
                 "must be greater than 0",
             ));
         }
-        check_connection_cap("http.max_connections", self.max_connections)
+        check_connection_cap("http.max_connections", self.max_connections)?;
+        self.tls.validate()
     }
 }
 

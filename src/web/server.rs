@@ -2,24 +2,24 @@
 //! connections (see [`super::slots`]), header-read timeout (which also ends
 //! idle keep-alive connections), accept errors backed off and logged
 //! rate-limited, and a graceful drain bounded by a grace period on shutdown.
+//! Each connection's own life (TLS handshake included) is [`super::connection`].
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioTimer;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::Body;
-use super::slots::{Busy, ConnectionMetrics, Slots};
+use super::connection::Connection;
+use super::slots::{ConnectionMetrics, Slots};
+use super::tls::TlsServer;
 use crate::support::error_chain::error_chain;
 use crate::support::rate_log::{RateLog, Verdict};
 
@@ -40,6 +40,8 @@ pub struct ServerOptions {
     pub max_connections: usize,
     /// Open, deferred and evicted connections.
     pub metrics: ConnectionMetrics,
+    /// HTTPS: every connection is handshaken first. `None`: plain HTTP.
+    pub tls: Option<TlsServer>,
 }
 
 /// Serves `handler` on `listener` until `shutdown` is cancelled, then stops
@@ -85,28 +87,15 @@ pub async fn serve<H, F>(
             break;
         };
         let _ = stream.set_nodelay(true);
-        let handler = handler.clone();
-        let busy = Arc::clone(&slot.busy);
-        let service = service_fn(move |req| {
-            let marked = Busy::enter(&busy);
-            let fut = handler(req, peer);
-            async move {
-                let response = fut.await;
-                drop(marked);
-                Ok::<_, Infallible>(response)
-            }
-        });
-        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
-        tokio::spawn(async move {
-            tokio::select! {
-                ended = connection => if let Err(error) = ended {
-                    tracing::debug!(error = %error_chain(&error), %peer, "connection ended with an error");
-                },
-                // Evicted while idle: dropping it closes the socket.
-                () = slot.evict.cancelled() => tracing::debug!(%peer, "idle connection closed to make room"),
-            }
-            drop(slot);
-        });
+        let connection = Connection {
+            peer,
+            slot,
+            watcher: graceful.watcher(),
+            builder: builder.clone(),
+            handler: handler.clone(),
+            shutdown: shutdown.clone(),
+        };
+        tokio::spawn(connection.run(stream, options.tls.clone()));
     }
     drop(listener);
     if tokio::time::timeout(options.shutdown_grace, graceful.shutdown())

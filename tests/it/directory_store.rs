@@ -11,8 +11,8 @@ mod opening;
 
 use std::collections::HashMap;
 
-use herald::directory::{DirectoryError, NewEntry};
-use herald::model::{Placement, ServerId};
+use herald::directory::{DirectoryError, Found, NewEntry};
+use herald::model::{Caller, ServerId};
 
 use self::harness::{Harness, assert_rfc3339_utc, entry, host, new_id, placed};
 
@@ -125,15 +125,27 @@ async fn lookup_answers_a_batch(h: &Harness) {
     }
     let found = h
         .dir
-        .lookup(&[plain, unknown, migrating, unplaced, plain])
+        .lookup(
+            &[plain, unknown, migrating, unplaced, plain],
+            &Caller::admin(),
+        )
         .await
         .expect("lookup");
-    let expected: HashMap<ServerId, Placement> = cases.into_iter().collect();
+    let expected: HashMap<ServerId, Found> = cases
+        .into_iter()
+        .map(|(id, p)| (id, Found::Placed(p)))
+        .collect();
     assert_eq!(found, expected);
-    assert!(h.dir.lookup(&[]).await.expect("empty lookup").is_empty());
     assert!(
         h.dir
-            .lookup(&[unknown])
+            .lookup(&[], &Caller::admin())
+            .await
+            .expect("empty lookup")
+            .is_empty()
+    );
+    assert!(
+        h.dir
+            .lookup(&[unknown], &Caller::admin())
             .await
             .expect("unknown only")
             .is_empty()
@@ -148,10 +160,10 @@ async fn lookup_takes_a_full_size_batch(h: &Harness) {
     h.dir.upsert_many(&known).await.expect("seed");
     let mut ids: Vec<ServerId> = (0..2000).map(|_| new_id()).collect();
     ids.extend(known.iter().map(|e| e.uuid));
-    let found = h.dir.lookup(&ids).await.expect("lookup");
+    let found = h.dir.lookup(&ids, &Caller::admin()).await.expect("lookup");
     assert_eq!(found.len(), known.len());
     for e in &known {
-        assert_eq!(found[&e.uuid], e.placement);
+        assert_eq!(found[&e.uuid], Found::Placed(e.placement.clone()));
     }
 }
 
@@ -241,10 +253,17 @@ async fn upsert_many_writes_and_replaces(h: &Harness) {
     assert_eq!(h.dir.upsert_many(&second).await.expect("second batch"), 2);
     assert_eq!(h.dir.upsert_many(&[]).await.expect("empty batch"), 0);
 
-    let found = h.dir.lookup(&[a, b, c]).await.expect("lookup");
-    assert_eq!(found[&a], placed(Some("x"), None));
-    assert_eq!(found[&b], placed(Some("y"), Some(("y", "z"))));
-    assert_eq!(found[&c], placed(None, None));
+    let found = h
+        .dir
+        .lookup(&[a, b, c], &Caller::admin())
+        .await
+        .expect("lookup");
+    assert_eq!(found[&a], Found::Placed(placed(Some("x"), None)));
+    assert_eq!(
+        found[&b],
+        Found::Placed(placed(Some("y"), Some(("y", "z"))))
+    );
+    assert_eq!(found[&c], Found::Placed(placed(None, None)));
     let entry_b = h.dir.get(b).await.expect("get").expect("b exists");
     assert_rfc3339_utc(&entry_b.updated_at);
 }
@@ -276,7 +295,7 @@ async fn upsert_many_is_all_or_nothing(h: &Harness) {
     assert_eq!(h.dir.get(kept).await.expect("get"), Some(original));
     assert!(
         h.dir
-            .lookup(&[new_before, refused, new_after])
+            .lookup(&[new_before, refused, new_after], &Caller::admin())
             .await
             .expect("lookup")
             .is_empty()
@@ -298,7 +317,9 @@ async fn corrupt_rows_are_errors(h: &Harness) {
         )
     };
     assert!(corrupt(h.dir.get(id).await.map(|_| ())));
-    assert!(corrupt(h.dir.lookup(&[id]).await.map(|_| ())));
+    assert!(corrupt(
+        h.dir.lookup(&[id], &Caller::admin()).await.map(|_| ())
+    ));
     // Lookups running together may share a query: the corrupt row fails
     // only the one that asked for it.
     let fine = new_id();
@@ -307,7 +328,8 @@ async fn corrupt_rows_are_errors(h: &Harness) {
         .await
         .expect("put");
     let (both, one) = ([id, fine], [fine]);
-    let (asked, other) = tokio::join!(h.dir.lookup(&both), h.dir.lookup(&one));
+    let admin = Caller::admin();
+    let (asked, other) = tokio::join!(h.dir.lookup(&both, &admin), h.dir.lookup(&one, &admin));
     assert!(corrupt(asked.map(|_| ())));
     assert!(other.expect("the other lookup").contains_key(&fine));
     assert!(corrupt(h.dir.list(None, 10, None).await.map(|_| ())));

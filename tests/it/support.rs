@@ -66,6 +66,7 @@ fn token(value: &str, roles: &[&str]) -> TokenConfig {
         token: Some(value.into()),
         token_sha256: None,
         roles: roles.iter().map(|r| r.to_string()).collect(),
+        ..TokenConfig::default()
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use herald::directory::config::DirectoryConfig;
 use herald::directory::{Directory, DirectoryError};
-use herald::model::ServerId;
+use herald::model::{Caller, ServerId};
 
 use super::harness::{Harness, entry, new_id, placed};
 use crate::proxy::Proxy;
@@ -46,7 +46,7 @@ async fn postgres_reads_survive_connections_cut_while_idle() {
             proxy.restore();
             for round in 0..3 {
                 let found = dir
-                    .lookup(&[id])
+                    .lookup(&[id], &Caller::admin())
                     .await
                     .unwrap_or_else(|e| panic!("lookup {round} after the cut: {e}"));
                 assert!(found.contains_key(&id));
@@ -78,7 +78,7 @@ async fn postgres_that_stops_answering_fails_within_the_query_timeout() {
 
             proxy.thaw();
             poll_until("the directory answers again", WITHIN, || async {
-                dir.lookup(&[id])
+                dir.lookup(&[id], &Caller::admin())
                     .await
                     .is_ok_and(|found| found.contains_key(&id))
             })
@@ -119,7 +119,7 @@ async fn through_proxy(
 async fn times_out(dir: &Directory, id: ServerId, what: &str) {
     let outcome = tokio::time::timeout(WITHIN, async {
         match what {
-            "lookup" => dir.lookup(&[id]).await.map(|_| ()),
+            "lookup" => dir.lookup(&[id], &Caller::admin()).await.map(|_| ()),
             "get" => dir.get(id).await.map(|_| ()),
             _ => dir.ping().await,
         }

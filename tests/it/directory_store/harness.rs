@@ -205,6 +205,7 @@ pub fn config(backend: DirectoryBackend, url: &str) -> DirectoryConfig {
         max_connections: 4,
         acquire_timeout: Duration::from_secs(5),
         query_timeout: Duration::from_secs(10),
+        nova_database_url: String::new(),
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use herald::directory::config::DirectoryBackend;
 use herald::directory::{Directory, DirectoryError};
-use herald::model::ServerId;
+use herald::model::{Caller, ServerId};
 
 use super::harness::{Harness, Raw, config, entry, host, new_id, placed};
 
@@ -42,7 +42,13 @@ async fn sqlite_memory_is_one_database_for_the_whole_pool() {
     }
     let batch = [entry(new_id(), placed(None, None))];
     assert_eq!(dir.upsert_many(&batch).await.expect("upsert_many"), 1);
-    assert_eq!(dir.lookup(&ids).await.expect("lookup").len(), 10);
+    assert_eq!(
+        dir.lookup(&ids, &Caller::admin())
+            .await
+            .expect("lookup")
+            .len(),
+        10
+    );
     assert_eq!(
         dir.list(None, 100, None).await.expect("list").entries.len(),
         11
@@ -82,9 +88,12 @@ async fn unreachable_postgres_fails_fast() {
     let dir = Directory::open(&config)
         .await
         .expect("open does not connect");
-    let outcome = tokio::time::timeout(Duration::from_secs(10), dir.lookup(&[new_id()]))
-        .await
-        .expect("lookup must not hang");
+    let outcome = tokio::time::timeout(
+        Duration::from_secs(10),
+        dir.lookup(&[new_id()], &Caller::admin()),
+    )
+    .await
+    .expect("lookup must not hang");
     let err = outcome.expect_err("nothing listens on port 1");
     assert!(err.is_unavailable(), "{err:?}");
     let err = dir.ping().await.expect_err("ping fails too");

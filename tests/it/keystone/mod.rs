@@ -5,7 +5,7 @@
 //! own on the same database.
 
 mod callers;
-mod fixture;
+pub mod fixture;
 mod load;
 mod outage;
 mod tokens;

@@ -1,7 +1,8 @@
-//! The AMQP message contract between the dispatcher and the agents: body
-//! version 1 (one request's events for one host, ids on the message) and
-//! version 2 (events of several requests, ids on each event). Both sides use
-//! these types, so the format lives in one place.
+//! herald's own wire (`amqp.wire = "herald"`): the message contract between
+//! the dispatcher and herald agents. Body version 1 carries one request's
+//! events for one host, ids on the message; version 2 carries events of
+//! several requests, ids on each event. Both sides use these types, so the
+//! format lives in one place.
 //!
 //! Consumers ignore fields they do not know, so the format can grow.
 
