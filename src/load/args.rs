@@ -98,7 +98,8 @@ pub struct LoadArgs {
     pub amqp_url: Option<String>,
 
     /// Exchange name (overrides the config file). With --nova-servers:
-    /// Nova's exchange (its `control_exchange`), by default `nova`.
+    /// Nova's exchange (its `control_exchange`; the config's
+    /// `amqp.nova_exchange` otherwise, by default `nova`).
     #[arg(long)]
     pub exchange: Option<String>,
 

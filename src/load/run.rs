@@ -24,8 +24,6 @@ use crate::support::error_chain::error_chain;
 pub const EVENTS_PATH: &str = "/os-server-external-events";
 /// Where events are posted in Nova mode: nova-api's path (herald serves it too).
 pub const NOVA_EVENTS_PATH: &str = "/v2.1/os-server-external-events";
-/// Nova's default `control_exchange`.
-pub const NOVA_EXCHANGE: &str = "nova";
 /// Where the directory is seeded in bulk.
 pub const SEED_PATH: &str = "/directory/servers";
 /// Servers per bulk upsert.
@@ -65,14 +63,16 @@ pub async fn run(
         || crate::model::ServerId::from_uuid(uuid::Uuid::new_v4()),
     ));
     let nova = args.nova_servers.is_some();
+    let BrokerSettings { amqp, queue } = broker;
     let queues = match (nova, &args.exchange) {
         (false, _) => Queues::Herald,
         (true, exchange) => Queues::Nova {
-            exchange: exchange.as_deref().unwrap_or(NOVA_EXCHANGE).to_owned(),
+            exchange: exchange
+                .clone()
+                .unwrap_or_else(|| amqp.nova_exchange.clone()),
         },
     };
     let events_path = if nova { NOVA_EVENTS_PATH } else { EVENTS_PATH };
-    let BrokerSettings { amqp, queue } = broker;
     let amqp = with_flags(amqp, &args);
     let idle = args.concurrency as usize;
     let token = auth::token(&args).await?;
@@ -83,11 +83,16 @@ pub async fn run(
         idle,
         args.request_timeout,
     )?;
-    wait_ready(&api).await?;
+    // herald's serve is ready without the host queues; in Nova mode it needs
+    // Nova's exchange, which the broker side declares as nova-compute would:
+    // there the broker side comes first (and is cleaned up if serve is not).
+    if !nova {
+        wait_ready(&api).await?;
+    }
     let mut broker = BrokerSide::start(&amqp, &queue, &queues, plan.hosts(), role(&args)).await?;
-    // Nova's rows are seeded by its own objects beforehand (--nova-servers).
     let seeded = if nova {
-        Ok(())
+        // Nova's rows were made by its own objects beforehand (--nova-servers).
+        wait_ready(&api).await
     } else {
         seed(&api, &plan).await
     };
