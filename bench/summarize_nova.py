@@ -109,21 +109,35 @@ def tuning(data):
     if not runs:
         return []
     start, end, secs = context(data)
+    rounds = len({r["scenario"].get("round", "1") for r in runs})
     out = ["", "### nova-api's gunicorn shape (`bench/nova.sh --tune`)", "",
-           f"nova-api alone, 1-event requests, {secs} s a run, closed loop; {start.get('date', '?')}, "
-           f"load average {start.get('loadavg', '?')} at the start, {end.get('loadavg', '?')} at the end. "
-           "The best shape is the comparison's default (`NOVA_WORKERS`, `NOVA_THREADS`).", "",
-           "| workers × threads | 16 connections: events/s | p50 / p99 ms | 64 connections: events/s | "
-           "p50 / p99 ms | lost |", "| --- | --- | --- | --- | --- | --- |"]
+           f"nova-api alone, 1-event requests, closed loop, {secs} s a run; the shapes in turn, "
+           f"{rounds} rounds (median, and the range); "
+           f"{start.get('date', '?')}, load average {start.get('loadavg', '?')} at the start, "
+           f"{end.get('loadavg', '?')} at the end. The best shape is the comparison's default "
+           "(`NOVA_WORKERS`, `NOVA_THREADS` in bench/nova.sh).", "",
+           "| workers × threads | 16 connections: events/s | p99 ms | 64 connections: events/s | "
+           "p99 ms | lost |", "| --- | --- | --- | --- | --- | --- |"]
     shapes = {}
     for r in runs:
         s = r["scenario"]
-        shapes.setdefault((int(s["workers"]), int(s["threads"])), {})[s["connections"]] = r["result"]
+        shapes.setdefault((int(s["workers"]), int(s["threads"])), {}).setdefault(
+            s["connections"], []).append(r["result"])
+
+    def median(xs):
+        xs = sorted(xs)
+        return xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2
+
+    def cell(results):
+        if not results:
+            return "–", "–"
+        ev = [x["events_per_sec"] for x in results]
+        p99 = [x["latency_ms"]["p99"] for x in results]
+        return (f"{median(ev):,.1f} ({min(ev):,.1f}–{max(ev):,.1f})", f"{median(p99):,.0f}")
+
     for (w, t), by in sorted(shapes.items()):
-        a, b = by.get("16"), by.get("64")
-        cell = (lambda res: (f"{res['events_per_sec']:,.1f}", lat(res)) if res else ("–", "–"))
-        (ea, la), (eb, lb) = cell(a), cell(b)
-        lost_sum = sum(lost(x) for x in (a, b) if x and isinstance(lost(x), int))
+        (ea, la), (eb, lb) = cell(by.get("16")), cell(by.get("64"))
+        lost_sum = sum(lost(x) for xs in by.values() for x in xs if isinstance(lost(x), int))
         out.append(f"| {w} × {t} | {ea} | {la} | {eb} | {lb} | {lost_sum} |")
     return out
 
