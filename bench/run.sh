@@ -373,6 +373,10 @@ echo "{\"loadavg_before\": \"$LOADAVG_BEFORE\", \"loadavg_after\": \"$(cut -d' '
     record path=meta
 cp "$RESULTS" bench/results.jsonl
 python3 bench/summarize.py bench/results.jsonl "$SECS" >bench/BENCHMARKS.md
+# bench/nova.sh's section (herald vs nova-api) is kept: it has its own results.
+if [[ -f bench/results-nova.jsonl || -f bench/results-nova-tune.jsonl ]]; then
+    { echo; python3 bench/summarize_nova.py; } >>bench/BENCHMARKS.md
+fi
 log "wrote bench/BENCHMARKS.md"
 cat bench/BENCHMARKS.md
 if [[ ${#FAILED[@]} -gt 0 ]]; then

@@ -97,9 +97,26 @@ pub struct LoadArgs {
     #[arg(long)]
     pub amqp_url: Option<String>,
 
-    /// Exchange name (overrides the config file).
+    /// Exchange name (overrides the config file). With --nova-servers:
+    /// Nova's exchange (its `control_exchange`; the config's
+    /// `amqp.nova_exchange` otherwise, by default `nova`).
     #[arg(long)]
     pub exchange: Option<String>,
+
+    /// Nova mode: drive the servers listed in this file, which live in
+    /// Nova's own databases (`{"servers": [{"uuid": …, "host": …}]}`, as
+    /// `bench/nova_api/seed.py` makes them with nova's objects). Nothing is
+    /// seeded; events go to `/v2.1/os-server-external-events` (nova-api's
+    /// path, which herald serves too); the queues nova-compute consumes,
+    /// `compute.<host>` and `compute-alt.<host>`, are declared on Nova's
+    /// exchange and consumed, reading oslo.messaging's envelope. Drives
+    /// nova-api and herald in Nova mode alike.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["servers", "hosts", "host_prefix", "unassigned_percent", "cleanup"]
+    )]
+    pub nova_servers: Option<PathBuf>,
 
     /// Declare and consume the host queues here, and check every accepted
     /// event arrives (`--consume false` only declares them).
@@ -216,6 +233,20 @@ mod tests {
         let a = parse(&["--duration", "30s", "--requests", "5", "--consume", "false"]);
         assert_eq!(a.request_limit(), Some(5));
         assert!(!a.consume);
+    }
+
+    #[test]
+    fn nova_servers_replace_the_generated_ones() {
+        let a = parse(&["--nova-servers", "s.json", "--exchange", "nova-x"]);
+        assert_eq!(
+            a.nova_servers.as_deref(),
+            Some(std::path::Path::new("s.json"))
+        );
+        for clash in ["--servers", "--hosts", "--unassigned-percent"] {
+            let got = Cli::try_parse_from(["load", "--nova-servers", "s.json", clash, "5"]);
+            assert!(got.is_err(), "{clash}");
+        }
+        assert!(Cli::try_parse_from(["load", "--nova-servers", "s.json", "--cleanup"]).is_err());
     }
 
     #[test]

@@ -2,16 +2,26 @@
 //! (unless agents own them), has [`super::consume`] count what arrives on
 //! them, and removes the queues it created, and only those, at the end. A
 //! broker gone at the end is a problem the report names, not a lost report.
+//!
+//! The host queues are herald's (`<queue_prefix>.<host>` on `amqp.exchange`,
+//! declared as agents declare them) or, for Nova's wire, nova-compute's:
+//! `compute.<host>` and `compute-alt.<host>` bound with those routing keys
+//! on Nova's exchange, all declared as oslo.messaging declares them (topic
+//! exchange and queues neither durable nor auto-deleted), as nova-compute
+//! would; nova-api and herald in Nova mode each pick one of the two topics.
 
 use std::time::Duration;
 
-use lapin::options::{QueueDeclareOptions, QueueDeleteOptions};
+use lapin::options::{
+    ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+};
 use lapin::types::FieldTable;
-use lapin::{Channel, Connection};
+use lapin::{Channel, Connection, ExchangeKind};
 
 use super::LoadError;
 use super::broker_error::{broker, name};
 use super::consume::Consumers;
+use super::envelope::Reader;
 use super::ledger::{self, Answered};
 use super::report::BrokerReport;
 use crate::broker::{self, AmqpConfig, QueueSettings, Topology};
@@ -29,6 +39,28 @@ pub enum BrokerRole {
     Consume { prefetch: u16 },
 }
 
+/// Whose host queues carry the run's events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Queues {
+    /// herald's, on `amqp.exchange`.
+    Herald,
+    /// nova-compute's compute topics, on Nova's exchange `exchange`.
+    Nova { exchange: String },
+}
+
+/// The topics nova-compute consumes (`<topic>.<host>`), both of them.
+pub const NOVA_TOPICS: [&str; 2] = ["compute", "compute-alt"];
+
+impl Queues {
+    /// How their bodies are read.
+    pub fn reader(&self) -> Reader {
+        match self {
+            Self::Herald => Reader::Herald,
+            Self::Nova { .. } => Reader::Nova,
+        }
+    }
+}
+
 /// The broker connection and what load set up on it.
 pub struct BrokerSide {
     amqp: AmqpConfig,
@@ -43,6 +75,7 @@ impl BrokerSide {
     pub async fn start(
         amqp: &AmqpConfig,
         queue: &QueueSettings,
+        queues: &Queues,
         hosts: &[HostName],
         role: BrokerRole,
     ) -> Result<Self, LoadError> {
@@ -53,7 +86,7 @@ impl BrokerSide {
             created: Vec::new(),
             consumers: None,
         };
-        if let Err(error) = side.set_up(amqp, queue, hosts, role).await {
+        if let Err(error) = side.set_up(amqp, queue, queues, hosts, role).await {
             // Leave nothing behind: delete what was declared before the failure.
             if let Err(cleanup) = side.delete_created().await {
                 tracing::warn!(error = %error_chain(&cleanup), "cannot delete the queues declared so far");
@@ -67,23 +100,72 @@ impl BrokerSide {
         &mut self,
         amqp: &AmqpConfig,
         queue: &QueueSettings,
+        queues: &Queues,
         hosts: &[HostName],
         role: BrokerRole,
     ) -> Result<(), LoadError> {
         if role == BrokerRole::Agents {
             return Ok(());
         }
-        let topology = Topology::new(amqp);
         let channel = self.channel().await?;
-        broker::declare_exchange(&channel, &topology).await?;
-        for host in hosts {
-            self.declare_queue(&channel, &topology, queue, host).await?;
+        let mut names = Vec::new();
+        match queues {
+            Queues::Herald => {
+                let topology = Topology::new(amqp);
+                broker::declare_exchange(&channel, &topology).await?;
+                for host in hosts {
+                    self.declare_queue(&channel, &topology, queue, host).await?;
+                    names.push(topology.queue(host));
+                }
+            }
+            Queues::Nova { exchange } => {
+                declare_oslo_exchange(&channel, exchange).await?;
+                for host in hosts {
+                    for topic in NOVA_TOPICS {
+                        let name = format!("{topic}.{host}");
+                        self.declare_compute_queue(&channel, exchange, &name)
+                            .await?;
+                        names.push(name);
+                    }
+                }
+            }
         }
         if let BrokerRole::Consume { prefetch } = role {
-            let queues = hosts.iter().map(|h| topology.queue(h)).collect();
-            self.consumers = Some(Consumers::start(amqp, queues, prefetch).await?);
+            let consumers = Consumers::start(amqp, names, prefetch, queues.reader()).await?;
+            self.consumers = Some(consumers);
         }
         Ok(())
+    }
+
+    /// A compute topic's queue, bound with its own name as the routing key.
+    async fn declare_compute_queue(
+        &mut self,
+        channel: &Channel,
+        exchange: &str,
+        queue: &str,
+    ) -> Result<(), LoadError> {
+        if self.queue_exists(queue).await? {
+            tracing::warn!(
+                queue,
+                "compute queue exists already; a nova-compute may take events from it"
+            );
+        } else {
+            self.created.push(queue.to_owned());
+        }
+        channel
+            .queue_declare(name(queue)?, oslo_queue(), FieldTable::default())
+            .await
+            .map_err(broker(format!("declaring queue {queue}")))?;
+        channel
+            .queue_bind(
+                name(queue)?,
+                name(exchange)?,
+                name(queue)?,
+                QueueBindOptions { nowait: false },
+                FieldTable::default(),
+            )
+            .await
+            .map_err(broker(format!("binding queue {queue} to {exchange}")))
     }
 
     async fn channel(&self) -> Result<Channel, LoadError> {
@@ -212,5 +294,39 @@ impl BrokerSide {
                 .map_err(broker(format!("deleting queue {queue}")))?;
         }
         Ok(())
+    }
+}
+
+/// Nova's exchange as oslo.messaging declares it (so an oslo sender or a
+/// nova-compute declaring it later does not clash): topic, not durable,
+/// not auto-deleted.
+async fn declare_oslo_exchange(channel: &Channel, exchange: &str) -> Result<(), LoadError> {
+    let options = ExchangeDeclareOptions {
+        passive: false,
+        durable: false,
+        auto_delete: false,
+        internal: false,
+        nowait: false,
+    };
+    channel
+        .exchange_declare(
+            name(exchange)?,
+            ExchangeKind::Topic,
+            options,
+            FieldTable::default(),
+        )
+        .await
+        .map_err(broker(format!("declaring exchange {exchange}")))
+}
+
+/// A compute topic's queue as oslo.messaging declares it by default
+/// (`amqp_durable_queues` and `amqp_auto_delete` false).
+fn oslo_queue() -> QueueDeclareOptions {
+    QueueDeclareOptions {
+        passive: false,
+        durable: false,
+        exclusive: false,
+        auto_delete: false,
+        nowait: false,
     }
 }

@@ -2,8 +2,9 @@
 //! of its own (the first node of `amqp.url` that answers), one consumer per
 //! queue, explicit acks; when the connection goes, it connects again at once
 //! and then with the reconnect backoff, and consumes every queue again. Each
-//! arrival is recorded by its event number in the [`Arrivals`], with its
-//! end-to-end latency from the message's `sent_at`.
+//! message is read by the run's [`Reader`] (herald's wire or Nova's) and its
+//! events recorded by number in the [`Arrivals`], with the end-to-end latency
+//! from when the message says it was sent.
 
 use std::convert::Infallible;
 use std::ops::ControlFlow;
@@ -21,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::LoadError;
 use super::broker_error::{broker, name};
+use super::envelope::Reader;
 use super::ledger::Arrivals;
 use super::report::{self, BrokerReport, Percentiles};
 use crate::broker::{AmqpConfig, Backoff, Ended, Reconnect};
@@ -53,22 +55,25 @@ pub struct Consumers {
 }
 
 impl Consumers {
-    /// Consumes `queues`, `prefetch` unacked deliveries each, until stopped;
-    /// fails only when the first connection cannot be made.
+    /// Consumes `queues`, `prefetch` unacked deliveries each, reading them
+    /// with `reader`, until stopped; fails only when the first connection
+    /// cannot be made.
     pub async fn start(
         amqp: &AmqpConfig,
         queues: Vec<String>,
         prefetch: u16,
+        reader: Reader,
     ) -> Result<Self, LoadError> {
         let shared = Arc::new(Shared::default());
         let (tx, delivered) = watch::channel(0u64);
         let stop = CancellationToken::new();
-        let first = Session::open(amqp, &queues, prefetch, &stop, &shared, &tx).await?;
+        let how = How { prefetch, reader };
+        let first = Session::open(amqp, &queues, how, &stop, &shared, &tx).await?;
         let task = tokio::spawn(supervise(
             first,
             amqp.clone(),
             queues,
-            prefetch,
+            how,
             stop.clone(),
             shared.clone(),
             tx,
@@ -111,6 +116,13 @@ impl Consumers {
     }
 }
 
+/// How each queue is consumed: the prefetch, and how its bodies are read.
+#[derive(Debug, Clone, Copy)]
+struct How {
+    prefetch: u16,
+    reader: Reader,
+}
+
 /// One connection's consumers.
 struct Session {
     connection: lapin::Connection,
@@ -121,7 +133,7 @@ impl Session {
     async fn open(
         amqp: &AmqpConfig,
         queues: &[String],
-        prefetch: u16,
+        how: How,
         stop: &CancellationToken,
         shared: &Arc<Shared>,
         delivered: &watch::Sender<u64>,
@@ -134,7 +146,7 @@ impl Session {
             .await
             .map_err(broker("opening a channel"))?;
         channel
-            .basic_qos(prefetch, BasicQosOptions { global: false })
+            .basic_qos(how.prefetch, BasicQosOptions { global: false })
             .await
             .map_err(broker("setting prefetch"))?;
         let mut tasks = JoinSet::new();
@@ -151,6 +163,7 @@ impl Session {
                 .map_err(broker(format!("consuming queue {queue}")))?;
             tasks.spawn(consume(
                 consumer,
+                how.reader,
                 stop.clone(),
                 shared.clone(),
                 delivered.clone(),
@@ -185,7 +198,7 @@ async fn supervise(
     first: Session,
     amqp: AmqpConfig,
     queues: Vec<String>,
-    prefetch: u16,
+    how: How,
     stop: CancellationToken,
     shared: Arc<Shared>,
     delivered: watch::Sender<u64>,
@@ -203,8 +216,7 @@ async fn supervise(
                 shared.reconnects.fetch_add(1, Ordering::Relaxed);
                 Ended::Lost
             }
-            None => match Session::open(&amqp, &queues, prefetch, &stop, &shared, &delivered).await
-            {
+            None => match Session::open(&amqp, &queues, how, &stop, &shared, &delivered).await {
                 Ok(s) => {
                     session = Some(s);
                     continue;
@@ -220,6 +232,7 @@ async fn supervise(
 
 async fn consume(
     mut consumer: lapin::Consumer,
+    reader: Reader,
     stop: CancellationToken,
     shared: Arc<Shared>,
     delivered: watch::Sender<u64>,
@@ -235,22 +248,17 @@ async fn consume(
             },
         };
         let received = time::OffsetDateTime::now_utc();
-        match crate::wire::decode(&delivery.data) {
-            Ok(message) => {
+        match reader.read(&delivery.data) {
+            Ok(arrival) => {
                 shared.messages.fetch_add(1, Ordering::Relaxed);
                 let distinct = {
                     let mut arrivals = shared.arrivals();
-                    for event in &message.events {
-                        // An event without a number is not this run's.
-                        if let Some(n) = event.tag.as_deref().and_then(|t| t.parse().ok()) {
-                            arrivals.record(n);
-                        }
-                    }
+                    arrivals.record_message(arrival.unique_id, &arrival.events);
                     arrivals.distinct()
                 };
                 delivered.send_replace(distinct);
-                if let Some(latency) = since(&message.sent_at, received) {
-                    report::record(&mut e2e, latency);
+                if let Some(sent) = arrival.sent_at {
+                    report::record(&mut e2e, since(sent, received));
                 }
                 if let Err(error) = delivery
                     .acker
@@ -281,11 +289,10 @@ async fn consume(
     }
 }
 
-/// How long before `received` an RFC 3339 `sent_at` was; `None` if unreadable.
-pub fn since(sent_at: &str, received: time::OffsetDateTime) -> Option<Duration> {
-    let sent = time::OffsetDateTime::parse(sent_at, &time::format_description::well_known::Rfc3339)
-        .ok()?;
-    Some(Duration::try_from(received - sent).unwrap_or(Duration::ZERO))
+/// How long before `received` a message was sent (zero if the sender's
+/// clock is ahead).
+pub fn since(sent: time::OffsetDateTime, received: time::OffsetDateTime) -> Duration {
+    Duration::try_from(received - sent).unwrap_or(Duration::ZERO)
 }
 
 #[cfg(test)]
@@ -293,24 +300,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn end_to_end_latency_reads_the_wire_timestamp() {
+    fn end_to_end_latency_is_never_negative() {
         let received = time::macros::datetime!(2026-11-27 10:00:00.250 UTC);
         assert_eq!(
-            since("2026-11-27T10:00:00.000Z", received),
-            Some(Duration::from_millis(250))
-        );
-        assert_eq!(
-            since(
-                &crate::support::timestamp::format_rfc3339(received),
-                received
-            ),
-            Some(Duration::ZERO)
+            since(time::macros::datetime!(2026-11-27 10:00:00 UTC), received),
+            Duration::from_millis(250)
         );
         // A sender clock slightly ahead is not a negative latency.
         assert_eq!(
-            since("2026-11-27T10:00:01.000Z", received),
-            Some(Duration::ZERO)
+            since(time::macros::datetime!(2026-11-27 10:00:01 UTC), received),
+            Duration::ZERO
         );
-        assert_eq!(since("yesterday", received), None);
     }
 }

@@ -8,7 +8,7 @@
 //! Event `n` of a run (counting across batches, see [`super::plan`]) carries
 //! `n` as its tag, so an arrival names exactly one sent event.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -27,6 +27,8 @@ pub struct Answered {
 pub struct Arrivals {
     times: HashMap<u64, u32>,
     duplicates: u64,
+    /// The `_unique_id`s of the oslo messages seen.
+    messages: HashSet<String>,
 }
 
 impl Arrivals {
@@ -37,6 +39,20 @@ impl Arrivals {
             self.duplicates += 1;
         }
         *times = times.saturating_add(1);
+    }
+
+    /// The events of one message; a message whose `unique_id` came before
+    /// is a redelivery (oslo drops it) and its events count as duplicates.
+    pub fn record_message(&mut self, unique_id: Option<String>, events: &[u64]) {
+        if let Some(id) = unique_id
+            && !self.messages.insert(id)
+        {
+            self.duplicates += events.len() as u64;
+            return;
+        }
+        for &n in events {
+            self.record(n);
+        }
     }
 
     /// Distinct events that arrived.
@@ -150,6 +166,18 @@ mod tests {
             a.record(n);
         }
         assert_eq!((a.distinct(), a.duplicates()), (3, 2));
+    }
+
+    #[test]
+    fn a_repeated_unique_id_is_a_redelivery() {
+        let mut a = Arrivals::default();
+        a.record_message(Some("m1".into()), &[1, 2]);
+        a.record_message(Some("m2".into()), &[3]);
+        a.record_message(Some("m1".into()), &[1, 2]);
+        assert_eq!((a.distinct(), a.duplicates()), (3, 2));
+        // Without ids (herald's wire) a repeated event is still a duplicate.
+        a.record_message(None, &[3, 4]);
+        assert_eq!((a.distinct(), a.duplicates()), (4, 3));
     }
 
     #[test]

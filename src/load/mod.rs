@@ -5,13 +5,20 @@
 //! on a closed or open loop until its bounds, waits for the accepted events
 //! to arrive on the queues, cleans up and reports.
 //!
+//! In Nova mode (`--nova-servers`) the servers are rows in Nova's own
+//! databases, seeded beforehand by nova's objects; the queues are
+//! nova-compute's compute topics on Nova's exchange and the messages oslo
+//! casts. The same run then drives nova-api itself or herald in Nova mode.
+//!
 //! # Layout
 //! - [`args`]: the command line.
 //! - [`plan`]: hosts, servers and batch bodies (pure).
+//! - [`servers_file`]: Nova mode's servers, seeded by nova's objects and listed in a file.
 //! - [`schedule`]: closed vs open loop as one enum, and the ticket dispenser.
 //! - [`client`]: the keep-alive HTTP client and the loopback check.
 //! - [`broker_side`]: set-up and tear-down: declare and delete the host queues.
 //! - [`consume`]: consume them across broker loss, count what arrives, end-to-end latency.
+//! - [`envelope`]: what a delivered message says, on herald's wire or Nova's (pure).
 //! - [`ledger`]: which event got which answer and which arrived (pure).
 //! - [`tally`]: what each worker counts, lock-free, merged at the end.
 //! - [`broker_error`]: how a broker failure is worded.
@@ -24,11 +31,13 @@ pub mod broker_error;
 pub mod broker_side;
 pub mod client;
 pub mod consume;
+pub mod envelope;
 pub mod ledger;
 pub mod plan;
 pub mod report;
 pub mod run;
 pub mod schedule;
+pub mod servers_file;
 pub mod tally;
 
 pub use args::LoadArgs;
@@ -47,6 +56,8 @@ pub enum LoadError {
     Plan(#[from] plan::PlanError),
     #[error(transparent)]
     Schedule(#[from] schedule::ScheduleError),
+    #[error(transparent)]
+    ServersFile(#[from] servers_file::ServersFileError),
     #[error("--os-auth-url {url}: no token for --os-username")]
     Keystone {
         url: String,

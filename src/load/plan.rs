@@ -148,6 +148,20 @@ impl Plan {
         })
     }
 
+    /// A plan over servers already placed: `by_host[h]` live on `hosts[h]`
+    /// (each host with at least one server, checked by the caller).
+    pub fn placed(hosts: Vec<HostName>, by_host: Vec<Vec<ServerId>>, batch_size: u32) -> Self {
+        debug_assert!(hosts.len() == by_host.len() && by_host.iter().all(|s| !s.is_empty()));
+        Self {
+            hosts,
+            by_host,
+            batch_size: batch_size as usize,
+            mix: Mix::default(),
+            unassigned: Vec::new(),
+            unknown: Vec::new(),
+        }
+    }
+
     /// The plan with `mix`'s shares of events for unknown and unassigned
     /// servers, their ids from `next_id`.
     pub fn with_mix(mut self, mix: Mix, mut next_id: impl FnMut() -> ServerId) -> Self {

@@ -11,17 +11,19 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::auth;
-use super::broker_side::{BrokerRole, BrokerSide};
+use super::broker_side::{BrokerRole, BrokerSide, Queues};
 use super::client::{self, Api};
 use super::plan::{Mix, Plan};
 use super::report::{Report, Tally};
 use super::schedule::{Bounds, Schedule, Tickets};
-use super::{LoadArgs, LoadError};
+use super::{LoadArgs, LoadError, servers_file};
 use crate::broker::{AmqpConfig, QueueSettings};
 use crate::support::error_chain::error_chain;
 
 /// Where events are posted.
 pub const EVENTS_PATH: &str = "/os-server-external-events";
+/// Where events are posted in Nova mode: nova-api's path (herald serves it too).
+pub const NOVA_EVENTS_PATH: &str = "/v2.1/os-server-external-events";
 /// Where the directory is seeded in bulk.
 pub const SEED_PATH: &str = "/directory/servers";
 /// Servers per bulk upsert.
@@ -52,13 +54,25 @@ pub async fn run(
         requests: args.request_limit(),
         duration: args.duration,
     };
-    let plan = Arc::new(
-        Plan::random(args.servers, args.hosts, &args.host_prefix, args.batch_size)?.with_mix(
-            Mix::new(args.unknown_percent, args.unassigned_percent)?,
-            || crate::model::ServerId::from_uuid(uuid::Uuid::new_v4()),
-        ),
-    );
+    let placed = match &args.nova_servers {
+        Some(path) => servers_file::read(path, args.batch_size)?,
+        None => Plan::random(args.servers, args.hosts, &args.host_prefix, args.batch_size)?,
+    };
+    let plan = Arc::new(placed.with_mix(
+        Mix::new(args.unknown_percent, args.unassigned_percent)?,
+        || crate::model::ServerId::from_uuid(uuid::Uuid::new_v4()),
+    ));
+    let nova = args.nova_servers.is_some();
     let BrokerSettings { amqp, queue } = broker;
+    let queues = match (nova, &args.exchange) {
+        (false, _) => Queues::Herald,
+        (true, exchange) => Queues::Nova {
+            exchange: exchange
+                .clone()
+                .unwrap_or_else(|| amqp.nova_exchange.clone()),
+        },
+    };
+    let events_path = if nova { NOVA_EVENTS_PATH } else { EVENTS_PATH };
     let amqp = with_flags(amqp, &args);
     amqp.warn_weakened();
     let idle = args.concurrency as usize;
@@ -70,10 +84,21 @@ pub async fn run(
         idle,
         args.request_timeout,
     )?;
-    wait_ready(&api).await?;
-    let mut broker = BrokerSide::start(&amqp, &queue, plan.hosts(), role(&args)).await?;
-    let sent = match seed(&api, &plan).await {
-        Ok(()) => Ok(drive(&api, &plan, schedule, bounds, shutdown).await),
+    // herald's serve is ready without the host queues; in Nova mode it needs
+    // Nova's exchange, which the broker side declares as nova-compute would:
+    // there the broker side comes first (and is cleaned up if serve is not).
+    if !nova {
+        wait_ready(&api).await?;
+    }
+    let mut broker = BrokerSide::start(&amqp, &queue, &queues, plan.hosts(), role(&args)).await?;
+    let seeded = if nova {
+        // Nova's rows were made by its own objects beforehand (--nova-servers).
+        wait_ready(&api).await
+    } else {
+        seed(&api, &plan).await
+    };
+    let sent = match seeded {
+        Ok(()) => Ok(drive(&api, &plan, events_path, schedule, bounds, shutdown).await),
         Err(error) => Err(error),
     };
     let no_answers = Vec::new();
@@ -128,8 +153,12 @@ async fn wait_ready(api: &Api) -> Result<(), LoadError> {
                 url: api.url(""),
                 source,
             })?;
-        // 404: a serve without /readyz; the first batch will tell.
-        if status.is_success() || status == StatusCode::NOT_FOUND {
+        // 404: a serve without /readyz, 300: nova-api (its version choices
+        // for any path it does not know); the first batch will tell.
+        if status.is_success()
+            || status == StatusCode::NOT_FOUND
+            || status == StatusCode::MULTIPLE_CHOICES
+        {
             return Ok(());
         }
         if Instant::now() >= deadline {
@@ -189,6 +218,7 @@ async fn unseed(api: &Api, plan: &Plan, concurrency: usize) {
 async fn drive(
     api: &Api,
     plan: &Arc<Plan>,
+    path: &'static str,
     schedule: Schedule,
     bounds: Bounds,
     shutdown: CancellationToken,
@@ -204,6 +234,7 @@ async fn drive(
             tokio::spawn(worker(
                 api.clone(),
                 plan.clone(),
+                path,
                 tickets.clone(),
                 done.clone(),
             ))
@@ -222,11 +253,17 @@ async fn drive(
     (tally, tickets.started().elapsed())
 }
 
-async fn worker(api: Api, plan: Arc<Plan>, tickets: Arc<Tickets>, done: Arc<AtomicU64>) -> Tally {
+async fn worker(
+    api: Api,
+    plan: Arc<Plan>,
+    path: &'static str,
+    tickets: Arc<Tickets>,
+    done: Arc<AtomicU64>,
+) -> Tally {
     let mut tally = Tally::default();
     while let Some(ticket) = tickets.next().await {
         let body = plan.batch_body(ticket.seq);
-        match api.send(Method::POST, EVENTS_PATH, Some(body)).await {
+        match api.send(Method::POST, path, Some(body)).await {
             Ok((status, answer)) => {
                 let codes = client::event_codes(&answer);
                 tally.answered(status.as_u16(), codes.iter().copied(), ticket.due.elapsed());

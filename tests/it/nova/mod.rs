@@ -8,6 +8,7 @@
 
 pub mod cloud;
 mod keystone_callers;
+mod load;
 mod outage;
 mod table;
 mod world;
