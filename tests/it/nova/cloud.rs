@@ -10,6 +10,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use herald::api::auth_config::TokenConfig;
+use herald::config::Config;
+use herald::directory::config::DirectoryBackend;
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
@@ -44,6 +47,18 @@ const FIXTURE_DEADLINE: Duration = Duration::from_secs(240);
 
 fn fixture_script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/nova/fixture.py")
+}
+
+/// A token for a caller with `roles`, acting as `user` in `project` (Nova
+/// mode scopes a non-admin caller by its project).
+pub fn caller_token(value: &str, roles: &[&str], user: &str, project: &str) -> TokenConfig {
+    TokenConfig {
+        token: Some(value.into()),
+        roles: roles.iter().map(|r| r.to_string()).collect(),
+        user_id: Some(user.into()),
+        project_id: Some(project.into()),
+        ..TokenConfig::default()
+    }
 }
 
 /// A cloud of Nova databases; dropped with the value.
@@ -96,6 +111,15 @@ impl NovaCloud {
             started.elapsed().as_secs_f64()
         );
         Some(cloud)
+    }
+
+    /// Points `config`'s directory at this cloud: the `nova` backend on its
+    /// API and cell databases, 10 s per query (a busy MariaDB is slow).
+    pub fn directory_of(&self, config: &mut Config) {
+        config.directory.backend = DirectoryBackend::Nova;
+        config.directory.url = self.api_url();
+        config.directory.nova_database_url = self.nova_database_url();
+        config.directory.query_timeout = Duration::from_secs(10);
     }
 
     /// Makes more rows (a second nova import: seconds).

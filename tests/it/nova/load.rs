@@ -4,34 +4,23 @@
 //! envelope. Every event answered 200 arrives, the 404s (servers Nova does
 //! not know) do not, and the compute queues the run declared are gone after.
 
-use std::time::Duration;
-
-use clap::Parser;
-use lapin::options::{ExchangeDeleteOptions, QueueDeclareOptions};
-use lapin::types::FieldTable;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use herald::api::auth_config::TokenConfig;
 use herald::broker::{NovaTopic, Wire};
-use herald::directory::config::DirectoryBackend;
-use herald::load::LoadArgs;
 
-use super::cloud::{Db, NovaCloud};
-use crate::support::{TestApp, broker, load_config_file, run_load};
+use super::cloud::{Db, NovaCloud, caller_token};
+use crate::support::broker::queue_now;
+use crate::support::{
+    BrokerCleanup, TestApp, broker, load_args, load_config_file, run_load, unique_name,
+};
 
 const CALLER: &str = "load-caller";
 const SERVERS: usize = 6;
 
-#[derive(Parser)]
-struct Cli {
-    #[command(flatten)]
-    load: LoadArgs,
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_counts_every_cast_of_nova_mode() {
-    let tag = &uuid::Uuid::new_v4().simple().to_string()[..10];
+    let tag = &unique_name()[12..22];
     let hosts: Vec<String> = (0..3).map(|i| format!("ld{tag}-{i}")).collect();
     let host = |i: usize| hosts[i % hosts.len()].clone();
     let instances: Vec<_> = (0..SERVERS)
@@ -51,29 +40,21 @@ async fn load_counts_every_cast_of_nova_mode() {
         .collect();
     std::fs::write(&servers, json!({ "servers": listing }).to_string()).expect("writable");
     let exchange = format!("nova-load-{tag}");
+    let mut cleanup = BrokerCleanup::exchange(&exchange);
     // Not waited on: serve is ready once the exchange exists, which the
     // load run declares (as nova-compute would) before it waits for serve.
     let app = TestApp::spawn_with(|c| {
-        c.directory.backend = DirectoryBackend::Nova;
-        c.directory.url = cloud.api_url();
-        c.directory.nova_database_url = cloud.nova_database_url();
-        c.directory.query_timeout = Duration::from_secs(10);
+        cloud.directory_of(c);
         c.amqp.wire = Wire::Nova;
         c.amqp.nova_exchange = exchange.clone();
         c.amqp.nova_topic = NovaTopic::ComputeAlt;
-        c.auth.tokens.push(TokenConfig {
-            token: Some(CALLER.into()),
-            roles: vec!["admin".into(), "service".into()],
-            user_id: Some("bench".into()),
-            project_id: Some("bench".into()),
-            ..TokenConfig::default()
-        });
+        let roles = ["admin", "service"];
+        (c.auth.tokens).push(caller_token(CALLER, &roles, "bench", "bench"));
     })
     .await;
     let config = load_config_file(&app, &dir);
     let url = app.url("");
-    let args = Cli::try_parse_from([
-        "load",
+    let args = load_args(&[
         "--url",
         &url,
         "--token",
@@ -92,12 +73,10 @@ async fn load_counts_every_cast_of_nova_mode() {
         "25",
         "--drain-timeout",
         "30s",
-    ])
-    .expect("valid flags")
-    .load;
+    ]);
 
     let report = run_load(args, CancellationToken::new()).await;
-    remove_exchange(&exchange).await;
+    cleanup.clean().await;
     let report = report.expect("the run completes");
 
     assert_eq!(report.transport_errors, 0, "{report}");
@@ -127,36 +106,13 @@ async fn load_counts_every_cast_of_nova_mode() {
     assert!(got.messages > 0 && got.messages <= 30 * 3, "{report}");
     report.verdict().expect("the run passes");
 
+    let conn = broker().await;
     for h in &hosts {
         for topic in ["compute", "compute-alt"] {
             let queue = format!("{topic}.{h}");
-            assert!(!queue_exists(&queue).await, "{queue} was left behind");
+            let left = queue_now(&conn, &queue).await;
+            assert!(left.is_none(), "{queue} was left behind");
         }
     }
     app.stop().await;
-}
-
-async fn queue_exists(queue: &str) -> bool {
-    let conn = broker().await;
-    let channel = conn.create_channel().await.expect("channel");
-    let passive = QueueDeclareOptions {
-        passive: true,
-        ..Default::default()
-    };
-    let found = channel
-        .queue_declare(queue.into(), passive, FieldTable::default())
-        .await
-        .is_ok();
-    let _ = conn.close(200, "probed".into()).await;
-    found
-}
-
-async fn remove_exchange(exchange: &str) {
-    let conn = broker().await;
-    let channel = conn.create_channel().await.expect("channel");
-    channel
-        .exchange_delete(exchange.into(), ExchangeDeleteOptions::default())
-        .await
-        .expect("the run's exchange is deleted");
-    let _ = conn.close(200, "cleaned".into()).await;
 }

@@ -14,7 +14,7 @@ use herald::directory::config::DirectoryBackend;
 use herald::directory::{Directory, Found};
 use herald::model::{Caller, HostName, ServerId};
 
-use super::cloud::{Db, NovaCloud};
+use super::cloud::{Db, NovaCloud, caller_token};
 use super::world::{self, CASES, HOSTS};
 use crate::support::{TestApp, drain, new_uuid};
 
@@ -51,21 +51,12 @@ pub async fn run(db: Db) {
 }
 
 fn token(value: &str, roles: &[&str], project: &str) -> TokenConfig {
-    TokenConfig {
-        token: Some(value.into()),
-        roles: roles.iter().map(|r| r.to_string()).collect(),
-        user_id: Some(format!("{value}-user")),
-        project_id: Some(project.into()),
-        ..TokenConfig::default()
-    }
+    caller_token(value, roles, &format!("{value}-user"), project)
 }
 
 pub fn nova_mode(config: &mut Config, cloud: &NovaCloud) {
-    config.directory.backend = DirectoryBackend::Nova;
-    config.directory.url = cloud.api_url();
-    config.directory.nova_database_url = cloud.nova_database_url();
+    cloud.directory_of(config);
     config.directory.acquire_timeout = Duration::from_secs(5);
-    config.directory.query_timeout = Duration::from_secs(10);
     // One message per host per request: what each host got is exact.
     config.dispatch.coalesce = false;
     config.auth.tokens.extend([

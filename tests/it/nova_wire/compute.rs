@@ -19,17 +19,15 @@ use lapin::BasicProperties;
 use lapin::options::BasicPublishOptions;
 use serde_json::{Value, json};
 
-use herald::api::auth_config::TokenConfig;
 use herald::broker::{NovaTopic, Wire};
 use herald::config::Config;
-use herald::directory::config::DirectoryBackend;
 use herald::model::{EventName, EventStatus, ServerId};
 use herald::wire::nova;
 
 use super::services::{NovaServices, Setup};
 use super::support::{admin_pool, instance, set_transport_url};
 use crate::broker_node::OwnNode;
-use crate::nova::cloud::{Db, NovaCloud};
+use crate::nova::cloud::{Db, NovaCloud, caller_token};
 use crate::support::parts::{self, require};
 use crate::support::{TestApp, poll_for, poll_until, unique_name};
 
@@ -95,21 +93,13 @@ async fn an_unmodified_nova_compute_acts_on_heralds_casts() {
 }
 
 fn nova_wire(config: &mut Config, cloud: &NovaCloud, broker: &str, exchange: &str) {
-    config.directory.backend = DirectoryBackend::Nova;
-    config.directory.url = cloud.api_url();
-    config.directory.nova_database_url = cloud.nova_database_url();
-    config.directory.query_timeout = Duration::from_secs(10);
+    cloud.directory_of(config);
     config.amqp.url = broker.into();
     config.amqp.wire = Wire::Nova;
     config.amqp.nova_exchange = exchange.into();
     config.amqp.nova_topic = NovaTopic::Auto;
-    config.auth.tokens.push(TokenConfig {
-        token: Some(CALLER.into()),
-        roles: vec!["admin".into(), "service".into()],
-        user_id: Some(CALLER.into()),
-        project_id: Some("service".into()),
-        ..TokenConfig::default()
-    });
+    let roles = ["admin", "service"];
+    (config.auth.tokens).push(caller_token(CALLER, &roles, CALLER, "service"));
 }
 
 /// The batch through herald; returns its request id once nova-compute has
