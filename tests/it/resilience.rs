@@ -114,13 +114,15 @@ async fn a_silent_broker_is_a_503_after_the_confirm_timeout() {
     let url = proxy.amqp_url();
     let mut app = TestApp::ready_with(|c| {
         c.amqp.url = url.into();
-        c.dispatch.confirm_timeout = Duration::from_millis(500);
+        // Long enough for the first confirm after the thaw on a busy
+        // two-core run (500 ms was not, once, in the whole suite).
+        c.dispatch.confirm_timeout = Duration::from_secs(2);
     })
     .await;
     let (server, queue) = app.place_on("h").await;
 
     proxy.freeze();
-    // Answered (at the 500 ms confirm timeout), not left hanging.
+    // Answered (at the 2 s confirm timeout), not left hanging.
     let event = event_for(&server);
     let post = app.post_events(&event, &[]);
     let silent = within(
