@@ -4,7 +4,7 @@
 # run, on the same broker node; and serve's peak RSS (VmHWM). By hand, not
 # in CI:
 #
-#   bench/tls.sh [SECONDS]      (default 8 s a run)
+#   bench/tls.sh [SECONDS]      (default 8 s a run; ROUNDS=N, default 2)
 #
 # It starts a RabbitMQ node of its own (own node name, ports, config, mnesia
 # and log dirs, and a HOME with its own Erlang cookie, as
@@ -22,7 +22,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 SECS="${1:-8}"
-ROUNDS=2
+ROUNDS="${ROUNDS:-2}"
 HOSTS=10
 CONNS=64
 SBIN=/usr/lib/rabbitmq/bin
@@ -100,8 +100,23 @@ set -m
 node_env "$SBIN/rabbitmq-server" >"$WORK/node/server.out" 2>&1 </dev/null &
 NODE_PID=$!
 set +m
-node_env timeout 120 "$SBIN/rabbitmqctl" -n "$NODE" -q await_startup >/dev/null 2>&1 ||
-    { log "the node never started"; tail -30 "$WORK/node/server.out" >&2; exit 1; }
+# await_startup fails at once while the node has not yet registered with
+# epmd: ask again until it answers, for two minutes at most.
+node_up() {
+    local deadline=$((SECONDS + 120))
+    while ((SECONDS < deadline)); do
+        kill -0 "$NODE_PID" 2>/dev/null || return 1
+        node_env timeout 30 "$SBIN/rabbitmqctl" -n "$NODE" -q await_startup >/dev/null 2>&1 && return 0
+        sleep 1
+    done
+    return 1
+}
+node_up || { log "the node never started"; tail -30 "$WORK/node/server.out" >&2; exit 1; }
+
+# The node's beam.smp (whoever listens on its AMQP port): its CPU is read
+# per run, so TLS's cost shows where it lands (serve, broker, generator).
+BEAM_PID="$(ss -ltnpH "sport = :$AMQP_PORT" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2 || true)"
+[[ -n "$BEAM_PID" ]] || log "cannot tell the node's pid: its CPU column stays empty"
 
 start_serve() { # mode (plain|tls)
     local port url tls=""
@@ -151,10 +166,12 @@ for round in $(seq "$ROUNDS"); do
         for batch in 1 10; do
             log "round $round: $mode, batch $batch, $CONNS connections, ${SECS}s"
             rc=0
-            out="$("$HERALD" load --url "$URL" --token "$TOKEN" --config "$CONFIG" \
+            out="$(python3 bench/cpu.py --server "$SERVE_PID" --broker "$BEAM_PID" -- \
+                "$HERALD" load --url "$URL" --token "$TOKEN" --config "$CONFIG" \
                 --servers $((HOSTS * 10)) --hosts "$HOSTS" --batch-size "$batch" \
                 --concurrency "$CONNS" --duration "${SECS}s" --drain-timeout 60s --json)" || rc=$?
             [[ $rc -eq 0 ]] || { log "FAILED: herald load exited $rc"; FAILED=1; }
+            # bench/cpu.py prints the report on one line, with its "cpu" object.
             [[ -n "$out" ]] && printf '{"mode": "%s", "round": %s, "batch": %s, "result": %s}\n' \
                 "$mode" "$round" "$batch" "$out" >>"$RESULTS"
         done
@@ -176,13 +193,19 @@ for line in open(path):
         continue
     res = r["result"]
     lost = (res.get("broker") or {}).get("lost")
+    broker = res.get("broker") or {}
+    n = broker.get("delivered") or res.get("accepted") or 0
+    cpu = res.get("cpu") or {}
+    per_k = lambda k: (1000 * cpu[k] / n) if n and cpu.get(k) is not None else float("nan")
     runs.setdefault((r["batch"], r["mode"]), []).append(
-        (res["events_per_sec"], res["latency_ms"]["p99"], lost))
+        (res["events_per_sec"], res["latency_ms"]["p99"], lost,
+         per_k("server_s"), per_k("broker_s"), per_k("generator_s")))
 print("Closed loop, 10 hosts, 64 connections, %s s a run, rounds plain/TLS alternating; "
       "figures are the mean of %d rounds (each round's own in brackets)." % (secs, max(len(v) for v in runs.values())))
 print()
-print("| batch | plain events/s | TLS events/s | TLS/plain | plain p99 ms | TLS p99 ms | lost (plain/TLS) |")
-print("|---:|---:|---:|---:|---:|---:|---:|")
+print("| batch | plain events/s | TLS events/s | TLS/plain | plain p99 ms | TLS p99 ms | lost (plain/TLS) "
+      "| CPU s per 1,000 events, plain: serve / broker / load | TLS: serve / broker / load |")
+print("|---:|---:|---:|---:|---:|---:|---:|---|---|")
 for batch in sorted({b for b, _ in runs}):
     p, t = runs.get((batch, "plain"), []), runs.get((batch, "tls"), [])
     if not p or not t:
@@ -191,9 +214,10 @@ for batch in sorted({b for b, _ in runs}):
     pp, tp = statistics.mean(x[1] for x in p), statistics.mean(x[1] for x in t)
     each = lambda xs, i, f: "/".join(f % x[i] for x in xs)
     lost = lambda xs: "+".join(str(x[2]) for x in xs)
+    cpu = lambda xs: " / ".join("%.3f" % statistics.mean(x[i] for x in xs) for i in (3, 4, 5))
     print(f"| {batch} | {pe:,.0f} ({each(p, 0, '%.0f')}) | {te:,.0f} ({each(t, 0, '%.0f')}) | "
           f"**{te / pe:.2f}×** | {pp:.1f} ({each(p, 1, '%.1f')}) | {tp:.1f} ({each(t, 1, '%.1f')}) | "
-          f"{lost(p)} / {lost(t)} |")
+          f"{lost(p)} / {lost(t)} | {cpu(p)} | {cpu(t)} |")
 print()
 for mode in ("plain", "tls"):
     if mode in rss:
