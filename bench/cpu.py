@@ -1,6 +1,6 @@
 """Runs one measured command for bench/run.sh and adds what it cost in CPU.
 
-    python3 bench/cpu.py [--server PID] [--broker PID] -- COMMAND...
+    python3 bench/cpu.py [--server PID[,PID...]] [--broker PID] [--NAME PID...] -- COMMAND...
 
 COMMAND's stdout must be one JSON object (a `herald load --json` report, a
 raw_publisher or oslo_cast line); it is printed again with a "cpu" object:
@@ -9,6 +9,9 @@ raw_publisher or oslo_cast line); it is printed again with a "cpu" object:
   serve, the relay, fixed_server) over the command's life, from
   /proc/PID/stat before and after;
 - broker_s: the same for the broker's beam.smp (read only, never signalled);
+- NAME_s for any other --NAME given (bench/nova.sh: db_s, MariaDB's);
+  several PIDs, comma-separated, are summed (nova-api's gunicorn master and
+  workers);
 - generator_s: the command's own CPU (it and its children, from rusage):
   `herald load` with its consumers, or the raw publisher / oslo caster;
 - wall_s: the command's wall time.
@@ -27,10 +30,20 @@ import time
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_s(pid):
-    """utime + stime of PID in seconds, or None when it is gone."""
-    if pid is None:
+def cpu_s(pids):
+    """utime + stime of PIDS in seconds, summed, or None when one is gone."""
+    if not pids:
         return None
+    total = 0.0
+    for pid in pids:
+        one = cpu_one(pid)
+        if one is None:
+            return None
+        total += one
+    return total
+
+
+def cpu_one(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:
             # The name (field 2) may hold spaces: fields counted after its ')'.
@@ -53,7 +66,7 @@ def main(argv):
     pids = {"server": None, "broker": None}
     while argv and argv[0] != "--":
         flag, value = argv[0], argv[1]
-        pids[flag.lstrip("-")] = int(value) if value else None
+        pids[flag.lstrip("-")] = [int(p) for p in value.split(",") if p]
         argv = argv[2:]
     command = argv[1:]
     before = {k: cpu_s(p) for k, p in pids.items()}
@@ -66,12 +79,8 @@ def main(argv):
     except json.JSONDecodeError:
         sys.stdout.write(done.stdout)
         return done.returncode
-    report["cpu"] = {
-        "server_s": delta(before["server"], after["server"]),
-        "broker_s": delta(before["broker"], after["broker"]),
-        "generator_s": round(gen, 3),
-        "wall_s": round(wall, 3),
-    }
+    report["cpu"] = {f"{k}_s": delta(before[k], after[k]) for k in pids}
+    report["cpu"].update(generator_s=round(gen, 3), wall_s=round(wall, 3))
     print(json.dumps(report))
     return done.returncode
 

@@ -83,6 +83,11 @@ PREFIX="hnb_$ID"
 EXCHANGE="herald-nova-bench-$ID"
 HOST_PREFIX="nb$ID"
 RESULTS="$WORK/results.jsonl"
+# The machine's broker and MariaDB, whoever listens on their ports: their CPU
+# is read per run, never touched.
+listener_pid() { ss -ltnpH "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2 || true; }
+BROKER_PID="$(listener_pid 5672)"
+DB_PID="$(listener_pid 3306)"
 CLOUD=false
 API_PID=""
 API_PIDS=() # the nova-api running, if any
@@ -251,21 +256,31 @@ TOML
 
 serve_hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$SERVE_PID/status"; }
 
-load() { # url batch extra...
+load_argv() { # url batch extra... : sets LOAD_ARGV, the `herald load` command
     local url="$1" batch="$2"; shift 2
-    "$HERALD" load --url "$url" --token "$TOKEN" --amqp-url "$AMQP" \
-        --nova-servers "$WORK/servers.json" --exchange "$EXCHANGE" \
-        --batch-size "$batch" --request-timeout 60s --drain-timeout 60s --json "$@"
+    LOAD_ARGV=("$HERALD" load --url "$url" --token "$TOKEN" --amqp-url "$AMQP"
+        --nova-servers "$WORK/servers.json" --exchange "$EXCHANGE"
+        --batch-size "$batch" --request-timeout 60s --drain-timeout 60s --json "$@")
 }
+load() { load_argv "$@"; "${LOAD_ARGV[@]}"; }
 
-# measure SCENARIO... -- COMMAND... : records a `herald load` report; a run
-# that failed (a lost event, no report) is remembered for the exit status.
+# measure SCENARIO... -- load URL BATCH EXTRA... : records a `herald load`
+# report; a run that failed (a lost event, no report) is remembered for the
+# exit status.
 measure() {
     local scenario=()
     while [[ "$1" != "--" ]]; do scenario+=("$1"); shift; done
-    shift
-    local out rc=0
-    out="$("$@")" || rc=$?
+    shift 2 # "--" and "load"
+    load_argv "$@"
+    local out rc=0 server
+    # What the run cost in CPU (bench/cpu.py): the target (herald serve, or
+    # nova-api's master and workers), the broker, MariaDB and the generator.
+    if [[ " ${scenario[*]} " == *" target=herald "* ]]; then
+        server="$SERVE_PID"
+    else
+        server="$(echo "$API_PID" $(pgrep -P "$API_PID") | tr ' ' ',')"
+    fi
+    out="$(python3 bench/cpu.py --server "$server" --broker "$BROKER_PID" --db "$DB_PID" -- "${LOAD_ARGV[@]}")" || rc=$?
     if [[ $rc -ne 0 ]]; then
         FAILED+=("${scenario[*]}: herald load exited $rc")
         log "FAILED: ${scenario[*]} (exit $rc)"

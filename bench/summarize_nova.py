@@ -36,6 +36,39 @@ def lost(res):
     return broker.get("lost", "?")
 
 
+def delivered(res):
+    broker = res.get("broker") or {}
+    return broker.get("delivered") or res.get("accepted") or 0
+
+
+def per_k(res, key):
+    """CPU seconds of `key` per 1,000 delivered events, as text."""
+    cpu, n = res.get("cpu") or {}, delivered(res)
+    if not n or cpu.get(key) is None:
+        return "–"
+    return f"{1000 * cpu[key] / n:.3f}"
+
+
+def cost_rows(pairs):
+    """Where each shape's CPU went, per 1,000 delivered events."""
+    out = ["", "CPU seconds (user + system) per 1,000 delivered events, over each whole run "
+           "(bench/cpu.py): the server (herald serve; nova-api's master and workers), the "
+           "broker (the machine's beam.smp), MariaDB and the generator (`herald load` with "
+           "its consumers).", "",
+           "| shape | server: nova-api / herald | broker: nova-api / herald | MariaDB: nova-api / herald "
+           "| generator: nova-api / herald |", "| --- | --- | --- | --- | --- |"]
+    for (loop, batch, conns, rate), both in pairs.items():
+        api, her = both.get("nova-api"), both.get("herald")
+        if not api or not her or not (api.get("cpu") or her.get("cpu")):
+            continue
+        name = (f"batch {batch}, {conns} connections, closed loop" if loop == "closed"
+                else f"batch 1, open loop {rate} req/s")
+        cells = [f"{per_k(api, k)} / {per_k(her, k)}"
+                 for k in ("server_s", "broker_s", "db_s", "generator_s")]
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
+    return out if len(out) > 5 else []
+
+
 def context(data):
     start = next((r["result"] for r in data if r["scenario"].get("phase") == "start"), {})
     end = next((r["result"] for r in data if r["scenario"].get("phase") == "end"
@@ -83,6 +116,7 @@ def comparison(data):
             open_share = (share, her["latency_ms"]["p99"], api["latency_ms"]["p99"])
         out.append(f"| {name} | {api['events_per_sec']:,.0f} | {her['events_per_sec']:,.0f} | "
                    f"{times:,.0f}× | {lat(api)} | {lat(her)} | {share:.3f} | {lost(api)} / {lost(her)} |")
+    out += cost_rows(pairs)
     rss = {(r["scenario"]["target"], r["scenario"]["phase"]): r["result"]["vm_hwm_kb"] / 1024
            for r in data if r["scenario"].get("rss")}
     out += ["", "| process | peak RSS after the closed loops | after the open loop too |",
