@@ -47,8 +47,8 @@ case "${1:-}" in
     *) echo "usage: bench/nova.sh [--quick | --tune]" >&2; exit 2 ;;
 esac
 # nova-api's shape for the comparison: the best of --tune on this machine.
-NOVA_WORKERS="${NOVA_WORKERS:-4}"
-NOVA_THREADS="${NOVA_THREADS:-8}"
+NOVA_WORKERS="${NOVA_WORKERS:-2}"
+NOVA_THREADS="${NOVA_THREADS:-16}"
 # --tune's shapes (workers x threads). Grids run one shape after another
 # here put 2 x 16 first once and 2 x 4 first the next time (load average
 # 14-22 against 12-21): the machine's load swings more than the shapes
