@@ -14,7 +14,8 @@
 # alternately (plain, TLS, plain, TLS), a `herald serve` against one
 # listener (TLS: amqps:// with `[amqp.tls] ca_file`) driven by `herald load`
 # closed loop, 10 hosts, 64 connections, batches of 1 and 10. Prints a
-# table and appends it to bench/BENCHMARKS.md under "TLS to the broker".
+# table and writes it to bench/TLS.md (its own file, as bench/KEYSTONE.md:
+# bench/run.sh rewrites BENCHMARKS.md).
 # Everything it starts it stops by PID; its temp dir is removed; only
 # 127.0.0.1 is used; the machine's own RabbitMQ is never touched.
 set -euo pipefail
@@ -228,13 +229,12 @@ print(f"Load average before: {before}; after: {after}.")
 PY
 )"
 {
-    echo
-    echo "## TLS to the broker"
+    echo "# TLS to the broker"
     echo
     echo "\`bench/tls.sh $SECS\` on $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, its own RabbitMQ node"
     echo "($(node_env "$SBIN/rabbitmqctl" -n "$NODE" -q eval 'rabbit_misc:version().' 2>/dev/null | tr -d '"' || echo '?')),"
     echo "serve and load's broker connection both over amqps:// (rustls, \`[amqp.tls] ca_file\`) or both plain."
     echo
     echo "$TABLE"
-} | tee -a bench/BENCHMARKS.md
+} | tee bench/TLS.md
 exit "$FAILED"
