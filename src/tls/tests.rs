@@ -12,7 +12,7 @@ use super::*;
 
 // Shared with the integration tests; not every helper is used here.
 #[allow(dead_code)]
-#[path = "../../tests/it/tls/certs.rs"]
+#[path = "../../tests/it/support/certs.rs"]
 mod certs;
 use certs::TestPki;
 

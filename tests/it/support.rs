@@ -15,10 +15,12 @@
 //! - [`raw`]: HTTP/1.1 spelled out over a socket, for what clients never send;
 //! - [`parts`]: [`parts::require!`], the visible skip of a test whose parts
 //!   (Keystone, the Python clients) are missing, a failure under `CI=true`;
-//! - [`load`]: `herald load`'s flags parsed as the binary parses them.
+//! - [`load`]: `herald load`'s flags parsed as the binary parses them;
+//! - [`certs`]: the tests' CA and certificates ([`certs::TestCa`], [`certs::TestPki`]).
 
 pub mod app;
 pub mod broker;
+pub mod certs;
 pub mod child;
 pub mod group;
 pub mod http;

@@ -1,59 +1,9 @@
-//! A test CA and server certificates it signs, for localhost and
-//! 127.0.0.1, written as PEM files where `herald serve` reads them.
+//! Where `herald serve` reads its certificate pair, written as the HTTPS
+//! tests replace it (the certificates come from [`crate::support::certs`]).
 
 use std::path::{Path, PathBuf};
 
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
-};
-use rustls::pki_types::CertificateDer;
-
-/// A CA of the test's own, its name unique (so another test CA is
-/// another issuer, not a same-named one with a bad signature).
-pub struct TestCa {
-    issuer: CertifiedIssuer<'static, KeyPair>,
-}
-
-/// A server certificate and its key.
-pub struct Leaf {
-    pub cert_pem: String,
-    pub key_pem: String,
-    pub der: CertificateDer<'static>,
-}
-
-impl TestCa {
-    pub fn new() -> Self {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(
-            DnType::CommonName,
-            format!("herald test CA {}", uuid::Uuid::new_v4()),
-        );
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let issuer = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
-        Self { issuer }
-    }
-
-    pub fn der(&self) -> CertificateDer<'static> {
-        self.issuer.der().clone()
-    }
-
-    /// A new server certificate (new key) named `common_name`.
-    pub fn leaf(&self, common_name: &str) -> Leaf {
-        let mut params =
-            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, common_name);
-        let key = KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        Leaf {
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-            der: cert.der().clone(),
-        }
-    }
-}
+pub use crate::support::certs::{Leaf, TestCa};
 
 /// Where serve reads its pair from.
 #[derive(Clone)]

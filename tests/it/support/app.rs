@@ -197,11 +197,22 @@ impl TestApp {
         (server, self.bind_host(host).await)
     }
 
-    /// Polls `GET path` until `ready` holds for its answer, with a deadline.
+    /// Polls `GET path` until `ready` holds for its answer, for 15 s at most.
     pub async fn wait_until(&self, ready: impl Fn(&Reply) -> bool, path: &str) -> Reply {
+        self.wait_until_within(Duration::from_secs(15), ready, path)
+            .await
+    }
+
+    /// [`Self::wait_until`] with a deadline of the test's own.
+    pub async fn wait_until_within(
+        &self,
+        deadline: Duration,
+        ready: impl Fn(&Reply) -> bool,
+        path: &str,
+    ) -> Reply {
         let url = self.url(path);
         let what = format!("{path} reaches the expected state");
-        poll_for(&what, Duration::from_secs(15), || async {
+        poll_for(&what, deadline, || async {
             let reply = self.client.try_get(&url, Duration::from_secs(5)).await?;
             ready(&reply).then_some(reply)
         })

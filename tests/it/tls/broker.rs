@@ -14,10 +14,10 @@ use tokio_util::sync::CancellationToken;
 
 use herald::broker::AmqpTlsConfig;
 
-use super::certs::TestPki;
 use super::serve_child::ServeChild;
 use crate::broker_node::{NodeTls, OwnNode};
 use crate::failover::driver::{bind_queue, tags_in};
+use crate::support::certs::TestPki;
 use crate::support::child::next_line;
 use crate::support::{HeraldChild, TestApp, get, load_at, load_config_file, new_uuid, poll_until};
 
@@ -79,7 +79,15 @@ async fn serve_agent_and_load_reach_a_mutual_tls_node() {
         c.amqp.connect_timeout = Duration::from_secs(20);
     })
     .await;
-    app.wait_ready().await;
+    // A first attempt that reached the node while its TLS listener was still
+    // starting waits out its 20 s connect timeout before the next: the
+    // deadline covers that and a second attempt (seen once on a busy box).
+    app.wait_until_within(
+        Duration::from_secs(60),
+        |r| r.status == StatusCode::OK,
+        "/readyz",
+    )
+    .await;
     let ready = app.request(http::Method::GET, "/readyz", None, &[]).await;
     let port = own.node.tls_ports.unwrap().named;
     assert_eq!(ready.body["broker_node"], format!("localhost:{port}"));

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use http::{Method, StatusCode};
 
-use super::certs::TestPki;
 use super::serve_child::ServeChild;
 use crate::keystone::fixture::{Fixture, herald_with, probe_path};
 use crate::keystone::own::OwnKeystone;
+use crate::support::certs::TestPki;
 use crate::support::child::check_config;
 use crate::support::parts::{self, require};
 

@@ -5,12 +5,11 @@
 //! - [`broker`]: mutual TLS to a RabbitMQ node of the test's own.
 //! - [`keystone`]: keystone mode against a Keystone behind TLS.
 //! - [`postgres`]: the directory on a PostgreSQL cluster of the test's own with TLS.
-//! - [`certs`]: the CA and certificates the tests make.
+//! - the CA and certificates: [`crate::support::certs::TestPki`].
 //! - [`serve_child`]: `herald serve` as a process whose log the test reads.
 //! - [`own_postgres`]: a PostgreSQL cluster the test starts, with TLS on.
 
 mod broker;
-pub(crate) mod certs;
 mod downgrade;
 mod keystone;
 mod own_postgres;

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use sqlx::Connection;
 
-use super::certs::TestPki;
+use crate::support::certs::TestPki;
 use crate::support::group::ProcessGroup;
 use crate::support::parts;
 use crate::support::poll_until;

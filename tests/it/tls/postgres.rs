@@ -11,8 +11,8 @@ use sqlx::Connection;
 use herald::directory::Directory;
 use herald::directory::config::{DirectoryBackend, DirectoryConfig};
 
-use super::certs::TestPki;
 use super::own_postgres::OwnPostgres;
+use crate::support::certs::TestPki;
 
 fn config(url: String) -> DirectoryConfig {
     DirectoryConfig {
