@@ -72,7 +72,7 @@ pub fn close_connection(response: &mut Response<Body>) {
         .insert(header::CONNECTION, HeaderValue::from_static("close"));
 }
 
-/// Reads and drops up to [`DRAIN_BYTES`] of a body that will not be read.
+/// Reads and drops up to `DRAIN_BYTES` of a body that will not be read.
 pub async fn drain(mut body: Incoming) {
     let drained = async {
         let mut seen = 0usize;

@@ -2,7 +2,7 @@
 //!
 //! Only shape is checked here (numbers in range, durations with a unit); what
 //! needs more than one flag to judge (the loopback target, the bounds of a
-//! run) is checked in [`super::run`] before anything is sent.
+//! run) is checked in [`super::run()`] before anything is sent.
 
 use std::path::PathBuf;
 use std::time::Duration;
