@@ -118,19 +118,31 @@ impl Directory {
             DirectoryBackend::Nova => Backend::Nova(Arc::new(NovaDirectory::open(config)?)),
         };
         let query_timeout = config.query_timeout;
-        let fetch: shared_lookup::Fetch = {
-            let backend = backend.clone();
-            Arc::new(move |uuids: Vec<String>| {
-                let backend = backend.clone();
-                Box::pin(within(query_timeout, async move {
-                    match &backend {
-                        Backend::Sqlite(store) => store.lookup(&uuids).await,
-                        Backend::Postgres(store) => store.lookup(&uuids).await,
-                        // Never reached: Nova lookups do not go through the shared queue.
-                        Backend::Nova(_) => Ok(Vec::new()),
-                    }
-                }))
-            })
+        // One closure per backend, so each boxed query is only as large as
+        // its own backend's.
+        let fetch: shared_lookup::Fetch = match &backend {
+            Backend::Sqlite(store) => {
+                let store = store.clone();
+                Arc::new(move |uuids: Vec<String>| {
+                    let store = store.clone();
+                    Box::pin(within(
+                        query_timeout,
+                        async move { store.lookup(&uuids).await },
+                    ))
+                })
+            }
+            Backend::Postgres(store) => {
+                let store = store.clone();
+                Arc::new(move |uuids: Vec<String>| {
+                    let store = store.clone();
+                    Box::pin(within(
+                        query_timeout,
+                        async move { store.lookup(&uuids).await },
+                    ))
+                })
+            }
+            // Never called: Nova lookups do not go through the shared queue.
+            Backend::Nova(_) => Arc::new(|_| Box::pin(async { Ok(Vec::new()) })),
         };
         Ok(Self {
             backend,
@@ -162,7 +174,8 @@ impl Directory {
         }
         let distinct: BTreeSet<ServerId> = ids.iter().copied().collect();
         if let Backend::Nova(nova) = &self.backend {
-            return nova.lookup(&distinct, caller).await;
+            // Boxed: Nova's lookup (several databases) is a large future.
+            return Box::pin(nova.lookup(&distinct, caller)).await;
         }
         let uuids: Vec<String> = distinct.iter().map(ServerId::canonical).collect();
         let found = self.lookups.find(uuids.clone()).await?;

@@ -66,14 +66,23 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Rows of `uuids` (distinct), in one query with one fixed statement.
+    /// Rows of `uuids` (distinct), in one query with one of two fixed
+    /// statements: a single id (the usual lookup of an idle directory) by
+    /// its key, several as one JSON array.
     pub async fn lookup(&self, uuids: &[String]) -> Result<Vec<RawRow>, DirectoryError> {
-        let ids = serde_json::Value::from(uuids).to_string();
-        sqlx::query_as::<_, RawRow>(sql::LOOKUP_JSON)
-            .bind(ids)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(classify)
+        // Boxed where made: sqlx's query futures are large, and would
+        // otherwise be moved through every caller's state.
+        let rows = match uuids {
+            [one] => {
+                let query = sqlx::query_as::<_, RawRow>(sql::GET).bind(one.as_str());
+                Box::pin(query.fetch_all(&self.pool)).await
+            }
+            _ => {
+                let query = sqlx::query_as::<_, RawRow>(sql::LOOKUP_JSON).bind(json_array(uuids));
+                Box::pin(query.fetch_all(&self.pool)).await
+            }
+        };
+        rows.map_err(classify)
     }
 
     pub async fn get(&self, uuid: String) -> Result<Option<RawRow>, DirectoryError> {
@@ -135,6 +144,27 @@ impl SqliteStore {
     }
 }
 
+/// `uuids` as a JSON array of strings. Canonical uuids need no escaping;
+/// anything else is escaped by serde_json.
+fn json_array(uuids: &[String]) -> String {
+    let mut text = String::with_capacity(2 + uuids.len() * 39);
+    text.push('[');
+    for (i, uuid) in uuids.iter().enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        if uuid.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
+            text.push('"');
+            text.push_str(uuid);
+            text.push('"');
+        } else {
+            text.push_str(&serde_json::Value::from(uuid.as_str()).to_string());
+        }
+    }
+    text.push(']');
+    text
+}
+
 fn upsert(
     row: Columns,
 ) -> sqlx::query::Query<'static, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
@@ -182,4 +212,23 @@ async fn file_pool(config: &DirectoryConfig, path: &Path) -> Result<SqlitePool, 
         .connect_with(options)
         .await
         .map_err(classify)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_arrays_are_what_serde_json_writes() {
+        for uuids in [
+            vec![],
+            vec!["3df201cf-2451-44f2-8d25-a4ca826fc1f3".to_owned()],
+            vec!["a-1".to_owned(), "quote\"and\\slash".to_owned()],
+        ] {
+            assert_eq!(
+                json_array(&uuids),
+                serde_json::Value::from(uuids.as_slice()).to_string()
+            );
+        }
+    }
 }
