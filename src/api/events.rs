@@ -61,7 +61,15 @@ async fn answer(
         .collect();
     let deliveries = match nova_side(app) {
         Some(side) => {
-            nova_events::deliver(&side, &events, &mut verdicts, &found, ids, caller).await
+            Box::pin(nova_events::deliver(
+                &side,
+                &events,
+                &mut verdicts,
+                &found,
+                ids,
+                caller,
+            ))
+            .await
         }
         None => {
             let targets = verdicts.iter().enumerate().filter_map(|(i, v)| match v {
@@ -83,10 +91,7 @@ async fn answer(
         .collect();
     count_codes(app, &results);
     let status = outcome::overall(results.iter().map(|r| r.code));
-    Ok(json_response(
-        status,
-        &serde_json::json!({ "events": results }),
-    ))
+    Ok(json_response(status, &outcome::Answer { events: &results }))
 }
 
 /// Nova's wire, when herald speaks it (its directory is then Nova's too).
