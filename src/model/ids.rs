@@ -15,6 +15,12 @@ impl ServerId {
     /// Parses any form Nova's `is_uuid_like` accepts: hyphenated or not, any
     /// case, `{braced}` or `urn:uuid:`-prefixed.
     pub fn parse(text: &str) -> Option<Self> {
+        // The canonical form (as stored, and as Nova sends it) directly.
+        if Self::looks_hyphenated(text)
+            && let Ok(uuid) = Uuid::try_parse(text)
+        {
+            return Some(Self(uuid));
+        }
         // Nova's oslo.utils rule: drop `urn:`/`uuid:` and surrounding braces,
         // ignore hyphens, and what is left must be 32 hex digits.
         let stripped = text.replace("urn:", "").replace("uuid:", "");
@@ -29,6 +35,18 @@ impl ServerId {
         u128::from_str_radix(&hex, 16)
             .ok()
             .map(|n| Self(Uuid::from_u128(n)))
+    }
+
+    /// 36 characters with hyphens where the hyphenated form has them.
+    fn looks_hyphenated(text: &str) -> bool {
+        let bytes = text.as_bytes();
+        bytes.len() == 36 && [8, 13, 18, 23].iter().all(|&i| bytes[i] == b'-')
+    }
+
+    /// Whether `text` is this id's canonical form, without allocating.
+    pub fn is_canonical(&self, text: &str) -> bool {
+        let mut buffer = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        self.0.hyphenated().encode_lower(&mut buffer).as_bytes() == text.as_bytes()
     }
 
     /// Wraps an already parsed UUID.
@@ -149,6 +167,8 @@ mod tests {
         ] {
             let id = ServerId::parse(form).unwrap_or_else(|| panic!("{form} refused"));
             assert_eq!(id.canonical(), canonical);
+            assert!(id.is_canonical(canonical));
+            assert_eq!(id.is_canonical(form), form == canonical);
         }
     }
 
@@ -159,6 +179,8 @@ mod tests {
             "foo",
             "3df201cf-2451-44f2-8d25",
             "3df201cf-2451-44f2-8d25-a4ca826fc1fz",
+            "3df201cf-2451-44f2-8d25-a4ca826fc1f+",
+            "3df201cf-2451-44f2-8d2--a4ca826fc1f3",
         ] {
             assert!(ServerId::parse(bad).is_none(), "{bad} accepted");
         }
