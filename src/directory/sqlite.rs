@@ -75,7 +75,8 @@ impl SqliteStore {
         let rows = match uuids {
             [one] => {
                 let query = sqlx::query_as::<_, RawRow>(sql::GET).bind(one.as_str());
-                Box::pin(query.fetch_all(&self.pool)).await
+                let row = Box::pin(query.fetch_optional(&self.pool)).await;
+                row.map(|row| row.into_iter().collect())
             }
             _ => {
                 let query = sqlx::query_as::<_, RawRow>(sql::LOOKUP_JSON).bind(json_array(uuids));

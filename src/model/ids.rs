@@ -135,7 +135,13 @@ impl RequestIds {
     /// A fresh local id, keeping `global` only when it is `req-<uuid>`.
     pub fn new(global: Option<&str>) -> Self {
         Self {
-            request_id: format!("req-{}", Uuid::new_v4()),
+            request_id: {
+                let mut id = String::with_capacity(4 + uuid::fmt::Hyphenated::LENGTH);
+                id.push_str("req-");
+                let mut buffer = [0u8; uuid::fmt::Hyphenated::LENGTH];
+                id.push_str(Uuid::new_v4().hyphenated().encode_lower(&mut buffer));
+                id
+            },
             global_request_id: global.filter(|g| is_request_id(g)).map(str::to_owned),
         }
     }
