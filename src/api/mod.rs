@@ -18,6 +18,7 @@ pub mod outcome;
 pub mod routes;
 pub mod validate;
 mod validate_event;
+mod validate_fast;
 pub mod versions;
 
 use std::net::SocketAddr;
