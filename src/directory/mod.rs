@@ -6,7 +6,8 @@
 //!   entry types;
 //! - `error`: [`DirectoryError`] and the classification of driver errors;
 //! - `found`: what a batch lookup says about each server;
-//! - `sqlite`, `postgres`: one backend each, speaking plain columns;
+//! - `sqlite`, `postgres`: one backend each, speaking plain columns
+//!   (`sqlite_readers`: the SQLite lookups' own connections);
 //! - `nova`: Nova mode, read-only lookups in Nova's own databases;
 //! - [`db_tls`]: the databases' TLS as their URLs ask for it (sslmode, ssl-mode);
 //! - `schema`, `sql`: the DDL and query texts;
@@ -23,6 +24,7 @@ mod schema;
 mod shared_lookup;
 mod sql;
 mod sqlite;
+mod sqlite_readers;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
