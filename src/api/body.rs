@@ -23,13 +23,11 @@ pub fn check_media_type(headers: &HeaderMap) -> Result<(), ApiError> {
         return Ok(());
     };
     let text = value.to_str().unwrap_or("");
-    let media = text
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    if JSON_TYPES.contains(&media.as_str()) {
+    let media = text.split(';').next().unwrap_or("").trim();
+    if JSON_TYPES
+        .iter()
+        .any(|json| json.eq_ignore_ascii_case(media))
+    {
         Ok(())
     } else {
         Err(ApiError::MediaType(text.to_owned()))

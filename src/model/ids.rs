@@ -2,6 +2,7 @@
 //! and the request ids herald gives and passes on.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -79,10 +80,10 @@ pub enum HostNameError {
 
 /// A compute host's name. It becomes part of an AMQP routing key and queue
 /// name, so it is bounded and excludes whitespace, control characters and the
-/// topic-exchange wildcards `*` and `#`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
-pub struct HostName(String);
+/// topic-exchange wildcards `*` and `#`. Shared, not copied: a request's
+/// path clones a host's name several times (grouping, lanes, outcomes).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HostName(Arc<str>);
 
 impl HostName {
     /// Longest accepted name; leaves room for prefixes under AMQP's 255-byte limit.
@@ -102,11 +103,17 @@ impl HostName {
         {
             return Err(HostNameError::BadCharacter(c));
         }
-        Ok(Self(text.to_owned()))
+        Ok(Self(Arc::from(text)))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl Serialize for HostName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
     }
 }
 

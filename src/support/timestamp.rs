@@ -40,6 +40,30 @@ pub fn format_rfc3339(at: OffsetDateTime) -> String {
     out
 }
 
+/// A UTC instant as the log lines' timestamps have it (tracing's own
+/// format: microseconds and a `Z`, `2026-11-27T10:00:00.000123Z`); `None`
+/// for a year outside 0..=9999, which that format writes differently.
+pub fn log_rfc3339(at: OffsetDateTime) -> Option<String> {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    let year = u32::try_from(at.year()).ok().filter(|y| *y <= 9999)?;
+    let mut out = String::with_capacity(27);
+    push_digits(&mut out, year, 4);
+    out.push('-');
+    push_digits(&mut out, u32::from(u8::from(at.month())), 2);
+    out.push('-');
+    push_digits(&mut out, u32::from(at.day()), 2);
+    out.push('T');
+    push_digits(&mut out, u32::from(at.hour()), 2);
+    out.push(':');
+    push_digits(&mut out, u32::from(at.minute()), 2);
+    out.push(':');
+    push_digits(&mut out, u32::from(at.second()), 2);
+    out.push('.');
+    push_digits(&mut out, at.microsecond(), 6);
+    out.push('Z');
+    Some(out)
+}
+
 /// Appends the last `width` decimal digits of `value`, zero-padded.
 fn push_digits(out: &mut String, value: u32, width: u32) {
     for place in (0..width).rev() {
@@ -58,5 +82,16 @@ mod tests {
         assert_eq!(format_rfc3339(at), "2026-11-27T10:00:00.123Z");
         let at = time::macros::datetime!(0987-01-02 03:04:05.006 +02:00);
         assert_eq!(format_rfc3339(at), "0987-01-02T01:04:05.006Z");
+    }
+
+    #[test]
+    fn log_timestamps_have_micros_and_z() {
+        let at = time::macros::datetime!(2026-11-27 10:00:00.000123456 UTC);
+        assert_eq!(
+            log_rfc3339(at).as_deref(),
+            Some("2026-11-27T10:00:00.000123Z")
+        );
+        let at = time::macros::datetime!(-0001-01-01 00:00:00 UTC);
+        assert_eq!(log_rfc3339(at), None);
     }
 }
