@@ -21,6 +21,14 @@ impl Microversion {
         Self { major, minor }
     }
 
+    pub const fn major(self) -> u32 {
+        self.major
+    }
+
+    pub const fn minor(self) -> u32 {
+        self.minor
+    }
+
     /// Parses `X.Y` with Nova's rule `^([1-9]\d*)\.([1-9]\d*|0)$`.
     pub fn parse(text: &str) -> Option<Self> {
         let (major, minor) = text.split_once('.')?;

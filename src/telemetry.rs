@@ -3,6 +3,8 @@
 
 use std::io::IsTerminal;
 
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::time::FormatTime;
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
 use serde::{Deserialize, Serialize};
@@ -77,6 +79,7 @@ pub fn init(log: &LogConfig) -> LogGuard {
             .with(
                 fmt::layer()
                     .with_writer(writer)
+                    .with_timer(Timestamps)
                     .with_ansi(ansi)
                     .with_target(false),
             )
@@ -86,12 +89,26 @@ pub fn init(log: &LogConfig) -> LogGuard {
                 fmt::layer()
                     .json()
                     .with_writer(writer)
+                    .with_timer(Timestamps)
                     .with_current_span(true)
                     .with_span_list(false),
             )
             .init(),
     }
     LogGuard { _writer: guard }
+}
+
+/// The log lines' timestamps, exactly as tracing's default timer writes
+/// them, with the digits written directly: every access line has one.
+struct Timestamps;
+
+impl FormatTime for Timestamps {
+    fn format_time(&self, w: &mut Writer<'_>) -> std::fmt::Result {
+        match crate::support::timestamp::log_rfc3339(time::OffsetDateTime::now_utc()) {
+            Some(text) => w.write_str(&text),
+            None => fmt::time::SystemTime.format_time(w),
+        }
+    }
 }
 
 /// lapin logs every closed channel at ERROR and every returned message at
@@ -101,5 +118,30 @@ fn with_quiet_lapin(level: &str) -> String {
         level.to_owned()
     } else {
         format!("{level},lapin=off")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The same text as tracing's own timer, read at (nearly) the same time:
+    /// equal up to the second, and the same shape after it.
+    #[test]
+    fn timestamps_are_tracings_own() {
+        let write = |timer: &dyn FormatTime| {
+            let mut text = String::new();
+            timer
+                .format_time(&mut Writer::new(&mut text))
+                .expect("writes to a String");
+            text
+        };
+        let (ours, theirs) = (0..10)
+            .map(|_| (write(&Timestamps), write(&fmt::time::SystemTime)))
+            .find(|(ours, theirs)| ours[..19] == theirs[..19])
+            .expect("some pair within the same second");
+        assert_eq!(ours.len(), theirs.len(), "{ours} {theirs}");
+        assert_eq!(ours.as_bytes()[19], b'.');
+        assert!(ours.ends_with('Z') && theirs.ends_with('Z'));
     }
 }

@@ -1,5 +1,5 @@
 //! Who may call: `X-Auth-Token` checked against the configured tokens
-//! (kept only as SHA-256 digests, compared in constant time) or, in keystone
+//! (plain or as SHA-256 digests, compared in constant time) or, in keystone
 //! mode, validated by Keystone; then roles.
 
 use std::sync::Arc;
@@ -33,8 +33,16 @@ pub enum Denied {
     Unavailable,
 }
 
+/// A configured token as it is matched: the token itself when the config
+/// gives it in plain text (compared in constant time, no hashing per
+/// request), else its SHA-256 digest.
+enum Secret {
+    Plain(Vec<u8>),
+    Digest([u8; 32]),
+}
+
 struct KnownToken {
-    digest: [u8; 32],
+    secret: Secret,
     authorised: bool,
     caller: Caller,
 }
@@ -67,9 +75,11 @@ impl Authenticator {
             .tokens
             .iter()
             .filter_map(|t| {
-                let digest = match (&t.token, &t.token_sha256) {
-                    (Some(token), _) => Sha256::digest(token.as_bytes()).into(),
-                    (None, Some(hex_digest)) => hex::decode(hex_digest).ok()?.try_into().ok()?,
+                let secret = match (&t.token, &t.token_sha256) {
+                    (Some(token), _) => Secret::Plain(token.as_bytes().to_vec()),
+                    (None, Some(hex_digest)) => {
+                        Secret::Digest(hex::decode(hex_digest).ok()?.try_into().ok()?)
+                    }
                     (None, None) => return None,
                 };
                 let authorised = t.roles.iter().any(|r| config.required_roles.contains(r));
@@ -79,7 +89,7 @@ impl Authenticator {
                     roles: t.roles.clone(),
                 };
                 Some(KnownToken {
-                    digest,
+                    secret,
                     authorised,
                     caller,
                 })
@@ -125,7 +135,9 @@ impl Authenticator {
             .get(SERVICE_TOKEN_HEADER)
             .and_then(|v| v.to_str().ok())
             .filter(|t| !t.is_empty());
-        match keystone.judge(token, service).await {
+        // Boxed: Keystone's client future is large, and the token path
+        // should not carry its size.
+        match Box::pin(keystone.judge(token, service)).await {
             Outcome::Valid(info) if info.roles.iter().any(|r| self.required_roles.contains(r)) => {
                 Ok(Caller {
                     user_id: info.user_id.clone(),
@@ -151,14 +163,26 @@ impl Authenticator {
             let token = headers.get(TOKEN_HEADER).and_then(|v| v.to_str().ok());
             return Ok(Caller::from_noauth_token(token));
         }
-        let token = headers.get(TOKEN_HEADER).ok_or(Denied::Unauthenticated)?;
-        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let token = headers
+            .get(TOKEN_HEADER)
+            .ok_or(Denied::Unauthenticated)?
+            .as_bytes();
+        // Hashed only when some configured token is known by its digest alone.
+        let digest: Option<[u8; 32]> = self
+            .tokens
+            .iter()
+            .any(|known| matches!(known.secret, Secret::Digest(_)))
+            .then(|| Sha256::digest(token).into());
         // Visit every token whatever matches, so timing says nothing about which.
         let mut found = subtle::Choice::from(0);
         let mut authorised = subtle::Choice::from(0);
         let mut index = 0u32;
         for (i, known) in self.tokens.iter().enumerate() {
-            let hit = known.digest.ct_eq(&digest);
+            let hit = match (&known.secret, &digest) {
+                (Secret::Plain(plain), _) => plain_eq(plain, token),
+                (Secret::Digest(known), Some(digest)) => known.ct_eq(digest),
+                (Secret::Digest(_), None) => subtle::Choice::from(0),
+            };
             found |= hit;
             authorised |= hit & subtle::Choice::from(u8::from(known.authorised));
             let i = u32::try_from(i).unwrap_or(u32::MAX);
@@ -174,6 +198,17 @@ impl Authenticator {
                 .ok_or(Denied::Unauthenticated),
         }
     }
+}
+
+/// Whether `given` is `known`, in time that depends on `known`'s length
+/// only: every byte of `known` is compared whatever `given` is.
+fn plain_eq(known: &[u8], given: &[u8]) -> subtle::Choice {
+    let same_length = (known.len() as u64).ct_eq(&(given.len() as u64));
+    let mut differ = 0u8;
+    for (i, byte) in known.iter().enumerate() {
+        differ |= byte ^ given.get(i).copied().unwrap_or(!byte);
+    }
+    same_length & differ.ct_eq(&0)
 }
 
 #[cfg(test)]
@@ -259,6 +294,18 @@ mod tests {
             auth.check_static(&with_token("")),
             Err(Denied::Unauthenticated)
         );
+        for near in [
+            "admin-toke",
+            "admin-tokem",
+            "admin-token ",
+            "admin-tokenadmin-token",
+        ] {
+            assert_eq!(
+                auth.check_static(&with_token(near)),
+                Err(Denied::Unauthenticated),
+                "{near}"
+            );
+        }
     }
 
     #[test]

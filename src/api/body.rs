@@ -23,13 +23,11 @@ pub fn check_media_type(headers: &HeaderMap) -> Result<(), ApiError> {
         return Ok(());
     };
     let text = value.to_str().unwrap_or("");
-    let media = text
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    if JSON_TYPES.contains(&media.as_str()) {
+    let media = text.split(';').next().unwrap_or("").trim();
+    if JSON_TYPES
+        .iter()
+        .any(|json| json.eq_ignore_ascii_case(media))
+    {
         Ok(())
     } else {
         Err(ApiError::MediaType(text.to_owned()))
@@ -159,19 +157,30 @@ impl Refused {
     }
 }
 
-/// Reads the body to its end, refusing more than `limit` bytes.
+/// Reads the body to its end, refusing more than `limit` bytes. A body
+/// that comes in one piece (the usual small one) is kept as it came.
 async fn read(body: &mut Incoming, limit: usize) -> Result<Bytes, ApiError> {
+    let mut first: Option<Bytes> = None;
     let mut collected = bytes::BytesMut::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(ApiError::BodyRead)?;
-        if let Some(data) = frame.data_ref() {
-            if collected.len() + data.len() > limit {
-                return Err(ApiError::TooLarge(limit));
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        let seen = first.as_ref().map_or(0, Bytes::len) + collected.len();
+        if seen + data.len() > limit {
+            return Err(ApiError::TooLarge(limit));
+        }
+        match first.take() {
+            None if collected.is_empty() => first = Some(data),
+            Some(earlier) => {
+                collected.extend_from_slice(&earlier);
+                collected.extend_from_slice(&data);
             }
-            collected.extend_from_slice(data);
+            None => collected.extend_from_slice(&data),
         }
     }
-    Ok(collected.freeze())
+    Ok(first.unwrap_or_else(|| collected.freeze()))
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! `POST /os-server-external-events`: negotiate, read, validate, look up,
 //! judge, dispatch, answer with a code per event.
 
+use std::sync::LazyLock;
+
 use http::{HeaderMap, HeaderValue, Request, Response};
 use hyper::body::Incoming;
 
@@ -61,7 +63,15 @@ async fn answer(
         .collect();
     let deliveries = match nova_side(app) {
         Some(side) => {
-            nova_events::deliver(&side, &events, &mut verdicts, &found, ids, caller).await
+            Box::pin(nova_events::deliver(
+                &side,
+                &events,
+                &mut verdicts,
+                &found,
+                ids,
+                caller,
+            ))
+            .await
         }
         None => {
             let targets = verdicts.iter().enumerate().filter_map(|(i, v)| match v {
@@ -83,10 +93,7 @@ async fn answer(
         .collect();
     count_codes(app, &results);
     let status = outcome::overall(results.iter().map(|r| r.code));
-    Ok(json_response(
-        status,
-        &serde_json::json!({ "events": results }),
-    ))
+    Ok(json_response(status, &outcome::Answer { events: &results }))
 }
 
 /// Nova's wire, when herald speaks it (its directory is then Nova's too).
@@ -117,19 +124,31 @@ fn count_codes(app: &App, results: &[EventResult]) {
     }
 }
 
+/// The two microversion header values of every version served (`compute
+/// 2.N`, `2.N`), made once: cloning one is a reference count.
+static VERSION_VALUES: LazyLock<Vec<(HeaderValue, HeaderValue)>> = LazyLock::new(|| {
+    (0..=Microversion::MAX.minor())
+        .map(|minor| version_values(Microversion::new(Microversion::MIN.major(), minor)))
+        .collect()
+});
+
+fn version_values(version: Microversion) -> (HeaderValue, HeaderValue) {
+    let text = version.to_string();
+    let standard = HeaderValue::from_str(&format!("compute {text}"))
+        .expect("a version is a valid header value");
+    let legacy = HeaderValue::from_str(&text).expect("a version is a valid header value");
+    (standard, legacy)
+}
+
 /// Adds the microversion headers every events response carries.
 fn with_version(mut response: Response<Body>, version: Microversion) -> Response<Body> {
+    let (standard, legacy) = match VERSION_VALUES.get(version.minor() as usize) {
+        Some(values) if version.major() == Microversion::MIN.major() => values.clone(),
+        _ => version_values(version),
+    };
     let headers: &mut HeaderMap = response.headers_mut();
-    let text = version.to_string();
-    headers.insert(
-        STANDARD_HEADER,
-        HeaderValue::from_str(&format!("compute {text}"))
-            .expect("a version is a valid header value"),
-    );
-    headers.insert(
-        LEGACY_HEADER,
-        HeaderValue::from_str(&text).expect("a version is a valid header value"),
-    );
+    headers.insert(STANDARD_HEADER, standard);
+    headers.insert(LEGACY_HEADER, legacy);
     headers.append(http::header::VARY, HeaderValue::from_static(VARY_VALUE));
     response
 }

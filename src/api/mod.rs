@@ -18,6 +18,7 @@ pub mod outcome;
 pub mod routes;
 pub mod validate;
 mod validate_event;
+mod validate_fast;
 pub mod versions;
 
 use std::net::SocketAddr;
@@ -96,8 +97,10 @@ impl App {
         let span = tracing::info_span!("request", request_id = %ids.request_id, method = %req.method(), path = %req.uri().path());
         let in_flight = InFlight::enter(&self.metrics.in_flight);
         let method = req.method().clone();
-        let mut response = self
-            .route(route.clone(), req, &ids, &origin)
+        // Boxed here, so the future hyper holds and moves stays small (the
+        // routes' futures, the directory's and Keystone's among them, are
+        // tens of kilobytes together).
+        let mut response = Box::pin(self.route(route.clone(), req, &ids, &origin))
             .instrument(span.clone())
             .await;
         drop(in_flight);
@@ -176,20 +179,24 @@ impl App {
         {
             return body::refuse(req, ApiError::DirectoryIsNova).await;
         }
+        // Each route's future is boxed where it is made: this one is only
+        // as large as the largest box, not as the largest route.
         match route {
             Route::VersionList => versions::list(origin),
             Route::VersionDocument => versions::document(origin),
-            Route::Events => events::post(self, req, ids, caller).await,
+            Route::Events => Box::pin(events::post(self, req, ids, caller)).await,
             Route::DirectoryCollection if req.method() == Method::POST => {
-                directory_routes::bulk(self, req).await
+                Box::pin(directory_routes::bulk(self, req)).await
             }
-            Route::DirectoryCollection => directory_routes::list(self, req.uri()).await,
-            Route::DirectoryItem(segment) => directory_routes::item(self, req, &segment).await,
+            Route::DirectoryCollection => Box::pin(directory_routes::list(self, req.uri())).await,
+            Route::DirectoryItem(segment) => {
+                Box::pin(directory_routes::item(self, req, &segment)).await
+            }
             Route::Healthz => ops::healthz(),
             Route::Healthcheck => {
                 healthcheck::answer(req.method(), &self.http.healthcheck_disable_file)
             }
-            Route::Readyz => ops::readyz(self).await,
+            Route::Readyz => Box::pin(ops::readyz(self)).await,
             Route::Metrics => ops::metrics(self),
             Route::NotFound => unreachable!("answered above"),
         }

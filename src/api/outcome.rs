@@ -66,14 +66,23 @@ pub fn code(verdict: &Verdict, deliveries: &HashMap<HostName, PublishOutcome>) -
 }
 
 /// One event of the response: the caller's fields echoed, plus status and code.
+/// The fields are in the order they are written (alphabetical, as a JSON
+/// object built through `serde_json::Value` writes them), since the answer
+/// is serialised straight from these.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EventResult<'a> {
+    pub code: u16,
     pub name: &'static str,
     pub server_uuid: &'a str,
     pub status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tag: Option<&'a str>,
-    pub code: u16,
+}
+
+/// The events route's answer body: `{"events": [...]}`.
+#[derive(Debug, Serialize)]
+pub struct Answer<'a> {
+    pub events: &'a [EventResult<'a>],
 }
 
 impl<'a> EventResult<'a> {
@@ -241,5 +250,18 @@ mod tests {
         let failed = serde_json::to_value(EventResult::new(&untagged, 404)).unwrap();
         assert!(failed.get("tag").is_none());
         assert_eq!(failed["status"], "failed");
+    }
+
+    #[test]
+    fn the_answer_is_written_as_through_a_json_value() {
+        let tagged = event(EventName::NetworkVifPlugged, Some("p\"ort"));
+        let untagged = event(EventName::NetworkChanged, None);
+        let results = [
+            EventResult::new(&tagged, 200),
+            EventResult::new(&untagged, 404),
+        ];
+        let direct = serde_json::to_string(&Answer { events: &results }).unwrap();
+        let through_value = serde_json::json!({ "events": results }).to_string();
+        assert_eq!(direct, through_value);
     }
 }

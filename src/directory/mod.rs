@@ -6,7 +6,8 @@
 //!   entry types;
 //! - `error`: [`DirectoryError`] and the classification of driver errors;
 //! - `found`: what a batch lookup says about each server;
-//! - `sqlite`, `postgres`: one backend each, speaking plain columns;
+//! - `sqlite`, `postgres`: one backend each, speaking plain columns
+//!   (`sqlite_readers`: the SQLite lookups' own connections);
 //! - `nova`: Nova mode, read-only lookups in Nova's own databases;
 //! - [`db_tls`]: the databases' TLS as their URLs ask for it (sslmode, ssl-mode);
 //! - `schema`, `sql`: the DDL and query texts;
@@ -23,6 +24,7 @@ mod schema;
 mod shared_lookup;
 mod sql;
 mod sqlite;
+mod sqlite_readers;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -118,19 +120,31 @@ impl Directory {
             DirectoryBackend::Nova => Backend::Nova(Arc::new(NovaDirectory::open(config)?)),
         };
         let query_timeout = config.query_timeout;
-        let fetch: shared_lookup::Fetch = {
-            let backend = backend.clone();
-            Arc::new(move |uuids: Vec<String>| {
-                let backend = backend.clone();
-                Box::pin(within(query_timeout, async move {
-                    match &backend {
-                        Backend::Sqlite(store) => store.lookup(&uuids).await,
-                        Backend::Postgres(store) => store.lookup(&uuids).await,
-                        // Never reached: Nova lookups do not go through the shared queue.
-                        Backend::Nova(_) => Ok(Vec::new()),
-                    }
-                }))
-            })
+        // One closure per backend, so each boxed query is only as large as
+        // its own backend's.
+        let fetch: shared_lookup::Fetch = match &backend {
+            Backend::Sqlite(store) => {
+                let store = store.clone();
+                Arc::new(move |uuids: Vec<String>| {
+                    let store = store.clone();
+                    Box::pin(within(
+                        query_timeout,
+                        async move { store.lookup(&uuids).await },
+                    ))
+                })
+            }
+            Backend::Postgres(store) => {
+                let store = store.clone();
+                Arc::new(move |uuids: Vec<String>| {
+                    let store = store.clone();
+                    Box::pin(within(
+                        query_timeout,
+                        async move { store.lookup(&uuids).await },
+                    ))
+                })
+            }
+            // Never called: Nova lookups do not go through the shared queue.
+            Backend::Nova(_) => Arc::new(|_| Box::pin(async { Ok(Vec::new()) })),
         };
         Ok(Self {
             backend,
@@ -162,7 +176,8 @@ impl Directory {
         }
         let distinct: BTreeSet<ServerId> = ids.iter().copied().collect();
         if let Backend::Nova(nova) = &self.backend {
-            return nova.lookup(&distinct, caller).await;
+            // Boxed: Nova's lookup (several databases) is a large future.
+            return Box::pin(nova.lookup(&distinct, caller)).await;
         }
         let uuids: Vec<String> = distinct.iter().map(ServerId::canonical).collect();
         let found = self.lookups.find(uuids.clone()).await?;

@@ -183,7 +183,9 @@ where
     let attempts = pool.options().get_max_connections() + 1;
     let mut attempt = 1;
     loop {
-        match read().await {
+        // Boxed: sqlx's query futures are large, and this one is moved
+        // through every caller's state otherwise.
+        match Box::pin(read()).await {
             Err(error) if attempt < attempts && died_with_its_connection(&error) => {
                 tracing::debug!(error = %error_chain(&error), attempt, "directory read failed on a dead connection; reading again");
                 attempt += 1;

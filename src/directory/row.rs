@@ -67,16 +67,17 @@ pub(crate) fn entry(row: RawRow) -> Result<Entry, DirectoryError> {
     Ok(parsed)
 }
 
-/// Re-validates a stored row into a server id and its placement.
+/// Re-validates a stored row into a server id and its placement: the same
+/// checks as [`entry`], without formatting the timestamp nobody reads.
 pub(crate) fn placement(row: RawRow) -> Result<(ServerId, Placement), DirectoryError> {
-    let e = entry(row)?;
-    Ok((
-        e.uuid,
-        Placement {
-            host: e.host,
-            migration: e.migration,
-        },
-    ))
+    let (uuid, host, source, dest, updated_at) = row;
+    let checked = placed(&uuid, host, source, dest).and_then(|(id, placement)| {
+        let at = i128::from(updated_at) * 1_000_000;
+        OffsetDateTime::from_unix_timestamp_nanos(at)
+            .map(|_| (id, placement))
+            .map_err(|_| CorruptRow::Timestamp(updated_at))
+    });
+    checked.map_err(|e| corrupt(&uuid, e))
 }
 
 fn parse(
@@ -86,8 +87,25 @@ fn parse(
     dest: Option<String>,
     updated_at: i64,
 ) -> Result<Entry, CorruptRow> {
+    let (id, placement) = placed(uuid, host, source, dest)?;
+    let updated_at = format_ms(updated_at).ok_or(CorruptRow::Timestamp(updated_at))?;
+    Ok(Entry {
+        uuid: id,
+        host: placement.host,
+        migration: placement.migration,
+        updated_at,
+    })
+}
+
+/// The id and placement columns, checked.
+fn placed(
+    uuid: &str,
+    host: Option<String>,
+    source: Option<String>,
+    dest: Option<String>,
+) -> Result<(ServerId, Placement), CorruptRow> {
     let id = ServerId::parse(uuid)
-        .filter(|id| id.canonical() == uuid)
+        .filter(|id| id.is_canonical(uuid))
         .ok_or(CorruptRow::Uuid)?;
     let host = host.map(|h| host_name("host", &h)).transpose()?;
     let migration = match (source, dest) {
@@ -98,13 +116,7 @@ fn parse(
         }),
         _ => return Err(CorruptRow::HalfMigration),
     };
-    let updated_at = format_ms(updated_at).ok_or(CorruptRow::Timestamp(updated_at))?;
-    Ok(Entry {
-        uuid: id,
-        host,
-        migration,
-        updated_at,
-    })
+    Ok((id, Placement { host, migration }))
 }
 
 fn host_name(column: &'static str, text: &str) -> Result<HostName, CorruptRow> {
@@ -153,16 +165,22 @@ mod tests {
             row(ID, None, Some("a"), Some("#")),
         ];
         for r in bad {
-            assert!(matches!(entry(r), Err(DirectoryError::Corrupt { .. })));
+            assert!(matches!(
+                entry(r.clone()),
+                Err(DirectoryError::Corrupt { .. })
+            ));
+            assert!(matches!(placement(r), Err(DirectoryError::Corrupt { .. })));
         }
         let mut r = row(ID, None, None, None);
         r.4 = i64::MAX;
-        assert!(matches!(
-            entry(r),
-            Err(DirectoryError::Corrupt {
-                source: CorruptRow::Timestamp(_),
-                ..
-            })
-        ));
+        for checked in [entry(r.clone()).map(|_| ()), placement(r).map(|_| ())] {
+            assert!(matches!(
+                checked,
+                Err(DirectoryError::Corrupt {
+                    source: CorruptRow::Timestamp(_),
+                    ..
+                })
+            ));
+        }
     }
 }

@@ -1,21 +1,26 @@
 //! Batch lookups of concurrent requests share one query.
 //!
-//! A lookup joins the queue; if fewer than [`QUERIES_AT_ONCE`] shared
-//! queries are running, one starts at once, so an idle directory adds no
-//! wait. Otherwise the lookup waits, and the next free query takes every
-//! waiting lookup it can fit ([`IDS_PER_QUERY`]) and asks for all their ids
+//! A lookup that finds no query running nor any lookup waiting asks for
+//! its ids itself, at once, in its own task: an idle directory adds no wait
+//! and no hand-off. Otherwise the lookup joins the queue; if fewer than
+//! [`QUERIES_AT_ONCE`] queries are running, a shared query starts at once,
+//! else the lookup waits, and the next free query takes every waiting
+//! lookup it can fit ([`IDS_PER_QUERY`]) and asks for all their ids
 //! together. Every lookup is answered by a query that started after it
 //! arrived, so it sees every write finished before it was made.
 //!
-//! Under load this turns one database round trip (and, on SQLite, two
-//! thread hand-offs) per request into one per group of requests. Rows are
-//! checked once per query; a corrupt row fails only the lookups that asked
-//! for it. Queries are tasks of their own: a request that gives up does not
-//! cut short a query other requests wait on.
+//! Under load this turns one database round trip per request into one per
+//! group of requests. Rows are checked once per query; a corrupt row fails
+//! only the lookups that asked for it. Shared queries are tasks of their
+//! own: a request that gives up does not cut short a query other requests
+//! wait on (a query a lookup runs alone answers only that lookup; when it
+//! ends, however it ends, its place goes to the lookups queued meanwhile).
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 
+use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use tokio::sync::oneshot;
 
@@ -38,6 +43,16 @@ pub(crate) type Fetch = Arc<
 pub(crate) type Found = HashMap<String, Result<(ServerId, Placement), Arc<DirectoryError>>>;
 
 type Answer = Result<Arc<Found>, Arc<DirectoryError>>;
+
+/// What a lookup does on arrival: ask alone, or wait in the queue
+/// (starting a shared query task when a place is free).
+enum Turn {
+    Alone(Vec<String>),
+    Queued {
+        answer: oneshot::Receiver<Answer>,
+        start: bool,
+    },
+}
 
 struct Waiter {
     uuids: Vec<String>,
@@ -73,15 +88,23 @@ impl SharedLookups {
     /// The rows of `uuids` (canonical, distinct), from a query that started
     /// after this call.
     pub async fn find(&self, uuids: Vec<String>) -> Result<Arc<Found>, DirectoryError> {
-        let (reply, answer) = oneshot::channel();
-        let start = {
+        let turn = {
             let mut queue = lock(&self.queue);
-            queue.waiting.push_back(Waiter { uuids, reply });
             let start = queue.running < QUERIES_AT_ONCE;
             if start {
                 queue.running += 1;
             }
-            start
+            if start && queue.waiting.is_empty() {
+                Turn::Alone(uuids)
+            } else {
+                let (reply, answer) = oneshot::channel();
+                queue.waiting.push_back(Waiter { uuids, reply });
+                Turn::Queued { answer, start }
+            }
+        };
+        let (answer, start) = match turn {
+            Turn::Alone(uuids) => return self.ask_alone(uuids).await,
+            Turn::Queued { answer, start } => (answer, start),
         };
         if start {
             tokio::spawn(run(Arc::clone(&self.fetch), Arc::clone(&self.queue)));
@@ -92,6 +115,48 @@ impl SharedLookups {
             // The query task ended without answering (the runtime is going away).
             Err(_) => Err(DirectoryError::Abandoned),
         }
+    }
+}
+
+impl SharedLookups {
+    /// Runs the query of a lookup that had the queue to itself, holding one
+    /// of the running places until it ends (a panic in the query is the
+    /// lookup's `Abandoned`, as it is for a shared query).
+    async fn ask_alone(&self, uuids: Vec<String>) -> Result<Arc<Found>, DirectoryError> {
+        let place = Place {
+            fetch: Arc::clone(&self.fetch),
+            queue: Arc::clone(&self.queue),
+        };
+        let fetched = AssertUnwindSafe((self.fetch)(uuids)).catch_unwind().await;
+        drop(place);
+        match fetched {
+            Ok(Ok(rows)) => Ok(Arc::new(check(rows))),
+            Ok(Err(error)) => Err(DirectoryError::Shared(Arc::new(error))),
+            Err(_) => Err(DirectoryError::Abandoned),
+        }
+    }
+}
+
+/// A running place held by a lookup's own query. When it goes (the query
+/// ended, or the lookup was dropped during it), the lookups queued
+/// meanwhile get it: a shared query task starts for them; with none
+/// queued, the place is free again.
+struct Place {
+    fetch: Fetch,
+    queue: Arc<Mutex<Queue>>,
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        let mut queue = lock(&self.queue);
+        if !queue.waiting.is_empty()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            drop(queue);
+            runtime.spawn(run(Arc::clone(&self.fetch), Arc::clone(&self.queue)));
+            return;
+        }
+        queue.running -= 1;
     }
 }
 
@@ -220,6 +285,50 @@ mod tests {
         .await
         .expect("a later lookup is answered, not stranded");
         assert!(answered.expect("found").is_empty());
+    }
+
+    #[tokio::test]
+    async fn lookups_queued_behind_lone_queries_are_answered_when_those_are_dropped() {
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let fetch: Fetch = {
+            let gate = Arc::clone(&gate);
+            Arc::new(move |_uuids| {
+                let gate = Arc::clone(&gate);
+                Box::pin(async move {
+                    gate.acquire().await.expect("never closed").forget();
+                    Ok(Vec::new())
+                })
+            })
+        };
+        let lookups = Arc::new(SharedLookups::new(fetch));
+        let find = |id: &str| {
+            let lookups = Arc::clone(&lookups);
+            let uuids = vec![id.to_owned()];
+            tokio::spawn(async move { lookups.find(uuids).await })
+        };
+        let settled = |done: fn(&Queue) -> bool| {
+            let lookups = Arc::clone(&lookups);
+            async move {
+                while !done(&lock(&lookups.queue)) {
+                    tokio::task::yield_now().await;
+                }
+            }
+        };
+        let lone: Vec<_> = (0..QUERIES_AT_ONCE).map(|_| find("a")).collect();
+        settled(|q| q.running == QUERIES_AT_ONCE).await;
+        let queued = find("b");
+        settled(|q| q.waiting.len() == 1).await;
+        for lookup in &lone {
+            lookup.abort();
+        }
+        gate.add_permits(1);
+        let answered = tokio::time::timeout(std::time::Duration::from_secs(5), queued)
+            .await
+            .expect("answered, not stranded")
+            .expect("the lookup's task")
+            .expect("found");
+        assert!(answered.is_empty());
+        settled(|q| q.running == 0 && q.waiting.is_empty()).await;
     }
 
     #[test]

@@ -209,15 +209,22 @@ impl Dispatcher {
         else {
             return vec![timed_out(); batches.len()];
         };
-        let waits = replies.into_iter().map(|reply| async move {
+        let wait = |reply| async move {
             match tokio::time::timeout_at(deadline, reply).await {
                 Ok(Ok(outcome)) => outcome,
                 // The confirm did not come in time, or the lanes skipped
                 // the events because their deadline had passed.
                 Ok(Err(_)) | Err(_) => timed_out(),
             }
-        });
-        join_all(waits).await
+        };
+        if replies.len() == 1 {
+            // One host (the usual request): no join to set up.
+            return match replies.into_iter().next() {
+                Some(reply) => vec![wait(reply).await],
+                None => Vec::new(),
+            };
+        }
+        join_all(replies.into_iter().map(wait)).await
     }
 
     /// `amqp.coalesce = false`: one version 1 message per host for this

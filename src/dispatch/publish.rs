@@ -124,12 +124,12 @@ pub async fn publish_batch(
     // Every message is handed to the channel before any write is awaited,
     // so a batch's frames go out together instead of one write at a time.
     // `join_all` polls in order, so the confirm order is the message order.
-    let publishes = join_all(
-        messages
-            .iter()
-            .map(|message| timeout_at(deadline, publish_one(&channel, &exchange, message))),
-    )
-    .await;
+    let publish = |message| timeout_at(deadline, publish_one(&channel, &exchange, message));
+    let publishes = match messages {
+        // One message (a lone host's round): no join to set up.
+        [message] => vec![publish(message).await],
+        _ => join_all(messages.iter().map(publish)).await,
+    };
     let mut confirms = Vec::with_capacity(messages.len());
     for published in publishes {
         match published {
@@ -144,12 +144,17 @@ pub async fn publish_batch(
             }
         }
     }
-    let answers = join_all(
-        confirms
-            .into_iter()
-            .map(|c| await_confirm(c, deadline, started, metrics)),
-    )
-    .await;
+    let answers = match <[_; 1]>::try_from(confirms) {
+        Ok([confirm]) => vec![await_confirm(confirm, deadline, started, metrics).await],
+        Err(confirms) => {
+            join_all(
+                confirms
+                    .into_iter()
+                    .map(|c| await_confirm(c, deadline, started, metrics)),
+            )
+            .await
+        }
+    };
     let returned: HashSet<String> = answers
         .iter()
         .flat_map(|a| a.returned.iter().cloned())

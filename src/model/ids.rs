@@ -2,6 +2,7 @@
 //! and the request ids herald gives and passes on.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -15,6 +16,12 @@ impl ServerId {
     /// Parses any form Nova's `is_uuid_like` accepts: hyphenated or not, any
     /// case, `{braced}` or `urn:uuid:`-prefixed.
     pub fn parse(text: &str) -> Option<Self> {
+        // The canonical form (as stored, and as Nova sends it) directly.
+        if Self::looks_hyphenated(text)
+            && let Ok(uuid) = Uuid::try_parse(text)
+        {
+            return Some(Self(uuid));
+        }
         // Nova's oslo.utils rule: drop `urn:`/`uuid:` and surrounding braces,
         // ignore hyphens, and what is left must be 32 hex digits.
         let stripped = text.replace("urn:", "").replace("uuid:", "");
@@ -29,6 +36,18 @@ impl ServerId {
         u128::from_str_radix(&hex, 16)
             .ok()
             .map(|n| Self(Uuid::from_u128(n)))
+    }
+
+    /// 36 characters with hyphens where the hyphenated form has them.
+    fn looks_hyphenated(text: &str) -> bool {
+        let bytes = text.as_bytes();
+        bytes.len() == 36 && [8, 13, 18, 23].iter().all(|&i| bytes[i] == b'-')
+    }
+
+    /// Whether `text` is this id's canonical form, without allocating.
+    pub fn is_canonical(&self, text: &str) -> bool {
+        let mut buffer = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        self.0.hyphenated().encode_lower(&mut buffer).as_bytes() == text.as_bytes()
     }
 
     /// Wraps an already parsed UUID.
@@ -61,10 +80,10 @@ pub enum HostNameError {
 
 /// A compute host's name. It becomes part of an AMQP routing key and queue
 /// name, so it is bounded and excludes whitespace, control characters and the
-/// topic-exchange wildcards `*` and `#`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
-pub struct HostName(String);
+/// topic-exchange wildcards `*` and `#`. Shared, not copied: a request's
+/// path clones a host's name several times (grouping, lanes, outcomes).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HostName(Arc<str>);
 
 impl HostName {
     /// Longest accepted name; leaves room for prefixes under AMQP's 255-byte limit.
@@ -84,11 +103,17 @@ impl HostName {
         {
             return Err(HostNameError::BadCharacter(c));
         }
-        Ok(Self(text.to_owned()))
+        Ok(Self(Arc::from(text)))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl Serialize for HostName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
     }
 }
 
@@ -117,7 +142,13 @@ impl RequestIds {
     /// A fresh local id, keeping `global` only when it is `req-<uuid>`.
     pub fn new(global: Option<&str>) -> Self {
         Self {
-            request_id: format!("req-{}", Uuid::new_v4()),
+            request_id: {
+                let mut id = String::with_capacity(4 + uuid::fmt::Hyphenated::LENGTH);
+                id.push_str("req-");
+                let mut buffer = [0u8; uuid::fmt::Hyphenated::LENGTH];
+                id.push_str(Uuid::new_v4().hyphenated().encode_lower(&mut buffer));
+                id
+            },
             global_request_id: global.filter(|g| is_request_id(g)).map(str::to_owned),
         }
     }
@@ -149,6 +180,8 @@ mod tests {
         ] {
             let id = ServerId::parse(form).unwrap_or_else(|| panic!("{form} refused"));
             assert_eq!(id.canonical(), canonical);
+            assert!(id.is_canonical(canonical));
+            assert_eq!(id.is_canonical(form), form == canonical);
         }
     }
 
@@ -159,6 +192,8 @@ mod tests {
             "foo",
             "3df201cf-2451-44f2-8d25",
             "3df201cf-2451-44f2-8d25-a4ca826fc1fz",
+            "3df201cf-2451-44f2-8d25-a4ca826fc1f+",
+            "3df201cf-2451-44f2-8d2--a4ca826fc1f3",
         ] {
             assert!(ServerId::parse(bad).is_none(), "{bad} accepted");
         }

@@ -94,17 +94,42 @@ pub enum DecodeError {
 impl Message {
     /// Serialises the body.
     pub fn encode(&self) -> Vec<u8> {
-        serde_json::to_vec(self)
-            .expect("a Message always serialises: it holds only strings and enums")
+        encode(self)
     }
 }
 
 impl MessageV2 {
     /// Serialises the body.
     pub fn encode(&self) -> Vec<u8> {
-        serde_json::to_vec(self)
-            .expect("a MessageV2 always serialises: it holds only strings and enums")
+        encode(self)
     }
+}
+
+/// A version 2 body written from borrowed events (the lanes' publisher
+/// does not copy its requests' events to send them): the same JSON as a
+/// [`MessageV2`] with these fields.
+#[derive(Debug, Serialize)]
+pub struct MessageV2Ref<'a> {
+    pub version: u32,
+    pub message_id: &'a str,
+    pub host: &'a HostName,
+    pub sent_at: &'a str,
+    pub events: Vec<&'a WireEventV2>,
+}
+
+impl MessageV2Ref<'_> {
+    /// Serialises the body.
+    pub fn encode(&self) -> Vec<u8> {
+        encode(self)
+    }
+}
+
+/// A body as JSON, into a buffer sized for a small message at once.
+fn encode<T: Serialize>(body: &T) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(512);
+    serde_json::to_writer(&mut bytes, body)
+        .expect("a message body always serialises: it holds only strings and enums");
+    bytes
 }
 
 /// Parses a body of version 1 or 2, refusing versions this build does not read.
@@ -212,6 +237,19 @@ mod tests {
             sent_at: "2026-11-27T10:00:00.000Z".into(),
             events: vec![ev("req-a", Some("req-g")), ev("req-b", None)],
         }
+    }
+
+    #[test]
+    fn a_borrowed_version_2_body_is_the_same_json() {
+        let m = sample_v2();
+        let borrowed = MessageV2Ref {
+            version: m.version,
+            message_id: &m.message_id,
+            host: &m.host,
+            sent_at: &m.sent_at,
+            events: m.events.iter().collect(),
+        };
+        assert_eq!(borrowed.encode(), m.encode());
     }
 
     #[test]

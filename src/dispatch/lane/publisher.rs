@@ -80,7 +80,7 @@ pub(super) fn flight_deadline(groups: &[(HostName, Vec<Pending>)]) -> Instant {
 
 /// One host's group as a version 2 message.
 fn message(host: &HostName, group: &[Pending], shared: &Shared) -> Outgoing {
-    let events: Vec<wire::WireEventV2> = group.iter().flat_map(|p| p.events.clone()).collect();
+    let events: Vec<&wire::WireEventV2> = group.iter().flat_map(|p| &p.events).collect();
     let correlation_id =
         wire::shared_request_id(events.iter().map(|e| e.request_id.as_str())).map(str::to_owned);
     shared
@@ -88,18 +88,20 @@ fn message(host: &HostName, group: &[Pending], shared: &Shared) -> Outgoing {
         .events_per_message
         .observe(events.len() as f64);
     let message_id = uuid::Uuid::new_v4().to_string();
-    let body = wire::MessageV2 {
+    let sent_at = crate::support::timestamp::now_rfc3339();
+    let body = wire::MessageV2Ref {
         version: wire::BODY_V2,
-        message_id: message_id.clone(),
-        host: host.clone(),
-        sent_at: crate::support::timestamp::now_rfc3339(),
+        message_id: &message_id,
+        host,
+        sent_at: &sent_at,
         events,
     };
+    let body = body.encode();
     Outgoing {
         wire: crate::broker::Wire::Herald,
         routing_key: shared.topology.routing_key(host),
         message_id,
         correlation_id,
-        body: body.encode(),
+        body,
     }
 }
