@@ -99,6 +99,21 @@ macro_rules! on_backend {
     };
 }
 
+/// The shared queue's query on `store` (SQLite's or PostgreSQL's), within
+/// `limit`, boxed. A closure per backend, so each boxed query is only as
+/// large as its own backend's.
+macro_rules! fetch_from {
+    ($store:expr, $limit:expr) => {{
+        let store = $store.clone();
+        let limit = $limit;
+        Arc::new(move |uuids: Vec<String>| {
+            let store = store.clone();
+            Box::pin(within(limit, async move { store.lookup(&uuids).await }))
+                as futures_util::future::BoxFuture<'static, _>
+        })
+    }};
+}
+
 /// `work`, or [`DirectoryError::Timeout`] once `limit` has passed.
 async fn within<T>(
     limit: Duration,
@@ -120,29 +135,9 @@ impl Directory {
             DirectoryBackend::Nova => Backend::Nova(Arc::new(NovaDirectory::open(config)?)),
         };
         let query_timeout = config.query_timeout;
-        // One closure per backend, so each boxed query is only as large as
-        // its own backend's.
         let fetch: shared_lookup::Fetch = match &backend {
-            Backend::Sqlite(store) => {
-                let store = store.clone();
-                Arc::new(move |uuids: Vec<String>| {
-                    let store = store.clone();
-                    Box::pin(within(
-                        query_timeout,
-                        async move { store.lookup(&uuids).await },
-                    ))
-                })
-            }
-            Backend::Postgres(store) => {
-                let store = store.clone();
-                Arc::new(move |uuids: Vec<String>| {
-                    let store = store.clone();
-                    Box::pin(within(
-                        query_timeout,
-                        async move { store.lookup(&uuids).await },
-                    ))
-                })
-            }
+            Backend::Sqlite(store) => fetch_from!(store, query_timeout),
+            Backend::Postgres(store) => fetch_from!(store, query_timeout),
             // Never called: Nova lookups do not go through the shared queue.
             Backend::Nova(_) => Arc::new(|_| Box::pin(async { Ok(Vec::new()) })),
         };
@@ -165,7 +160,7 @@ impl Directory {
     /// What the directory says about each server of `ids` that `caller`
     /// may see, in one query per database whatever the count. herald's own
     /// backends ignore the caller and share queries with concurrent
-    /// requests ([`shared_lookup`]); Nova's scopes by the caller's project.
+    /// requests (`shared_lookup`); Nova's scopes by the caller's project.
     pub async fn lookup(
         &self,
         ids: &[ServerId],

@@ -23,18 +23,7 @@ pub fn format_rfc3339(at: OffsetDateTime) -> String {
             .expect("the fixed format has only components every date has");
     }
     let mut out = String::with_capacity(24);
-    push_digits(&mut out, year.unsigned_abs(), 4);
-    out.push('-');
-    push_digits(&mut out, u32::from(u8::from(at.month())), 2);
-    out.push('-');
-    push_digits(&mut out, u32::from(at.day()), 2);
-    out.push('T');
-    push_digits(&mut out, u32::from(at.hour()), 2);
-    out.push(':');
-    push_digits(&mut out, u32::from(at.minute()), 2);
-    out.push(':');
-    push_digits(&mut out, u32::from(at.second()), 2);
-    out.push('.');
+    push_to_seconds(&mut out, year.unsigned_abs(), at);
     push_digits(&mut out, u32::from(at.millisecond()), 3);
     out.push('Z');
     out
@@ -47,21 +36,26 @@ pub fn log_rfc3339(at: OffsetDateTime) -> Option<String> {
     let at = at.to_offset(time::UtcOffset::UTC);
     let year = u32::try_from(at.year()).ok().filter(|y| *y <= 9999)?;
     let mut out = String::with_capacity(27);
-    push_digits(&mut out, year, 4);
-    out.push('-');
-    push_digits(&mut out, u32::from(u8::from(at.month())), 2);
-    out.push('-');
-    push_digits(&mut out, u32::from(at.day()), 2);
-    out.push('T');
-    push_digits(&mut out, u32::from(at.hour()), 2);
-    out.push(':');
-    push_digits(&mut out, u32::from(at.minute()), 2);
-    out.push(':');
-    push_digits(&mut out, u32::from(at.second()), 2);
-    out.push('.');
+    push_to_seconds(&mut out, year, at);
     push_digits(&mut out, at.microsecond(), 6);
     out.push('Z');
     Some(out)
+}
+
+/// Appends `YYYY-MM-DDTHH:MM:SS.` (`year` already checked to have four digits).
+fn push_to_seconds(out: &mut String, year: u32, at: OffsetDateTime) {
+    push_digits(out, year, 4);
+    out.push('-');
+    push_digits(out, u32::from(u8::from(at.month())), 2);
+    out.push('-');
+    push_digits(out, u32::from(at.day()), 2);
+    out.push('T');
+    push_digits(out, u32::from(at.hour()), 2);
+    out.push(':');
+    push_digits(out, u32::from(at.minute()), 2);
+    out.push(':');
+    push_digits(out, u32::from(at.second()), 2);
+    out.push('.');
 }
 
 /// Appends the last `width` decimal digits of `value`, zero-padded.
