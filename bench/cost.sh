@@ -72,11 +72,11 @@ cleanup() {
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# Sets EX to a new exchange name and remembers it for the clean-up (in this
+# shell: a `$(...)` would remember it in a subshell, and leave it behind).
 new_exchange() {
-    local ex
-    ex="herald-cost-$(python3 -c 'import uuid; print(uuid.uuid4().hex[:12])')"
-    EXCHANGES+=("$ex")
-    echo "$ex"
+    EX="herald-cost-$(python3 -c 'import uuid; print(uuid.uuid4().hex[:12])')"
+    EXCHANGES+=("$EX")
 }
 callgrind() { # name command... : starts the command under callgrind as $PID
     local name="$1"; shift
@@ -101,7 +101,8 @@ listen_url() { echo "http://$(awk '/^listening / {print $2}' "$WORK/$1.out")"; }
 start_serve() { # name binary
     local port ex
     port="$(free_port)"
-    ex="$(new_exchange)"
+    new_exchange
+    ex="$EX"
     cat >"$WORK/$1.toml" <<TOML
 [http]
 listen = "127.0.0.1:$port"
@@ -124,7 +125,8 @@ TOML
 }
 start_relay() {
     local ex
-    ex="$(new_exchange)"
+    new_exchange
+    ex="$EX"
     cat >"$WORK/relay.toml" <<TOML
 [auth]
 mode = "noauth"
