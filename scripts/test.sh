@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # THE test command: scripts/test.sh [extra cargo-nextest args...]
 #
-#   1. makes sure RabbitMQ and PostgreSQL are up (scripts/ensure-services.sh);
+#   1. makes sure RabbitMQ, PostgreSQL and MariaDB are up (scripts/ensure-services.sh);
 #   2. keeps a Python venv at .venv with the pinned OpenStack clients of
 #      tests/clients/requirements.txt (rebuilt only when that file changes);
 #   3. brings up a real Keystone once for the run (scripts/keystone.sh), stopped on exit;
